@@ -1,0 +1,103 @@
+"""The deployment graph builder, named by ``import_path`` in a Serve config.
+
+``serve run serve.app:build_app config=path/to/gateway.yaml`` or the ``applications``
+entry of ``serve/config.yaml``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ray import serve
+from ray.serve import Application
+
+from serve.embedder import Embedder
+from serve.gateway import Gateway
+from serve.logsink import LogSink
+from serve.replica import ModelReplica
+from workbench.config.gateway import GatewayConfig, load_config
+from workbench.home import home, logs_dir
+from workbench.providers import registry
+
+log = logging.getLogger(__name__)
+
+
+def _gpus(target_gpus: float | None) -> float:
+    if target_gpus is not None:
+        return target_gpus
+    try:
+        import torch
+
+        return 1.0 if torch.cuda.is_available() else 0.0
+    except Exception:
+        return 0.0
+
+
+def resolve_local_models(cfg: GatewayConfig) -> list[str]:
+    """Resolve each local target's model once, in the driver, before deploying.
+
+    A hub id that cannot be had offline falls back to the tiny LM (when the target
+    allows it); the config is updated in place so every replica loads the same
+    thing. Returns the start-up notes to print.
+    """
+    from workbench.providers.local import resolve_model
+
+    notes = []
+    for target in cfg.models:
+        if target.provider != "local":
+            continue
+        resolved = resolve_model(target.model or "tiny", fallback=target.fallback)
+        if resolved.is_fallback:
+            notes.append(
+                f"WARNING: model '{target.name}': {target.model!r} is not available "
+                f"({resolved.reason}); serving the tiny random-weight test LM from "
+                f"{resolved.path_or_id} instead. Its output is gibberish."
+            )
+            log.warning(notes[-1])
+        target.model = str(resolved.path_or_id)
+        target.fallback = None
+    return notes
+
+
+def build_graph(cfg: GatewayConfig) -> Application:
+    """Bind the deployments for a validated config."""
+    home_dir = str(home())
+    log_root = str(Path(cfg.logging.dir).expanduser().resolve()) if cfg.logging.dir else str(
+        logs_dir())
+    sink = LogSink.bind(log_root, cfg.logging.flush_rows, cfg.logging.flush_interval_s,
+                        home_dir)
+    replicas: dict[str, Application] = {}
+    for target in cfg.models:
+        spec = registry.get(target.provider)
+        if spec.runs_in != "replica":
+            continue
+        dumped = target.model_dump()
+        if "chat" in spec.capabilities:
+            gpus = _gpus(target.num_gpus)
+            replicas[target.name] = ModelReplica.options(
+                name=f"model-{target.name}",
+                num_replicas=target.num_replicas,
+                ray_actor_options={"num_cpus": 0, "num_gpus": gpus},
+            ).bind(dumped, home_dir)
+        else:
+            replicas[target.name] = Embedder.options(
+                name=f"embed-{target.name}", num_replicas=target.num_replicas,
+            ).bind(dumped, home_dir)
+    return Gateway.options(
+        num_replicas=cfg.gateway.ingress_replicas,
+        max_ongoing_requests=cfg.gateway.max_ongoing_requests,
+    ).bind(cfg.model_dump(), home_dir, sink, replicas)
+
+
+def build_app(args: dict[str, Any]) -> Application:
+    """Serve's application builder: ``args`` may name ``config`` (a gateway YAML)."""
+    path = args.get("config") or os.environ.get("WORKBENCH_CONFIG")
+    cfg = load_config(path)
+    resolve_local_models(cfg)
+    return build_graph(cfg)
+
+
+__all__ = ["build_app", "build_graph", "resolve_local_models", "serve"]

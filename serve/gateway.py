@@ -1,0 +1,160 @@
+"""``Gateway``: the HTTP ingress. A thin Ray layer over :mod:`workbench.gateway.app`.
+
+Cheap work (auth, validation, remote provider calls over aiohttp) happens in-process;
+local models and the embedder are reached through deployment handles; log records
+go to the LogSink in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from workbench.errors import ServiceUnavailableError, UpstreamError, WorkbenchError
+from workbench.providers import ChatRequest, Completion, Delta, EmbeddingResult
+
+log = logging.getLogger("ray.serve")
+
+
+def _wrap(exc: Exception) -> WorkbenchError:
+    if isinstance(exc, WorkbenchError):
+        return exc
+    name = type(exc).__name__
+    if "Unavailable" in name or "BackPressure" in name or "ActorDied" in name:
+        return ServiceUnavailableError(f"model replica unavailable: {name}")
+    return UpstreamError(f"model replica failed: {name}: {str(exc)[:300]}")
+
+
+class ReplicaBackend:
+    """A local model served by a ModelReplica deployment."""
+
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self.handle = handle
+        self.streaming = handle.options(stream=True)
+
+    async def chat(self, req: ChatRequest) -> Completion:
+        try:
+            result: Completion = await self.handle.generate.remote(req)
+            return result
+        except Exception as exc:
+            raise _wrap(exc) from exc
+
+    async def stream(self, req: ChatRequest) -> AsyncIterator[Delta]:
+        try:
+            async for d in self.streaming.stream.remote(req):
+                yield d
+        except Exception as exc:
+            raise _wrap(exc) from exc
+
+    async def embed(self, texts: list[str]) -> EmbeddingResult:
+        raise UpstreamError("local chat models do not embed")
+
+
+class EmbedderBackend:
+    """The MiniLM Embedder deployment."""
+
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self.handle = handle
+
+    async def chat(self, req: ChatRequest) -> Completion:
+        raise UpstreamError("embedding models do not chat")
+
+    async def stream(self, req: ChatRequest) -> AsyncIterator[Delta]:
+        raise UpstreamError("embedding models do not chat")
+        yield Delta()  # pragma: no cover
+
+    async def embed(self, texts: list[str]) -> EmbeddingResult:
+        try:
+            result: EmbeddingResult = await self.handle.embed.remote(texts)
+            return result
+        except Exception as exc:
+            raise _wrap(exc) from exc
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=256)
+@serve.ingress()
+class Gateway:
+    """OpenAI-compatible ingress."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        home: str,
+        log_sink: DeploymentHandle,
+        replicas: dict[str, DeploymentHandle],
+    ) -> None:
+        os.environ["WORKBENCH_HOME"] = home
+        from workbench.config.gateway import GatewayConfig
+        from workbench.gateway.app import Backend, Deps, create_app
+        from workbench.gateway.metrics import LOG_BACKLOG
+        from workbench.gateway.shipping import LogShipper
+        from workbench.keys import KeyStore
+        from workbench.pricing import load_prices
+        from workbench.providers import registry
+
+        cfg = GatewayConfig.model_validate(config)
+        self.cfg = cfg
+        self.log_sink = log_sink
+        backends: dict[str, Backend] = {}
+        caps: dict[str, frozenset[str]] = {}
+        self._clients: list[Any] = []
+        for target in cfg.models:
+            spec = registry.get(target.provider)
+            caps[target.name] = spec.capabilities
+            if spec.runs_in == "ingress":
+                client = spec.factory(target)
+                self._clients.append(client)
+                backends[target.name] = client
+            elif "embeddings" in spec.capabilities and "chat" not in spec.capabilities:
+                backends[target.name] = EmbedderBackend(replicas[target.name])
+            else:
+                backends[target.name] = ReplicaBackend(replicas[target.name])
+
+        async def send(batch: list[dict[str, Any]]) -> None:
+            await self.log_sink.write.remote(batch)
+
+        self.shipper = LogShipper(send, batch_max=cfg.logging.batch_max_records,
+                                  interval_s=cfg.logging.batch_interval_s)
+
+        def submit(record: dict[str, Any]) -> None:
+            self.shipper.submit(record)
+            LOG_BACKLOG.set(self.shipper.backlog)
+
+        def ready() -> dict[str, Any]:
+            return {"log_backlog": self.shipper.backlog, "log_send_failures":
+                    self.shipper.failures}
+
+        self._asgi = create_app(Deps(
+            config=cfg,
+            backends=backends,
+            submit_record=submit,
+            auth=KeyStore() if cfg.gateway.require_auth else None,
+            prices=load_prices(cfg.pricing) if cfg.pricing else load_prices(),
+            ready=ready,
+            capabilities=caps,
+        ))
+
+    def __serve_build_asgi_app__(self) -> Any:
+        return self._asgi
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """Run-time config (published policy, prices) arrives here without a restart."""
+        self.user_config = user_config
+
+    async def __del__(self) -> None:
+        try:
+            await self.shipper.drain(timeout=10.0)
+        except Exception:
+            pass
+        for c in self._clients:
+            try:
+                await c.close()
+            except Exception:
+                pass
+        await asyncio.sleep(0)

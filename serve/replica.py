@@ -1,0 +1,120 @@
+"""``ModelReplica``: one Ray Serve deployment per configured local model.
+
+Requests are batched dynamically with ``@serve.batch``; each batch runs one
+decode loop of :class:`workbench.providers.local.LocalModel` in a worker thread so
+the replica's event loop keeps accepting requests meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from ray import serve
+
+from workbench.providers import ChatRequest, Completion, Delta
+
+log = logging.getLogger("ray.serve")
+
+
+def _replica_id() -> str:
+    try:
+        ctx = serve.get_replica_context()
+        return str(getattr(ctx, "replica_tag", None) or ctx.replica_id)
+    except Exception:
+        return f"pid-{os.getpid()}"
+
+
+@serve.deployment(
+    ray_actor_options={"num_cpus": 0},
+    max_ongoing_requests=256,
+    health_check_period_s=10,
+)
+class ModelReplica:
+    """Serves one local causal LM."""
+
+    def __init__(self, target: dict[str, Any], home: str) -> None:
+        os.environ.setdefault("WORKBENCH_HOME", home)
+        from workbench.config.gateway import ModelTarget
+        from workbench.providers.local import LocalModel
+
+        self.target = ModelTarget.model_validate(target)
+        self.engine = LocalModel.load(self.target.model or "tiny", fallback=self.target.fallback)
+        self.replica = _replica_id()
+        if self.engine.is_fallback:
+            log.warning("model %s: serving the tiny fallback LM (%s)", self.target.name,
+                        self.engine.fallback_reason)
+        self.generate_batch.set_max_batch_size(self.target.max_batch_size)
+        self.generate_batch.set_batch_wait_timeout_s(self.target.batch_wait_timeout_s)
+        self.stream_batch.set_max_batch_size(self.target.max_batch_size)
+        self.stream_batch.set_batch_wait_timeout_s(self.target.batch_wait_timeout_s)
+
+    def info(self) -> dict[str, Any]:
+        """What this replica serves."""
+        return {
+            "name": self.target.name,
+            "model": self.engine.served_name,
+            "device": str(self.engine.device),
+            "is_fallback": self.engine.is_fallback,
+            "fallback_reason": self.engine.fallback_reason,
+            "replica": self.replica,
+        }
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
+    async def generate_batch(
+        self, items: list[tuple[ChatRequest, float]]
+    ) -> list[Completion]:
+        start = time.time()
+        reqs = [r for r, _ in items]
+        results = await asyncio.to_thread(self.engine.generate, reqs)
+        for res, (_, enq) in zip(results, items, strict=True):
+            res.replica = self.replica
+            res.batch_size = len(items)
+            res.queue_wait_ms = max(0.0, (start - enq) * 1000.0)
+        return results
+
+    async def generate(self, req: ChatRequest) -> Completion:
+        """A whole completion, batched with concurrent callers."""
+        result: Completion = await self.generate_batch((req, time.time()))
+        return result
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
+    async def stream_batch(
+        self, items: list[tuple[ChatRequest, float]]
+    ) -> AsyncGenerator[list[Any], None]:
+        start = time.time()
+        reqs = [r for r, _ in items]
+        it = self.engine.generate_stream(reqs)
+        done = [False] * len(items)
+        sentinel = object()
+        while True:
+            step = await asyncio.to_thread(next, it, sentinel)
+            if step is sentinel:
+                break
+            out: list[Any] = []
+            assert isinstance(step, list)
+            for i, d in enumerate(step):
+                if done[i]:
+                    out.append(StopIteration)
+                    continue
+                if d is None:
+                    out.append(Delta())
+                    continue
+                if d.finish_reason is not None:
+                    d.replica = self.replica
+                    d.batch_size = len(items)
+                    d.queue_wait_ms = max(0.0, (start - items[i][1]) * 1000.0)
+                    done[i] = True
+                out.append(d)
+            yield out
+        if not all(done):
+            yield [StopIteration] * len(items)
+
+    async def stream(self, req: ChatRequest) -> AsyncGenerator[Delta, None]:
+        """Stream a completion, batched with concurrent streaming callers."""
+        async for d in self.stream_batch((req, time.time())):
+            yield d

@@ -1,0 +1,126 @@
+"""Shared fixtures.
+
+``gateway`` starts ONE real gateway per test session the way users do
+(``workbench up --detach`` with a test config: real Ray Serve, real HTTP on
+loopback, real DuckDB/Parquet log files) in front of fake OpenAI-compatible
+upstreams on 127.0.0.1, and stops it with ``workbench down`` at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bench.fake_upstream import FakeUpstreamThread
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKBENCH = [sys.executable, "-m", "workbench.cli"]
+
+
+@pytest.fixture
+def wb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private WORKBENCH_HOME for one test."""
+    home = tmp_path / "wbhome"
+    home.mkdir()
+    monkeypatch.setenv("WORKBENCH_HOME", str(home))
+    return home
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Gateway:
+    """A running gateway started for the test session."""
+
+    base_url: str
+    key: str
+    key_id: str
+    home: Path
+    upstream: FakeUpstreamThread
+    env: dict[str, str]
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run the workbench CLI against this gateway's home."""
+        return subprocess.run([*WORKBENCH, *args], env=self.env, capture_output=True,
+                              text=True, check=check, timeout=120, cwd=ROOT)
+
+    def wait_logged(self, request_ids: set[str], timeout: float = 20.0) -> dict[str, dict]:
+        """Poll the log view until every id is there; returns rows by id."""
+        from workbench.logstore import query
+
+        deadline = time.time() + timeout
+        rows: dict[str, dict] = {}
+        ids_sql = ",".join(f"'{i}'" for i in request_ids)
+        while time.time() < deadline:
+            df = query(f"select * from requests where request_id in ({ids_sql})",
+                       root=self.home / "logs")
+            rows = {r["request_id"]: r for r in df.to_dicts()}
+            if set(rows) >= request_ids:
+                return rows
+            time.sleep(0.3)
+        return rows
+
+
+def gateway_config(port: int, up: str, slow_up: str, dead_port: int) -> str:
+    return f"""
+gateway: {{host: 127.0.0.1, port: {port}, max_body_bytes: 65536, max_ongoing_requests: 256}}
+logging: {{flush_interval_s: 0.3, flush_rows: 200}}
+models:
+  - {{name: echo, provider: echo}}
+  - {{name: upstream, provider: openai-compatible, base_url: "{up}", model: fake-model,
+      api_key_env: TEST_UPSTREAM_KEY}}
+  - {{name: gpt-4o-mini, provider: openai-compatible, base_url: "{up}", model: gpt-4o-mini,
+      api_key_env: TEST_UPSTREAM_KEY}}
+  - {{name: upstream-slow, provider: openai-compatible, base_url: "{slow_up}", model: slow,
+      timeouts: {{connect: 1, read: 0.3}}}}
+  - {{name: upstream-down, provider: openai-compatible,
+      base_url: "http://127.0.0.1:{dead_port}/v1", model: x, timeouts: {{connect: 1, read: 1}}}}
+  - {{name: tiny, provider: local, model: tiny, max_batch_size: 8, batch_wait_timeout_s: 0.02,
+      max_new_tokens_default: 16}}
+  - {{name: minilm, provider: embeddings}}
+"""
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """One real gateway (Ray Serve) for the whole session."""
+    home = tmp_path_factory.mktemp("gateway-home")
+    upstream = FakeUpstreamThread(delay_ms=5).start()
+    slow = FakeUpstreamThread(delay_ms=3000).start()
+    port, dead = free_port(), free_port()
+    cfg = home / "gateway.yaml"
+    cfg.write_text(gateway_config(port, upstream.base_url, slow.base_url, dead))
+    env = {**os.environ, "WORKBENCH_HOME": str(home), "TEST_UPSTREAM_KEY": "sk-upstream-test",
+           "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    key = json.loads(subprocess.run(
+        [*WORKBENCH, "keys", "create", "--workspace", "tests", "--name", "session", "--json"],
+        env=env, capture_output=True, text=True, check=True, cwd=ROOT).stdout)
+    proc = subprocess.run([*WORKBENCH, "up", "--detach", "--config", str(cfg), "--wait", "300"],
+                          env=env, capture_output=True, text=True, cwd=ROOT, timeout=360)
+    if proc.returncode != 0:
+        log = (home / "gateway.log").read_text() if (home / "gateway.log").exists() else ""
+        upstream.stop()
+        slow.stop()
+        pytest.fail(f"gateway did not start: {proc.stderr}\n{log[-4000:]}")
+    gw = Gateway(base_url=f"http://127.0.0.1:{port}", key=key["key"], key_id=key["key_id"],
+                 home=home, upstream=upstream, env=env)
+    try:
+        yield gw
+    finally:
+        subprocess.run([*WORKBENCH, "down"], env=env, capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+        upstream.stop()
+        slow.stop()

@@ -1,0 +1,109 @@
+"""Shared CLI plumbing: error handling, output formatting."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import click
+
+from workbench.errors import WorkbenchError
+
+EXIT_USER_ERROR = 2
+
+
+class CliError(click.ClickException):
+    """A user-facing error: printed as one line on stderr, exit code 2."""
+
+    exit_code = EXIT_USER_ERROR
+
+
+class WorkbenchGroup(click.Group):
+    """A click group that turns expected errors into a one-line message and exit code 2.
+
+    ``WorkbenchError`` (``ConfigError``, ``NotFoundError``, ...) and ``ValueError`` raised by
+    any subcommand become :class:`CliError`; anything else is a bug and keeps its traceback.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Invoke the subcommand, mapping expected errors to :class:`CliError`."""
+        try:
+            return super().invoke(ctx)
+        except (WorkbenchError, ValueError) as exc:
+            raise CliError(_one_line(str(exc)) or type(exc).__name__) from exc
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps`` fallback for the values DuckDB/polars rows contain."""
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def dumps(value: Any, *, indent: int | None = None) -> str:
+    """Serialise to JSON, turning NaN/inf into null and datetimes into ISO strings."""
+    return json.dumps(_finite(value), default=json_default, indent=indent, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def format_cell(value: Any, *, max_width: int = 60) -> str:
+    """Render one table cell: ``-`` for null, seconds precision for timestamps."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "-"
+        text = f"{value:.6g}" if abs(value) < 1e6 else f"{value:.0f}"
+    elif isinstance(value, datetime):
+        text = value.strftime("%Y-%m-%d %H:%M:%S")
+        if value.tzinfo is not None and value.utcoffset() != timedelta(0):
+            text += value.strftime("%z")
+    elif isinstance(value, Mapping | list):
+        text = dumps(value)
+    else:
+        text = str(value)
+    text = " ".join(text.split())
+    if len(text) > max_width:
+        text = text[: max_width - 1] + "…"
+    return text
+
+
+def format_table(
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[str], *, headers: bool = True
+) -> str:
+    """A plain, left-aligned text table of ``columns`` taken from ``rows``."""
+    cells = [[format_cell(row.get(col)) for col in columns] for row in rows]
+    widths = [len(col) for col in columns]
+    for line in cells:
+        widths = [max(w, len(c)) for w, c in zip(widths, line, strict=True)]
+    out: list[str] = []
+    if headers:
+        out.append("  ".join(col.upper().ljust(w) for col, w in zip(columns, widths, strict=True)))
+    for line in cells:
+        out.append("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)))
+    return "\n".join(s.rstrip() for s in out)

@@ -1,0 +1,168 @@
+"""The gateway configuration file: server settings and the model map.
+
+A config file is YAML parsed into pydantic models with ``extra="forbid"``; any error
+names the file, line and field. Users send a model *name*; ``models`` maps each name
+to a target (a provider plus its settings).
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from workbench.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Timeouts(_Strict):
+    """Upstream timeouts in seconds."""
+
+    connect: float = Field(5.0, gt=0)
+    read: float = Field(120.0, gt=0)
+
+
+class ModelTarget(_Strict):
+    """One name clients may send, and where it goes."""
+
+    name: str = Field(min_length=1)
+    provider: str = Field(min_length=1)
+    # local: HF dir or hub id (or "tiny"); openai-compatible: upstream model name.
+    model: str | None = None
+    fallback: Literal["tiny"] | None = "tiny"
+    # local replicas
+    max_batch_size: int = Field(8, ge=1, le=256)
+    batch_wait_timeout_s: float = Field(0.01, ge=0, le=5)
+    num_replicas: int = Field(1, ge=1)
+    num_gpus: float | None = Field(None, ge=0)
+    max_new_tokens_default: int = Field(256, ge=1)
+    # openai-compatible
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_key_file: str | None = None
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    # echo
+    delay_ms: float = Field(0.0, ge=0)
+
+    @field_validator("name")
+    @classmethod
+    def _name_chars(cls, v: str) -> str:
+        if any(c.isspace() for c in v):
+            raise ValueError("model names may not contain whitespace")
+        return v
+
+
+class GatewaySettings(_Strict):
+    """HTTP server settings of the ingress."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    store_bodies: bool = True
+    ingress_replicas: int = Field(1, ge=1)
+    max_ongoing_requests: int = Field(256, ge=1)
+    require_auth: bool = True
+    fast_proxy: bool = True  # HAProxy + throughput-optimized Serve (DESIGN.md)
+
+
+class LoggingSettings(_Strict):
+    """Request-log settings."""
+
+    dir: str | None = None
+    flush_rows: int = Field(1000, ge=1)
+    flush_interval_s: float = Field(1.0, gt=0)
+    batch_max_records: int = Field(256, ge=1)
+    batch_interval_s: float = Field(0.05, gt=0)
+
+
+class GatewayConfig(_Strict):
+    """The whole gateway config file."""
+
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    pricing: str | None = None
+    models: Annotated[list[ModelTarget], Field(min_length=1)]
+
+    @field_validator("models")
+    @classmethod
+    def _unique_names(cls, v: list[ModelTarget]) -> list[ModelTarget]:
+        seen: set[str] = set()
+        for m in v:
+            if m.name in seen:
+                raise ValueError(f"duplicate model name {m.name!r}")
+            seen.add(m.name)
+        return v
+
+    def target(self, name: str) -> ModelTarget | None:
+        """The target for a model name, or None."""
+        for m in self.models:
+            if m.name == name:
+                return m
+        return None
+
+
+def default_config_path() -> Path:
+    """The packaged embedded-defaults config."""
+    return Path(str(resources.files("workbench.config").joinpath("default.yaml")))
+
+
+def load_config(path: str | Path | None = None) -> GatewayConfig:
+    """Load and validate a gateway config (``None``: $WORKBENCH_CONFIG or the default)."""
+    from workbench.config._yamlsource import load_yaml_with_lines
+
+    if path is None:
+        path = os.environ.get("WORKBENCH_CONFIG") or default_config_path()
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError("file not found", path=str(path))
+    data, locate = load_yaml_with_lines(path)
+    return parse_config(data, path=str(path), locate=locate)
+
+
+def parse_config(
+    data: Any, *, path: str = "<config>", locate: Any = None
+) -> GatewayConfig:
+    """Validate already-parsed config data; errors carry file, line and field."""
+    if not isinstance(data, dict):
+        raise ConfigError("the config must be a mapping", path=path, line=1)
+    try:
+        cfg = GatewayConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        line = locate(loc) if locate else None
+        field = ".".join(str(p) for p in loc) or None
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        more = len(exc.errors()) - 1
+        if more:
+            msg += f" (and {more} more error{'s' if more > 1 else ''})"
+        raise ConfigError(msg, path=path, line=line, field=field) from None
+    from workbench.providers import registry
+
+    for idx, m in enumerate(cfg.models):
+        loc2: tuple[Any, ...] = ("models", idx, "provider")
+        if m.provider not in registry.names():
+            known = ", ".join(sorted(registry.names()))
+            raise ConfigError(
+                f"unknown provider {m.provider!r} (known: {known})",
+                path=path,
+                line=locate(loc2) if locate else None,
+                field=".".join(str(p) for p in loc2),
+            )
+        try:
+            registry.get(m.provider).validate_target(m)
+        except ValueError as exc:
+            loc3: tuple[Any, ...] = ("models", idx)
+            raise ConfigError(
+                str(exc), path=path, line=locate(loc3) if locate else None,
+                field=f"models.{idx} ({m.name})",
+            ) from None
+    return cfg

@@ -1,0 +1,167 @@
+"""The gateway's exception hierarchy, mapped once to HTTP status codes.
+
+::
+
+    WorkbenchError                      500 internal_error
+    ├── ConfigError                     (CLI/loader only: file, line, field)
+    ├── InvalidRequestError             400 invalid_request_error
+    │   ├── UnprocessableError          422 invalid_request_error
+    │   └── PayloadTooLargeError        413 invalid_request_error
+    ├── AuthenticationError             401 authentication_error
+    ├── PermissionDeniedError           403 permission_error
+    ├── NotFoundError                   404 not_found_error
+    ├── RateLimitError                  429 rate_limit_error
+    └── UpstreamError                   502 upstream_error
+        ├── UpstreamTimeoutError        504 upstream_error
+        └── ServiceUnavailableError     503 service_unavailable
+
+Every error renders as the OpenAI error shape
+``{"error": {"message", "type", "code", "param"}}`` through :meth:`WorkbenchError.to_body`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class WorkbenchError(Exception):
+    """Base class: an error with an HTTP status and an OpenAI-shaped body."""
+
+    status: int = 500
+    type: str = "internal_error"
+    default_code: str | None = "internal_error"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, param: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code if code is not None else self.default_code
+        self.param = param
+
+    def to_body(self) -> dict[str, Any]:
+        """The OpenAI-compatible JSON error body."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "code": self.code,
+                "param": self.param,
+            }
+        }
+
+
+class ConfigError(WorkbenchError):
+    """A configuration or policy file is invalid; names the file, line and field."""
+
+    type = "config_error"
+    default_code = "invalid_config"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        where = ""
+        if path:
+            where = f"{path}:{line}: " if line else f"{path}: "
+        if field:
+            where += f"{field}: "
+        super().__init__(where + message)
+        self.path, self.line, self.field = path, line, field
+
+
+class InvalidRequestError(WorkbenchError):
+    """The request is malformed or names something it may not."""
+
+    status = 400
+    type = "invalid_request_error"
+    default_code = "invalid_request"
+
+
+class UnprocessableError(InvalidRequestError):
+    """The request is well-formed JSON but fails validation."""
+
+    status = 422
+    default_code = "invalid_value"
+
+
+class PayloadTooLargeError(InvalidRequestError):
+    """The request body exceeds the configured limit."""
+
+    status = 413
+    default_code = "payload_too_large"
+
+
+class AuthenticationError(WorkbenchError):
+    """Missing, wrong or revoked API key."""
+
+    status = 401
+    type = "authentication_error"
+    default_code = "invalid_api_key"
+
+
+class PermissionDeniedError(WorkbenchError):
+    """The key may not use this resource."""
+
+    status = 403
+    type = "permission_error"
+    default_code = "permission_denied"
+
+
+class NotFoundError(WorkbenchError):
+    """Unknown model or route."""
+
+    status = 404
+    type = "not_found_error"
+    default_code = "not_found"
+
+
+class RateLimitError(WorkbenchError):
+    """Too many requests, or a budget is exhausted."""
+
+    status = 429
+    type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+
+
+class UpstreamError(WorkbenchError):
+    """The model provider failed."""
+
+    status = 502
+    type = "upstream_error"
+    default_code = "upstream_error"
+
+
+class UpstreamTimeoutError(UpstreamError):
+    """The model provider did not answer in time."""
+
+    status = 504
+    default_code = "upstream_timeout"
+
+
+class ServiceUnavailableError(UpstreamError):
+    """No replica can take the request now."""
+
+    status = 503
+    type = "service_unavailable"
+    default_code = "service_unavailable"
+
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServiceUnavailableError",
+    "UnprocessableError",
+    "UpstreamError",
+    "UpstreamTimeoutError",
+    "WorkbenchError",
+]

@@ -1,0 +1,38 @@
+"""The request log: one Parquet row per request, written by a single durable writer.
+
+Write with :class:`LogWriter` (spool + fsync before ack, idempotent by ``request_id``,
+crash-safe flush into ``requests/date=YYYY-MM-DD/hour=HH/`` partitions); read with
+:func:`connect`, :func:`query` and :func:`tail` (DuckDB over the Parquet files, no locks).
+"""
+
+from __future__ import annotations
+
+from .migrations import Migration, migrate
+from .normalize import normalize_record
+from .reader import connect, query, tail
+from .schema import (
+    FIELD_DOCS,
+    FIELD_NAMES,
+    FIELDS,
+    PARTITION_COLUMNS,
+    SCHEMA_VERSION,
+    schema,
+)
+from .writer import LogWriter, WriterLockedError
+
+__all__ = [
+    "FIELDS",
+    "FIELD_DOCS",
+    "FIELD_NAMES",
+    "PARTITION_COLUMNS",
+    "SCHEMA_VERSION",
+    "LogWriter",
+    "Migration",
+    "WriterLockedError",
+    "connect",
+    "migrate",
+    "normalize_record",
+    "query",
+    "schema",
+    "tail",
+]

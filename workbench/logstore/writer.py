@@ -1,0 +1,314 @@
+"""LogWriter: the single writer of the request-log lake.
+
+Durability protocol (see ``docs`` in :class:`LogWriter`):
+
+1. ``append`` normalises, de-duplicates by ``request_id``, writes the new records to the
+   current spool segment and fsyncs before returning (durable before ack).
+2. ``flush`` seals the current segment and, per ``(date, hour)`` partition, writes
+   ``requests/date=D/hour=HH/part-<segment id>.parquet`` via a temp file, fsync and an
+   atomic rename; only after all of a segment's partitions exist is the segment deleted.
+3. On open, every segment left in the spool is replayed the same way, skipping the
+   partitions whose ``part-<segment id>.parquet`` already exists. A crash at any point
+   therefore neither loses a record (the segment survives until its Parquet is durable)
+   nor duplicates one (a partition file is written at most once per segment).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..home import logs_dir
+from ._fs import fsync_dir
+from .migrations import migrate
+from .normalize import normalize_record
+from .schema import partition_dir, partition_of, schema
+from .spool import Segment, list_segments, read_segment, segment_id
+
+log = logging.getLogger(__name__)
+
+
+class WriterLockedError(RuntimeError):
+    """Another LogWriter (in this or another process) already owns the lake."""
+
+
+def _ensure_dir(path: Path) -> None:
+    """mkdir -p, fsyncing the parent of every directory created."""
+    missing = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        directory.mkdir(exist_ok=True)
+        fsync_dir(directory.parent)
+
+
+def _write_parquet(rows: list[dict[str, Any]], dest: Path) -> None:
+    """Write rows to ``dest`` atomically: temp file, fsync, rename, fsync the directory."""
+    _ensure_dir(dest.parent)
+    rows = sorted(rows, key=lambda r: r["received_at"])
+    table = pa.Table.from_pylist(rows, schema=schema())
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    with open(tmp, "wb") as fh:
+        pq.write_table(table, fh, compression="zstd")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, dest)
+    fsync_dir(dest.parent)
+
+
+def _retire_segment(path: Path) -> None:
+    """Delete a spool segment whose records are all in Parquet."""
+    path.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+
+
+def _acquire_lock(path: Path) -> IO[bytes]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(path, "ab")  # held for the writer's lifetime
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        fh.close()
+        raise WriterLockedError(f"another LogWriter is writing to {path.parent.parent}") from exc
+    return fh
+
+
+class LogWriter:
+    """The single, thread-safe writer of the request log at ``root`` (default ``logs_dir()``).
+
+    Layout: ``root/requests/date=YYYY-MM-DD/hour=HH/part-<id>.parquet`` plus the spool
+    in ``root/spool/``. Opening takes an exclusive lock on ``root/_meta/writer.lock``
+    (a second writer raises :class:`WriterLockedError`), runs pending migrations, loads
+    the ids written in the last ``dedupe_window_s`` seconds (by partition hour) for
+    idempotency, and replays any spool left by a crash.
+
+    ``append`` never flushes by itself: call :meth:`maybe_flush` periodically (or
+    :meth:`flush`); :meth:`close` flushes.
+    """
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        flush_rows: int = 1000,
+        flush_interval_s: float = 1.0,
+        dedupe_window_s: float = 6 * 3600.0,
+    ) -> None:
+        self.root = Path(root) if root is not None else logs_dir()
+        self.flush_rows = flush_rows
+        self.flush_interval_s = flush_interval_s
+        self.dedupe_window_s = dedupe_window_s
+        self._requests = self.root / "requests"
+        self._spool = self.root / "spool"
+        self._lock = threading.Lock()  # state + current segment
+        self._flush_lock = threading.Lock()  # one flush at a time
+        self._closed = False
+        self._seen: dict[str, float] = {}  # request_id -> when it became known (epoch s)
+        self._current: Segment | None = None
+        self._sealed: list[Segment] = []
+        self._pending = 0
+        self._accepted = 0
+        self._duplicates = 0
+        self._files_written = 0
+        self._recovered = 0
+        self._last_flush = time.monotonic()
+        self._lock_fh = _acquire_lock(self.root / "_meta" / "writer.lock")
+        try:
+            self.schema_version = migrate(self.root)
+            _ensure_dir(self._requests)
+            _ensure_dir(self._spool)
+            self._cleanup_temp_files()
+            self._load_recent_ids()
+            self._recover()
+        except BaseException:
+            self._lock_fh.close()
+            raise
+
+    # -- opening -------------------------------------------------------------------
+
+    def _cleanup_temp_files(self) -> None:
+        for tmp in self._requests.glob("**/.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+    def _load_recent_ids(self) -> None:
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.dedupe_window_s)
+        hours: list[tuple[datetime, Path]] = []
+        for hour_dir in self._requests.glob("date=*/hour=*"):
+            try:
+                date = hour_dir.parent.name.split("=", 1)[1]
+                hour = int(hour_dir.name.split("=", 1)[1])
+                start = datetime.strptime(date, "%Y-%m-%d").replace(hour=hour, tzinfo=UTC)
+            except (IndexError, ValueError):
+                continue
+            if start + timedelta(hours=1) >= cutoff:
+                hours.append((start, hour_dir))
+        for start, hour_dir in sorted(hours):
+            stamp = start.timestamp()
+            for path in sorted(hour_dir.glob("*.parquet")):
+                ids = pq.read_table(path, columns=["request_id"], partitioning=None)
+                for rid in ids.column("request_id").to_pylist():
+                    self._seen[rid] = stamp
+
+    def _recover(self) -> None:
+        for path in list_segments(self._spool):
+            records = [normalize_record(r) for r in read_segment(path)]
+            self._sealed.append(Segment(segment_id(path), path, records))
+            self._pending += len(records)
+            self._recovered += len(records)
+            for rec in records:
+                self._seen[rec["request_id"]] = time.time()
+        if self._sealed:
+            log.info("replaying %d spooled record(s) from %s", self._recovered, self._spool)
+            self.flush()
+
+    # -- writing -------------------------------------------------------------------
+
+    def _evict_old_ids(self) -> None:
+        cutoff = time.time() - self.dedupe_window_s
+        seen = self._seen
+        while seen:
+            rid = next(iter(seen))
+            if seen[rid] >= cutoff:
+                break
+            del seen[rid]
+
+    def append(self, records: list[dict[str, Any]]) -> int:
+        """Durably spool the records not seen before; return how many were new.
+
+        Every record is validated first (:func:`normalize_record`); one invalid record
+        rejects the whole batch with ``ValueError`` and nothing is written. Records
+        whose ``request_id`` was already accepted (this batch, the spool, or Parquet
+        written within the dedupe window) are dropped. The new records are fsynced to
+        the spool before this returns.
+        """
+        normalized = []
+        for index, rec in enumerate(records):
+            try:
+                normalized.append(normalize_record(rec))
+            except ValueError as exc:
+                raise ValueError(f"record {index} ({rec.get('request_id')!r}): {exc}") from exc
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("LogWriter is closed")
+            self._evict_old_ids()
+            new: list[dict[str, Any]] = []
+            batch: set[str] = set()
+            for rec in normalized:
+                rid = rec["request_id"]
+                if rid in self._seen or rid in batch:
+                    self._duplicates += 1
+                    continue
+                batch.add(rid)
+                new.append(rec)
+            if not new:
+                return 0
+            if self._current is None or self._current.fh is None:
+                if self._current is not None:  # broken segment: keep its records for flush
+                    self._sealed.append(self._current)
+                self._current = Segment.create(self._spool)
+            self._current.write(new)
+            now = time.time()
+            for rid in batch:
+                self._seen[rid] = now
+            self._pending += len(new)
+            self._accepted += len(new)
+            return len(new)
+
+    def flush(self) -> int:
+        """Write all spooled records to Parquet partitions; return how many were written.
+
+        The current segment is sealed (new appends go to a fresh one), each sealed
+        segment becomes one file per partition, and the segment is deleted only after
+        its files are durable. If this raises, the segments stay and the next flush
+        (or the next open) finishes the job without duplicating anything.
+        """
+        with self._flush_lock:
+            with self._lock:
+                if self._current is not None:
+                    self._current.close()
+                    self._sealed.append(self._current)
+                    self._current = None
+                segments = list(self._sealed)
+            written = 0
+            for seg in segments:
+                files = self._write_segment(seg)
+                _retire_segment(seg.path)
+                with self._lock:
+                    self._sealed.remove(seg)
+                    self._pending -= len(seg.records)
+                    self._files_written += files
+                written += len(seg.records)
+            with self._lock:
+                self._last_flush = time.monotonic()
+            return written
+
+    def _write_segment(self, seg: Segment) -> int:
+        groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+        for rec in seg.records:
+            groups[partition_of(rec["received_at"])].append(rec)
+        files = 0
+        for (date, hour), rows in sorted(groups.items()):
+            dest = self._requests / partition_dir(date, hour) / f"part-{seg.id}.parquet"
+            if dest.exists():  # written before a crash: never write it twice
+                continue
+            _write_parquet(rows, dest)
+            files += 1
+        return files
+
+    def maybe_flush(self) -> int:
+        """Flush if ``flush_rows`` records are pending or ``flush_interval_s`` has passed."""
+        with self._lock:
+            pending = self._pending
+            elapsed = time.monotonic() - self._last_flush
+        if pending >= self.flush_rows or (pending > 0 and elapsed >= self.flush_interval_s):
+            return self.flush()
+        return 0
+
+    def close(self) -> None:
+        """Flush everything and release the writer lock (idempotent)."""
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                self._closed = True
+                if self._current is not None:
+                    self._current.close()
+            self._lock_fh.close()
+
+    def stats(self) -> dict[str, int]:
+        """Counters: accepted, duplicates_dropped, pending, files_written, recovered."""
+        with self._lock:
+            return {
+                "accepted": self._accepted,
+                "duplicates_dropped": self._duplicates,
+                "pending": self._pending,
+                "files_written": self._files_written,
+                "recovered": self._recovered,
+                "known_ids": len(self._seen),
+            }
+
+    def __enter__(self) -> LogWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
