@@ -65,10 +65,10 @@ def resolve_local_models(cfg: GatewayConfig) -> list[str]:
 def build_graph(cfg: GatewayConfig) -> Application:
     """Bind the deployments for a validated config."""
     home_dir = str(home())
-    log_root = str(Path(cfg.logging.dir).expanduser().resolve()) if cfg.logging.dir else str(
-        logs_dir())
-    sink = LogSink.bind(log_root, cfg.logging.flush_rows, cfg.logging.flush_interval_s,
-                        home_dir)
+    log_root = (
+        str(Path(cfg.logging.dir).expanduser().resolve()) if cfg.logging.dir else str(logs_dir())
+    )
+    sink = LogSink.bind(log_root, cfg.logging.flush_rows, cfg.logging.flush_interval_s, home_dir)
     replicas: dict[str, Application] = {}
     for target in cfg.models:
         spec = registry.get(target.provider)
@@ -84,7 +84,8 @@ def build_graph(cfg: GatewayConfig) -> Application:
             ).bind(dumped, home_dir)
         else:
             replicas[target.name] = Embedder.options(
-                name=f"embed-{target.name}", num_replicas=target.num_replicas,
+                name=f"embed-{target.name}",
+                num_replicas=target.num_replicas,
             ).bind(dumped, home_dir)
     return Gateway.options(
         num_replicas=cfg.gateway.ingress_replicas,

@@ -28,12 +28,17 @@ class Embedder:
         flat = [t for texts in batches for t in texts]
         vecs = await asyncio.to_thread(self.engine.encode, flat)
         counts = await asyncio.to_thread(
-            lambda: [self.engine.count_tokens(texts) for texts in batches])
+            lambda: [self.engine.count_tokens(texts) for texts in batches]
+        )
         out, i = [], 0
         for texts, n_tok in zip(batches, counts, strict=True):
-            out.append(EmbeddingResult(
-                vectors=vecs[i:i + len(texts)].tolist(), prompt_tokens=int(n_tok),
-                model=self.engine.model_name))
+            out.append(
+                EmbeddingResult(
+                    vectors=vecs[i : i + len(texts)].tolist(),
+                    prompt_tokens=int(n_tok),
+                    model=self.engine.model_name,
+                )
+            )
             i += len(texts)
         return out
 

@@ -119,26 +119,28 @@ class Gateway:
         async def send(batch: list[dict[str, Any]]) -> None:
             await self.log_sink.write.remote(batch)
 
-        self.shipper = LogShipper(send, batch_max=cfg.logging.batch_max_records,
-                                  interval_s=cfg.logging.batch_interval_s)
+        self.shipper = LogShipper(
+            send, batch_max=cfg.logging.batch_max_records, interval_s=cfg.logging.batch_interval_s
+        )
 
         def submit(record: dict[str, Any]) -> None:
             self.shipper.submit(record)
             LOG_BACKLOG.set(self.shipper.backlog)
 
         def ready() -> dict[str, Any]:
-            return {"log_backlog": self.shipper.backlog, "log_send_failures":
-                    self.shipper.failures}
+            return {"log_backlog": self.shipper.backlog, "log_send_failures": self.shipper.failures}
 
-        self._asgi = create_app(Deps(
-            config=cfg,
-            backends=backends,
-            submit_record=submit,
-            auth=KeyStore() if cfg.gateway.require_auth else None,
-            prices=load_prices(cfg.pricing) if cfg.pricing else load_prices(),
-            ready=ready,
-            capabilities=caps,
-        ))
+        self._asgi = create_app(
+            Deps(
+                config=cfg,
+                backends=backends,
+                submit_record=submit,
+                auth=KeyStore() if cfg.gateway.require_auth else None,
+                prices=load_prices(cfg.pricing) if cfg.pricing else load_prices(),
+                ready=ready,
+                capabilities=caps,
+            )
+        )
 
     def __serve_build_asgi_app__(self) -> Any:
         return self._asgi

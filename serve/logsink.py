@@ -32,8 +32,9 @@ class LogSink:
         os.environ.setdefault("WORKBENCH_HOME", home)
         from workbench.logstore import LogWriter
 
-        self.writer = LogWriter(Path(root), flush_rows=flush_rows,
-                                flush_interval_s=flush_interval_s)
+        self.writer = LogWriter(
+            Path(root), flush_rows=flush_rows, flush_interval_s=flush_interval_s
+        )
         self._stop = threading.Event()
         self._interval = min(0.25, flush_interval_s)
         self._thread = threading.Thread(target=self._flusher, name="logsink-flush", daemon=True)

@@ -46,8 +46,11 @@ class ModelReplica:
         self.engine = LocalModel.load(self.target.model or "tiny", fallback=self.target.fallback)
         self.replica = _replica_id()
         if self.engine.is_fallback:
-            log.warning("model %s: serving the tiny fallback LM (%s)", self.target.name,
-                        self.engine.fallback_reason)
+            log.warning(
+                "model %s: serving the tiny fallback LM (%s)",
+                self.target.name,
+                self.engine.fallback_reason,
+            )
         self.generate_batch.set_max_batch_size(self.target.max_batch_size)
         self.generate_batch.set_batch_wait_timeout_s(self.target.batch_wait_timeout_s)
         self.stream_batch.set_max_batch_size(self.target.max_batch_size)
@@ -65,9 +68,7 @@ class ModelReplica:
         }
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
-    async def generate_batch(
-        self, items: list[tuple[ChatRequest, float]]
-    ) -> list[Completion]:
+    async def generate_batch(self, items: list[tuple[ChatRequest, float]]) -> list[Completion]:
         start = time.time()
         reqs = [r for r, _ in items]
         results = await asyncio.to_thread(self.engine.generate, reqs)

@@ -54,8 +54,15 @@ class Gateway:
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the workbench CLI against this gateway's home."""
-        return subprocess.run([*WORKBENCH, *args], env=self.env, capture_output=True,
-                              text=True, check=check, timeout=120, cwd=ROOT)
+        return subprocess.run(
+            [*WORKBENCH, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=120,
+            cwd=ROOT,
+        )
 
     def wait_logged(self, request_ids: set[str], timeout: float = 20.0) -> dict[str, dict]:
         """Poll the log view until every id is there; returns rows by id."""
@@ -65,8 +72,9 @@ class Gateway:
         rows: dict[str, dict] = {}
         ids_sql = ",".join(f"'{i}'" for i in request_ids)
         while time.time() < deadline:
-            df = query(f"select * from requests where request_id in ({ids_sql})",
-                       root=self.home / "logs")
+            df = query(
+                f"select * from requests where request_id in ({ids_sql})", root=self.home / "logs"
+            )
             rows = {r["request_id"]: r for r in df.to_dicts()}
             if set(rows) >= request_ids:
                 return rows
@@ -103,24 +111,49 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     port, dead = free_port(), free_port()
     cfg = home / "gateway.yaml"
     cfg.write_text(gateway_config(port, upstream.base_url, slow.base_url, dead))
-    env = {**os.environ, "WORKBENCH_HOME": str(home), "TEST_UPSTREAM_KEY": "sk-upstream-test",
-           "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    key = json.loads(subprocess.run(
-        [*WORKBENCH, "keys", "create", "--workspace", "tests", "--name", "session", "--json"],
-        env=env, capture_output=True, text=True, check=True, cwd=ROOT).stdout)
-    proc = subprocess.run([*WORKBENCH, "up", "--detach", "--config", str(cfg), "--wait", "300"],
-                          env=env, capture_output=True, text=True, cwd=ROOT, timeout=360)
+    env = {
+        **os.environ,
+        "WORKBENCH_HOME": str(home),
+        "TEST_UPSTREAM_KEY": "sk-upstream-test",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(ROOT),
+    }
+    key = json.loads(
+        subprocess.run(
+            [*WORKBENCH, "keys", "create", "--workspace", "tests", "--name", "session", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout
+    )
+    proc = subprocess.run(
+        [*WORKBENCH, "up", "--detach", "--config", str(cfg), "--wait", "300"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=360,
+    )
     if proc.returncode != 0:
         log = (home / "gateway.log").read_text() if (home / "gateway.log").exists() else ""
         upstream.stop()
         slow.stop()
         pytest.fail(f"gateway did not start: {proc.stderr}\n{log[-4000:]}")
-    gw = Gateway(base_url=f"http://127.0.0.1:{port}", key=key["key"], key_id=key["key_id"],
-                 home=home, upstream=upstream, env=env)
+    gw = Gateway(
+        base_url=f"http://127.0.0.1:{port}",
+        key=key["key"],
+        key_id=key["key_id"],
+        home=home,
+        upstream=upstream,
+        env=env,
+    )
     try:
         yield gw
     finally:
-        subprocess.run([*WORKBENCH, "down"], env=env, capture_output=True, text=True,
-                       cwd=ROOT, timeout=120)
+        subprocess.run(
+            [*WORKBENCH, "down"], env=env, capture_output=True, text=True, cwd=ROOT, timeout=120
+        )
         upstream.stop()
         slow.stop()

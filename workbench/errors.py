@@ -31,9 +31,7 @@ class WorkbenchError(Exception):
     type: str = "internal_error"
     default_code: str | None = "internal_error"
 
-    def __init__(
-        self, message: str, *, code: str | None = None, param: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code if code is not None else self.default_code

@@ -16,8 +16,9 @@ CHAT = "/v1/chat/completions"
 
 @pytest.fixture(scope="module")
 def http(gateway):
-    with httpx.Client(base_url=gateway.base_url, timeout=30,
-                      headers={"Authorization": f"Bearer {gateway.key}"}) as c:
+    with httpx.Client(
+        base_url=gateway.base_url, timeout=30, headers={"Authorization": f"Bearer {gateway.key}"}
+    ) as c:
         yield c
 
 
@@ -30,8 +31,11 @@ def _shape(resp: httpx.Response) -> dict:
 
 
 def test_malformed_json_is_400(http):
-    r = http.post(CHAT, content=b'{"model": "echo", "messages": [', headers={
-        "content-type": "application/json"})
+    r = http.post(
+        CHAT,
+        content=b'{"model": "echo", "messages": [',
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 400
     assert _shape(r)["code"] == "invalid_json"
 
@@ -94,8 +98,10 @@ def test_unknown_route_and_method(http):
 
 def test_rejected_requests_are_logged(http, gateway):
     ids = set()
-    for body in (b"{", json.dumps({"model": "nope", "messages": [
-            {"role": "user", "content": "x"}]}).encode()):
+    for body in (
+        b"{",
+        json.dumps({"model": "nope", "messages": [{"role": "user", "content": "x"}]}).encode(),
+    ):
         r = http.post(CHAT, content=body)
         assert r.status_code in (400, 404)
         ids.add(r.headers["x-workbench-request-id"])
@@ -110,8 +116,24 @@ def test_rejected_requests_are_logged(http, gateway):
 
 def test_garbage_never_produces_5xx(http):
     rng = random.Random(1234)
-    pieces = [b"{", b"}", b"[", b"]", b'"model"', b":", b",", b'"messages"', b"null", b"1e999",
-              b'"\\ud800"', b"\xff\xfe", b'{"role":"user"}', b"true", b'"echo"', b"-0"]
+    pieces = [
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b'"model"',
+        b":",
+        b",",
+        b'"messages"',
+        b"null",
+        b"1e999",
+        b'"\\ud800"',
+        b"\xff\xfe",
+        b'{"role":"user"}',
+        b"true",
+        b'"echo"',
+        b"-0",
+    ]
     for _ in range(150):
         body = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
         for path in (CHAT, "/v1/completions", "/v1/embeddings"):

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.slow
 
 
 def _logsink_pids() -> list[int]:
-    out = subprocess.run(["pgrep", "-f", "ServeReplica:gateway:LogSink"], capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(
+        ["pgrep", "-f", "ServeReplica:gateway:LogSink"], capture_output=True, text=True
+    ).stdout
     return [int(p) for p in out.split()]
 
 
@@ -27,8 +28,11 @@ def test_logsink_kill_loses_and_duplicates_nothing(gateway):
     killed: list[int] = []
 
     async def run() -> None:
-        async with httpx.AsyncClient(base_url=gateway.base_url, timeout=60, headers={
-                "Authorization": f"Bearer {gateway.key}"}) as c:
+        async with httpx.AsyncClient(
+            base_url=gateway.base_url,
+            timeout=60,
+            headers={"Authorization": f"Bearer {gateway.key}"},
+        ) as c:
             queue = list(range(n))
 
             async def worker() -> None:
@@ -40,8 +44,10 @@ def test_logsink_kill_loses_and_duplicates_nothing(gateway):
                         for pid in pids:
                             os.kill(pid, signal.SIGKILL)
                         killed.extend(pids)
-                    r = await c.post("/v1/chat/completions", json={
-                        "model": "echo", "messages": [{"role": "user", "content": f"m{i}"}]})
+                    r = await c.post(
+                        "/v1/chat/completions",
+                        json={"model": "echo", "messages": [{"role": "user", "content": f"m{i}"}]},
+                    )
                     statuses.append(r.status_code)
                     ids.append(r.headers["x-workbench-request-id"])
 
@@ -55,8 +61,11 @@ def test_logsink_kill_loses_and_duplicates_nothing(gateway):
     from workbench.logstore import query
 
     id_list = ",".join(f"'{i}'" for i in ids)
-    dup = query(f"select count(*) as c, count(distinct request_id) as d from requests "
-                f"where request_id in ({id_list})", root=gateway.home / "logs").to_dicts()[0]
+    dup = query(
+        f"select count(*) as c, count(distinct request_id) as d from requests "
+        f"where request_id in ({id_list})",
+        root=gateway.home / "logs",
+    ).to_dicts()[0]
     assert dup["c"] == dup["d"] == n
     # a new LogSink replica took over
     deadline = time.time() + 30

@@ -23,14 +23,23 @@ def client(gateway):
 
 def test_chat_sync_echo_and_remote(client, gateway):
     r = client.chat.completions.create(
-        model="echo", messages=[{"role": "user", "content": "hello gateway"}],
-        metadata={"team": "search"}, user="u-1")
+        model="echo",
+        messages=[{"role": "user", "content": "hello gateway"}],
+        metadata={"team": "search"},
+        user="u-1",
+    )
     assert r.choices[0].message.content == "hello gateway"
     assert r.choices[0].finish_reason == "stop"
     assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
     r2 = client.chat.completions.create(
-        model="upstream", messages=[{"role": "user", "content": "hi"}], max_tokens=5,
-        temperature=0.2, top_p=0.9, seed=7, stop=["zzz"])
+        model="upstream",
+        messages=[{"role": "user", "content": "hi"}],
+        max_tokens=5,
+        temperature=0.2,
+        top_p=0.9,
+        seed=7,
+        stop=["zzz"],
+    )
     assert r2.model == "upstream"
     assert r2.choices[0].message.content
     assert r2.usage.completion_tokens == 5
@@ -47,12 +56,17 @@ def test_chat_sync_echo_and_remote(client, gateway):
 
 def test_chat_async(gateway):
     async def run():
-        c = openai.AsyncOpenAI(base_url=gateway.base_url + "/v1", api_key=gateway.key,
-                               max_retries=0)
-        rs = await asyncio.gather(*[
-            c.chat.completions.create(model="echo",
-                                      messages=[{"role": "user", "content": f"n {i}"}])
-            for i in range(10)])
+        c = openai.AsyncOpenAI(
+            base_url=gateway.base_url + "/v1", api_key=gateway.key, max_retries=0
+        )
+        rs = await asyncio.gather(
+            *[
+                c.chat.completions.create(
+                    model="echo", messages=[{"role": "user", "content": f"n {i}"}]
+                )
+                for i in range(10)
+            ]
+        )
         await c.close()
         return rs
 
@@ -63,8 +77,12 @@ def test_chat_async(gateway):
 @pytest.mark.parametrize("model", ["echo", "upstream", "tiny"])
 def test_chat_streaming_with_usage(client, gateway, model):
     stream = client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "one two three four"}],
-        stream=True, stream_options={"include_usage": True}, max_completion_tokens=8)
+        model=model,
+        messages=[{"role": "user", "content": "one two three four"}],
+        stream=True,
+        stream_options={"include_usage": True},
+        max_completion_tokens=8,
+    )
     text, finish, usage = "", None, None
     for chunk in stream:
         if chunk.usage:
@@ -91,11 +109,13 @@ def test_completions_endpoint(client):
 
 
 def test_local_model_chat(client, gateway):
-    r = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}],
-                                       max_tokens=6, temperature=0)
+    r = client.chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=6, temperature=0
+    )
     assert r.usage.completion_tokens <= 6
     again = client.chat.completions.create(
-        model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=6, temperature=0)
+        model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=6, temperature=0
+    )
     assert again.choices[0].message.content == r.choices[0].message.content  # greedy
     row = gateway.wait_logged({_rid(r.id)})[_rid(r.id)]
     assert row["provider"] == "local" and row["replica"] and row["batch_size"] >= 1
@@ -104,12 +124,17 @@ def test_local_model_chat(client, gateway):
 
 def test_local_model_batches_concurrent_requests(gateway):
     async def run():
-        c = openai.AsyncOpenAI(base_url=gateway.base_url + "/v1", api_key=gateway.key,
-                               max_retries=0)
-        rs = await asyncio.gather(*[
-            c.chat.completions.create(model="tiny", max_tokens=8,
-                                      messages=[{"role": "user", "content": f"q{i}"}])
-            for i in range(8)])
+        c = openai.AsyncOpenAI(
+            base_url=gateway.base_url + "/v1", api_key=gateway.key, max_retries=0
+        )
+        rs = await asyncio.gather(
+            *[
+                c.chat.completions.create(
+                    model="tiny", max_tokens=8, messages=[{"role": "user", "content": f"q{i}"}]
+                )
+                for i in range(8)
+            ]
+        )
         await c.close()
         return rs
 
@@ -127,8 +152,9 @@ def test_embeddings_float_and_base64(client, gateway):
     assert r.usage.prompt_tokens > 0
     f = client.embeddings.create(model="minilm", input="a cat sat", encoding_format="float")
     assert np.allclose(f.data[0].embedding, vecs[0], atol=1e-5)
-    raw = client.embeddings.with_raw_response.create(model="minilm", input="x",
-                                                     encoding_format="base64")
+    raw = client.embeddings.with_raw_response.create(
+        model="minilm", input="x", encoding_format="base64"
+    )
     b64 = raw.http_response.json()["data"][0]["embedding"]
     assert len(base64.b64decode(b64)) == 384 * 4
 
@@ -144,21 +170,26 @@ def test_sdk_errors(client, gateway):
         client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
     assert e.value.body["code"] == "model_not_found"
     with pytest.raises(openai.AuthenticationError):
-        openai.OpenAI(base_url=gateway.base_url + "/v1", api_key="wb-bogus-key",
-                      max_retries=0).models.list()
+        openai.OpenAI(
+            base_url=gateway.base_url + "/v1", api_key="wb-bogus-key", max_retries=0
+        ).models.list()
     with pytest.raises(openai.BadRequestError):
-        client.chat.completions.create(model="echo", n=2,
-                                       messages=[{"role": "user", "content": "x"}])
+        client.chat.completions.create(
+            model="echo", n=2, messages=[{"role": "user", "content": "x"}]
+        )
     with pytest.raises(openai.UnprocessableEntityError):
-        client.chat.completions.create(model="echo", temperature=5,
-                                       messages=[{"role": "user", "content": "x"}])
+        client.chat.completions.create(
+            model="echo", temperature=5, messages=[{"role": "user", "content": "x"}]
+        )
     with pytest.raises(openai.InternalServerError) as e5:
-        client.chat.completions.create(model="upstream-down",
-                                       messages=[{"role": "user", "content": "x"}])
+        client.chat.completions.create(
+            model="upstream-down", messages=[{"role": "user", "content": "x"}]
+        )
     assert e5.value.status_code == 502
     with pytest.raises(openai.InternalServerError) as e6:
-        client.chat.completions.create(model="upstream-slow",
-                                       messages=[{"role": "user", "content": "x"}])
+        client.chat.completions.create(
+            model="upstream-slow", messages=[{"role": "user", "content": "x"}]
+        )
     assert e6.value.status_code == 504
     with pytest.raises(openai.BadRequestError):
         client.embeddings.create(model="echo", input="x")  # echo cannot embed

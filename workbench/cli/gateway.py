@@ -8,6 +8,7 @@ the gateway is ready). State (pid, port, log file) lives under ``$WORKBENCH_HOME
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -84,12 +85,22 @@ def run_gateway(config_path: str | None, host: str | None, port: int | None) -> 
     from serve.app import build_graph, resolve_local_models
 
     notes = resolve_local_models(cfg)
-    ray.init(include_dashboard=False, namespace="workbench", log_to_driver=False,
-             configure_logging=True, logging_level="WARNING")
+    ray.init(
+        include_dashboard=False,
+        namespace="workbench",
+        log_to_driver=False,
+        configure_logging=True,
+        logging_level=logging.WARNING,
+    )
     serve.start(http_options={"host": cfg.gateway.host, "port": cfg.gateway.port})
     serve.run(build_graph(cfg), name="gateway", route_prefix="/", blocking=False)
-    state = {"pid": os.getpid(), "host": cfg.gateway.host, "port": cfg.gateway.port,
-             "config": config_path, "started_at": time.time()}
+    state = {
+        "pid": os.getpid(),
+        "host": cfg.gateway.host,
+        "port": cfg.gateway.port,
+        "config": config_path,
+        "started_at": time.time(),
+    }
     _pidfile().write_text(json.dumps(state))
     url = f"http://{cfg.gateway.host}:{cfg.gateway.port}"
     click.echo(f"gateway ready at {url}/v1  (health: {url}/health, metrics: {url}/metrics)")
@@ -122,21 +133,34 @@ def run_gateway(config_path: str | None, host: str | None, port: int | None) -> 
 
 
 @click.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Gateway config YAML (default: the embedded defaults).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Gateway config YAML (default: the embedded defaults).",
+)
 @click.option("--host", default=None, help="Bind address (overrides the config).")
 @click.option("--port", type=int, default=None, help="Port (overrides the config).")
 @click.option("--detach", is_flag=True, help="Run in the background; return when ready.")
-@click.option("--wait", "wait_s", type=float, default=600.0, show_default=True,
-              help="With --detach: how long to wait for readiness.")
-def up(config_path: str | None, host: str | None, port: int | None, detach: bool,
-       wait_s: float) -> None:
+@click.option(
+    "--wait",
+    "wait_s",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="With --detach: how long to wait for readiness.",
+)
+def up(
+    config_path: str | None, host: str | None, port: int | None, detach: bool, wait_s: float
+) -> None:
     """Start the gateway (Ray in-process, logs under $WORKBENCH_HOME)."""
     state = _read_state()
     if state and _alive(int(state["pid"])):
         raise click.ClickException(
             f"a gateway is already running (pid {state['pid']}, port {state['port']}); "
-            "`workbench down` stops it")
+            "`workbench down` stops it"
+        )
     if config_path:
         config_path = str(Path(config_path).resolve())
     if not detach:
@@ -154,14 +178,18 @@ def up(config_path: str | None, host: str | None, port: int | None, detach: bool
     if port:
         args += ["--port", str(port)]
     with open(logfile, "ab") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, env=os.environ.copy())
+        proc = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=os.environ.copy(),
+        )
     h, p = host or cfg.gateway.host, port or cfg.gateway.port
     deadline = time.time() + wait_s
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise click.ClickException(f"the gateway exited with {proc.returncode}; "
-                                       f"see {logfile}")
+            raise click.ClickException(f"the gateway exited with {proc.returncode}; see {logfile}")
         info = _health(h, p)
         if info and info.get("status") == "ready":
             click.echo(f"gateway ready at http://{h}:{p}/v1 (pid {proc.pid}, log {logfile})")

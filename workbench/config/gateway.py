@@ -125,26 +125,16 @@ def load_config(path: str | Path | None = None) -> GatewayConfig:
     return parse_config(data, path=str(path), locate=locate)
 
 
-def parse_config(
-    data: Any, *, path: str = "<config>", locate: Any = None
-) -> GatewayConfig:
+def parse_config(data: Any, *, path: str = "<config>", locate: Any = None) -> GatewayConfig:
     """Validate already-parsed config data; errors carry file, line and field."""
     if not isinstance(data, dict):
         raise ConfigError("the config must be a mapping", path=path, line=1)
+    from workbench.config._yamlsource import config_error_from_validation
+
     try:
         cfg = GatewayConfig.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        line = locate(loc) if locate else None
-        field = ".".join(str(p) for p in loc) or None
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        more = len(exc.errors()) - 1
-        if more:
-            msg += f" (and {more} more error{'s' if more > 1 else ''})"
-        raise ConfigError(msg, path=path, line=line, field=field) from None
+        raise config_error_from_validation(exc, path=path, locate=locate) from None
     from workbench.providers import registry
 
     for idx, m in enumerate(cfg.models):
@@ -162,7 +152,9 @@ def parse_config(
         except ValueError as exc:
             loc3: tuple[Any, ...] = ("models", idx)
             raise ConfigError(
-                str(exc), path=path, line=locate(loc3) if locate else None,
+                str(exc),
+                path=path,
+                line=locate(loc3) if locate else None,
                 field=f"models.{idx} ({m.name})",
             ) from None
     return cfg

@@ -69,8 +69,11 @@ class _Sampling(_Open):
     def params(self, max_tokens: int | None) -> GenerationParams:
         stop = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
         return GenerationParams(
-            max_tokens=max_tokens, temperature=self.temperature, top_p=self.top_p,
-            stop=[s for s in stop if s], seed=self.seed,
+            max_tokens=max_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            stop=[s for s in stop if s],
+            seed=self.seed,
         )
 
     def passthrough(self) -> dict[str, Any]:
@@ -145,7 +148,8 @@ def parse_body(raw: bytes, model: type[B]) -> B:
         if first["type"] == "missing":
             msg = "missing required parameter"
         raise UnprocessableError(
-            f"{loc}: {msg}", param=loc,
+            f"{loc}: {msg}",
+            param=loc,
             code="missing_required_parameter" if first["type"] == "missing" else None,
         ) from None
 

@@ -100,26 +100,31 @@ def _bearer(request: Request) -> str:
 
 def _error_response(err: WorkbenchError, request_id: str | None = None) -> Response:
     headers = {"x-workbench-request-id": request_id} if request_id else None
-    return Response(responses.dumps(err.to_body()), status_code=err.status,
-                    media_type="application/json", headers=headers)
+    return Response(
+        responses.dumps(err.to_body()),
+        status_code=err.status,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 def create_app(deps: Deps) -> FastAPI:
     """Build the FastAPI app."""
     cfg = deps.config
     gw = cfg.gateway
-    app = FastAPI(title="LLM workbench gateway", docs_url=None, redoc_url=None,
-                  openapi_url="/openapi.json")
+    app = FastAPI(
+        title="LLM workbench gateway", docs_url=None, redoc_url=None, openapi_url="/openapi.json"
+    )
 
     def start(request: Request, endpoint: str) -> RequestContext:
-        ctx = RequestContext(endpoint=endpoint, method=request.method,
-                             store_bodies=gw.store_bodies)
+        ctx = RequestContext(endpoint=endpoint, method=request.method, store_bodies=gw.store_bodies)
         h = request.headers
         ctx.trace_id = h.get("x-trace-id") or h.get("traceparent")
         ctx.user_agent = h.get("user-agent")
         fwd = h.get("x-forwarded-for")
-        ctx.client_ip = fwd.split(",")[0].strip() if fwd else (
-            request.client.host if request.client else None)
+        ctx.client_ip = (
+            fwd.split(",")[0].strip() if fwd else (request.client.host if request.client else None)
+        )
         return ctx
 
     def authenticate(ctx: RequestContext, request: Request) -> None:
@@ -134,13 +139,15 @@ def create_app(deps: Deps) -> FastAPI:
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > gw.max_body_bytes:
             raise PayloadTooLargeError(
-                f"request body of {length} bytes exceeds the limit of {gw.max_body_bytes}")
+                f"request body of {length} bytes exceeds the limit of {gw.max_body_bytes}"
+            )
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > gw.max_body_bytes:
                 raise PayloadTooLargeError(
-                    f"request body exceeds the limit of {gw.max_body_bytes} bytes")
+                    f"request body exceeds the limit of {gw.max_body_bytes} bytes"
+                )
             chunks.append(chunk)
         raw = b"".join(chunks)
         if ctx.store_bodies:
@@ -151,14 +158,17 @@ def create_app(deps: Deps) -> FastAPI:
         ctx.model_requested = name
         target = cfg.target(name)
         if target is None or name not in deps.backends:
-            raise NotFoundError(f"The model '{name}' does not exist", param="model",
-                                code="model_not_found")
+            raise NotFoundError(
+                f"The model '{name}' does not exist", param="model", code="model_not_found"
+            )
         caps = deps.capabilities.get(name, frozenset())
         if capability not in caps:
             raise InvalidRequestError(
                 f"model '{name}' does not support {capability} "
                 f"(it supports: {', '.join(sorted(caps)) or 'nothing'})",
-                param="model", code="unsupported_model_capability")
+                param="model",
+                code="unsupported_model_capability",
+            )
         ctx.target = target.name
         ctx.provider = target.provider
         ctx.model_served = target.model or target.name
@@ -169,8 +179,11 @@ def create_app(deps: Deps) -> FastAPI:
             return
         ctx.price_table_version = deps.prices.version
         ctx.cost_usd = deps.prices.cost(
-            target.model or target.name, target.provider,
-            ctx.prompt_tokens or 0, ctx.completion_tokens or 0)
+            target.model or target.name,
+            target.provider,
+            ctx.prompt_tokens or 0,
+            ctx.completion_tokens or 0,
+        )
 
     def finalize(ctx: RequestContext) -> None:
         try:
@@ -204,13 +217,19 @@ def create_app(deps: Deps) -> FastAPI:
                 body = parse_body(raw, CompletionBody)
             ctx.user, ctx.metadata, ctx.stream = body.user, body.metadata, body.stream
             ctx.temperature, ctx.top_p, ctx.seed, ctx.n = (
-                body.temperature, body.top_p, body.seed, body.n)
+                body.temperature,
+                body.top_p,
+                body.seed,
+                body.n,
+            )
             target, backend = resolve(ctx, body.model, "chat" if chat else "completions")
             upstream_model = target.model or target.name
             default_max = target.max_new_tokens_default if target.provider == "local" else None
-            creq = (chat_request(body, upstream_model, default_max) if isinstance(
-                body, ChatCompletionBody) else completion_request(body, upstream_model,
-                                                                  default_max))
+            creq = (
+                chat_request(body, upstream_model, default_max)
+                if isinstance(body, ChatCompletionBody)
+                else completion_request(body, upstream_model, default_max)
+            )
             ctx.max_tokens = creq.params.max_tokens
             for step in deps.pipeline.input_steps:
                 await step(ctx, creq)
@@ -219,8 +238,9 @@ def create_app(deps: Deps) -> FastAPI:
             rid = ("chatcmpl-" if chat else "cmpl-") + ctx.request_id
             if body.stream:
                 include_usage = bool(body.stream_options and body.stream_options.include_usage)
-                resp = await stream_response(ctx, backend, creq, target, rid, created,
-                                             body.model, chat, include_usage)
+                resp = await stream_response(
+                    ctx, backend, creq, target, rid, created, body.model, chat, include_usage
+                )
                 streaming = True
                 return resp
             t0 = time.perf_counter()
@@ -236,8 +256,11 @@ def create_app(deps: Deps) -> FastAPI:
             if ctx.store_bodies:
                 ctx.response_body = data.decode()
             ctx.mark_first_byte()
-            return Response(data, media_type="application/json",
-                            headers={"x-workbench-request-id": ctx.request_id})
+            return Response(
+                data,
+                media_type="application/json",
+                headers={"x-workbench-request-id": ctx.request_id},
+            )
         except WorkbenchError as err:
             if ctx.routing_attempts and "status" not in ctx.routing_attempts[-1]:
                 ctx.routing_attempts[-1]["status"] = err.code
@@ -248,8 +271,15 @@ def create_app(deps: Deps) -> FastAPI:
                 finalize(ctx)
 
     async def stream_response(
-        ctx: RequestContext, backend: Backend, creq: ChatRequest, target: ModelTarget,
-        rid: str, created: int, model: str, chat: bool, include_usage: bool,
+        ctx: RequestContext,
+        backend: Backend,
+        creq: ChatRequest,
+        target: ModelTarget,
+        rid: str,
+        created: int,
+        model: str,
+        chat: bool,
+        include_usage: bool,
     ) -> Response:
         t0 = time.perf_counter()
         it = backend.stream(creq).__aiter__()
@@ -314,9 +344,11 @@ def create_app(deps: Deps) -> FastAPI:
                 ctx.response_body = "".join(parts)
                 finalize(ctx)
 
-        return StreamingResponse(body(), media_type="text/event-stream",
-                                 headers={"x-workbench-request-id": ctx.request_id,
-                                          "cache-control": "no-cache"})
+        return StreamingResponse(
+            body(),
+            media_type="text/event-stream",
+            headers={"x-workbench-request-id": ctx.request_id, "cache-control": "no-cache"},
+        )
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
@@ -346,14 +378,23 @@ def create_app(deps: Deps) -> FastAPI:
             ctx.prompt_tokens, ctx.completion_tokens = res.prompt_tokens, 0
             ctx.model_served = res.model or ctx.model_served
             price(ctx, target)
-            data = responses.dumps(responses.embeddings(
-                res.vectors, body.model, res.prompt_tokens, body.encoding_format,
-                body.dimensions))
+            data = responses.dumps(
+                responses.embeddings(
+                    res.vectors,
+                    body.model,
+                    res.prompt_tokens,
+                    body.encoding_format,
+                    body.dimensions,
+                )
+            )
             if ctx.store_bodies:
                 ctx.response_body = f'{{"object":"list","n":{len(res.vectors)}}}'
             ctx.mark_first_byte()
-            return Response(data, media_type="application/json",
-                            headers={"x-workbench-request-id": ctx.request_id})
+            return Response(
+                data,
+                media_type="application/json",
+                headers={"x-workbench-request-id": ctx.request_id},
+            )
         except WorkbenchError as err:
             ctx.fail(err)
             return _error_response(err, ctx.request_id)
@@ -369,9 +410,9 @@ def create_app(deps: Deps) -> FastAPI:
             data = {
                 "object": "list",
                 "data": [
-                    {"id": m.name, "object": "model", "created": 0,
-                     "owned_by": m.provider}
-                    for m in cfg.models if m.name in deps.backends
+                    {"id": m.name, "object": "model", "created": 0, "owned_by": m.provider}
+                    for m in cfg.models
+                    if m.name in deps.backends
                 ],
             }
             return Response(responses.dumps(data), media_type="application/json")
@@ -389,11 +430,15 @@ def create_app(deps: Deps) -> FastAPI:
             authenticate(ctx, request)
             m = cfg.target(model_id)
             if m is None or m.name not in deps.backends:
-                raise NotFoundError(f"The model '{model_id}' does not exist", param="model",
-                                    code="model_not_found")
-            return Response(responses.dumps({"id": m.name, "object": "model", "created": 0,
-                                             "owned_by": m.provider}),
-                            media_type="application/json")
+                raise NotFoundError(
+                    f"The model '{model_id}' does not exist", param="model", code="model_not_found"
+                )
+            return Response(
+                responses.dumps(
+                    {"id": m.name, "object": "model", "created": 0, "owned_by": m.provider}
+                ),
+                media_type="application/json",
+            )
         except WorkbenchError as err:
             ctx.fail(err)
             return _error_response(err, ctx.request_id)
@@ -418,12 +463,14 @@ def create_app(deps: Deps) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         err: WorkbenchError
         if exc.status_code == 404:
-            err = NotFoundError(f"no route {request.method} {request.url.path}",
-                                code="unknown_route")
+            err = NotFoundError(
+                f"no route {request.method} {request.url.path}", code="unknown_route"
+            )
         elif exc.status_code == 405:
             err = InvalidRequestError(
                 f"method {request.method} not allowed on {request.url.path}",
-                code="method_not_allowed")
+                code="method_not_allowed",
+            )
             err.status = 405
         else:
             err = InvalidRequestError(str(exc.detail))

@@ -105,7 +105,8 @@ class RequestContext:
         latency = (self.done_perf - self.received_perf) * _MS
         ttft = (
             (self.first_byte_perf - self.received_perf) * _MS
-            if self.first_byte_perf is not None else None
+            if self.first_byte_perf is not None
+            else None
         )
         upstream = self.upstream_s * _MS if self.upstream_s else None
         err = self.error
@@ -117,7 +118,8 @@ class RequestContext:
             "received_at": self.received,
             "first_byte_at": (
                 self.received + (self.first_byte_perf - self.received_perf)
-                if self.first_byte_perf is not None else None
+                if self.first_byte_perf is not None
+                else None
             ),
             "done_at": self.received + (self.done_perf - self.received_perf),
             "latency_ms": latency,

@@ -7,32 +7,46 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 REQUESTS = Counter(
-    "workbench_requests_total", "Requests by endpoint, model and HTTP status",
-    ["endpoint", "model", "status"], registry=REGISTRY,
+    "workbench_requests_total",
+    "Requests by endpoint, model and HTTP status",
+    ["endpoint", "model", "status"],
+    registry=REGISTRY,
 )
 ERRORS = Counter(
-    "workbench_errors_total", "Failed requests by model and error type",
-    ["model", "error_type"], registry=REGISTRY,
+    "workbench_errors_total",
+    "Failed requests by model and error type",
+    ["model", "error_type"],
+    registry=REGISTRY,
 )
 LATENCY = Histogram(
-    "workbench_request_latency_seconds", "End-to-end latency by endpoint and model",
-    ["endpoint", "model"], registry=REGISTRY,
+    "workbench_request_latency_seconds",
+    "End-to-end latency by endpoint and model",
+    ["endpoint", "model"],
+    registry=REGISTRY,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 TTFT = Histogram(
-    "workbench_time_to_first_token_seconds", "Time to first byte of streamed responses",
-    ["model"], registry=REGISTRY,
+    "workbench_time_to_first_token_seconds",
+    "Time to first byte of streamed responses",
+    ["model"],
+    registry=REGISTRY,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 TOKENS = Counter(
-    "workbench_tokens_total", "Tokens by model and kind (prompt/completion)",
-    ["model", "kind"], registry=REGISTRY,
+    "workbench_tokens_total",
+    "Tokens by model and kind (prompt/completion)",
+    ["model", "kind"],
+    registry=REGISTRY,
 )
 COST = Counter(
-    "workbench_cost_usd_total", "Cost in USD by model", ["model"], registry=REGISTRY,
+    "workbench_cost_usd_total",
+    "Cost in USD by model",
+    ["model"],
+    registry=REGISTRY,
 )
 LOG_BACKLOG = Gauge(
-    "workbench_log_backlog", "Log records not yet acknowledged by the log sink",
+    "workbench_log_backlog",
+    "Log records not yet acknowledged by the log sink",
     registry=REGISTRY,
 )
 

@@ -76,8 +76,11 @@ class ChunkFactory:
 
     def _wrap(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
         body = {
-            "id": self.rid, "object": self.object, "created": self.created,
-            "model": self.model, "choices": choices,
+            "id": self.rid,
+            "object": self.object,
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
         }
         if self.chat:
             body["system_fingerprint"] = None
@@ -86,21 +89,31 @@ class ChunkFactory:
 
     def first(self) -> bytes:
         """The role-announcing first chunk (chat only)."""
-        return self._wrap([{"index": 0, "delta": {"role": "assistant", "content": ""},
-                            "finish_reason": None, "logprobs": None}])
+        return self._wrap(
+            [
+                {
+                    "index": 0,
+                    "delta": {"role": "assistant", "content": ""},
+                    "finish_reason": None,
+                    "logprobs": None,
+                }
+            ]
+        )
 
     def text(self, text: str) -> bytes:
         """A content chunk."""
         if self.chat:
-            return self._wrap([{"index": 0, "delta": {"content": text},
-                                "finish_reason": None, "logprobs": None}])
+            return self._wrap(
+                [{"index": 0, "delta": {"content": text}, "finish_reason": None, "logprobs": None}]
+            )
         return self._wrap([{"index": 0, "text": text, "finish_reason": None, "logprobs": None}])
 
     def finish(self, reason: str) -> bytes:
         """The chunk that carries ``finish_reason``."""
         if self.chat:
-            return self._wrap([{"index": 0, "delta": {}, "finish_reason": reason,
-                                "logprobs": None}])
+            return self._wrap(
+                [{"index": 0, "delta": {}, "finish_reason": reason, "logprobs": None}]
+            )
         return self._wrap([{"index": 0, "text": "", "finish_reason": reason, "logprobs": None}])
 
     def usage(self, prompt_tokens: int, completion_tokens: int) -> bytes:
@@ -109,7 +122,10 @@ class ChunkFactory:
 
 
 def embeddings(
-    vectors: list[list[float]] | np.ndarray, model: str, prompt_tokens: int, fmt: str,
+    vectors: list[list[float]] | np.ndarray,
+    model: str,
+    prompt_tokens: int,
+    fmt: str,
     dimensions: int | None,
 ) -> dict[str, Any]:
     """``list`` of ``embedding`` objects, float or base64 (little-endian float32)."""
@@ -123,11 +139,14 @@ def embeddings(
                 arr = arr / norm
         emb: Any = (
             base64.b64encode(arr.astype("<f4").tobytes()).decode()
-            if fmt == "base64" else arr.tolist()
+            if fmt == "base64"
+            else arr.tolist()
         )
         data.append({"object": "embedding", "index": i, "embedding": emb})
     return {
-        "object": "list", "data": data, "model": model,
+        "object": "list",
+        "data": data,
+        "model": model,
         "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
     }
 

@@ -50,8 +50,11 @@ class LogShipper:
         """Queue one record (never blocks, never raises)."""
         if len(self._buf) >= self.max_buffer:
             self.dropped += 1
-            log.error("log buffer full (%d); dropping record %s", self.max_buffer,
-                      record.get("request_id"))
+            log.error(
+                "log buffer full (%d); dropping record %s",
+                self.max_buffer,
+                record.get("request_id"),
+            )
             return
         self._buf.append(record)
         if self._task is None or self._task.done():

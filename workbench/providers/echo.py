@@ -22,9 +22,7 @@ def _source_text(req: ChatRequest) -> str:
             if isinstance(content, str):
                 return content
             if isinstance(content, list):  # content parts
-                return " ".join(
-                    p.get("text", "") for p in content if isinstance(p, dict)
-                )
+                return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
     return ""
 
 
@@ -63,8 +61,11 @@ class EchoClient:
             await asyncio.sleep(self.delay_s)
         words, finish, pt = self._answer(req)
         return Completion(
-            text=" ".join(words), finish_reason=finish, prompt_tokens=pt,
-            completion_tokens=len(words), replica="echo",
+            text=" ".join(words),
+            finish_reason=finish,
+            prompt_tokens=pt,
+            completion_tokens=len(words),
+            replica="echo",
         )
 
     async def stream(self, req: ChatRequest) -> AsyncIterator[Delta]:
@@ -74,8 +75,9 @@ class EchoClient:
             if self.delay_s:
                 await asyncio.sleep(self.delay_s / max(1, len(words)))
             yield Delta(text=w if i == 0 else " " + w)
-        yield Delta(finish_reason=finish, prompt_tokens=pt, completion_tokens=len(words),
-                    replica="echo")
+        yield Delta(
+            finish_reason=finish, prompt_tokens=pt, completion_tokens=len(words), replica="echo"
+        )
 
     async def close(self) -> None:
         """Nothing to release."""
@@ -84,7 +86,8 @@ class EchoClient:
 def register(registry: ProviderRegistry) -> None:
     """Entry point: register ``echo``."""
 
-    @registry.provider("echo", capabilities=("chat", "completions"),
-                       description="Echoes the last user message")
+    @registry.provider(
+        "echo", capabilities=("chat", "completions"), description="Echoes the last user message"
+    )
     def _factory(target: ModelTarget) -> Any:
         return EchoClient(target)

@@ -44,6 +44,9 @@ HUB_PROBE_TIMEOUT_S = 2.0
 #: Context length assumed when neither the model config nor the tokenizer names one.
 _FALLBACK_CONTEXT = 2048
 
+#: Temperatures below this decode greedily (dividing logits by ~0 would overflow).
+_MIN_TEMPERATURE = 1e-5
+
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -267,7 +270,7 @@ class _Row:
 
     @property
     def greedy(self) -> bool:
-        return self.temperature <= 0.0
+        return self.temperature < _MIN_TEMPERATURE
 
     def finish(self, text: str, reason: str, batch_size: int) -> Delta:
         self.done = True
