@@ -63,7 +63,10 @@ def resolve_local_models(cfg: GatewayConfig) -> list[str]:
 
 
 def build_graph(cfg: GatewayConfig) -> Application:
-    """Bind the deployments for a validated config."""
+    """Bind the deployments for a validated config (the price table is checked here)."""
+    from workbench.pricing import load_prices
+
+    load_prices(Path(cfg.pricing) if cfg.pricing else None)  # fail fast, in the driver
     home_dir = str(home())
     log_root = (
         str(Path(cfg.logging.dir).expanduser().resolve()) if cfg.logging.dir else str(logs_dir())

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from ray import serve
@@ -136,7 +137,7 @@ class Gateway:
                 backends=backends,
                 submit_record=submit,
                 auth=KeyStore() if cfg.gateway.require_auth else None,
-                prices=load_prices(cfg.pricing) if cfg.pricing else load_prices(),
+                prices=load_prices(Path(cfg.pricing) if cfg.pricing else None),
                 ready=ready,
                 capabilities=caps,
             )

@@ -193,3 +193,16 @@ def test_sdk_errors(client, gateway):
     assert e6.value.status_code == 504
     with pytest.raises(openai.BadRequestError):
         client.embeddings.create(model="echo", input="x")  # echo cannot embed
+
+
+def test_cost_is_priced_from_the_price_table(client, gateway):
+    from workbench.pricing import load_prices
+
+    r = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "price me"}], max_tokens=10)
+    row = gateway.wait_logged({_rid(r.id)})[_rid(r.id)]
+    prices = load_prices()
+    expected = prices.cost("gpt-4o-mini", "openai-compatible", r.usage.prompt_tokens,
+                           r.usage.completion_tokens)
+    assert expected and row["cost_usd"] == pytest.approx(expected)
+    assert row["price_table_version"] == prices.version

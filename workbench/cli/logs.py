@@ -255,3 +255,11 @@ class _TailPrinter:
             click.echo(
                 "  ".join(c.ljust(w) for c, w in zip(line, self.widths, strict=True)).rstrip()
             )
+
+
+@logs.command("schema")
+def schema_cmd() -> None:
+    """Print the request-log schema (every field, its type and meaning) as Markdown."""
+    from workbench.logstore._doc import schema_markdown
+
+    click.echo(schema_markdown(), nl=False)
