@@ -286,13 +286,18 @@ def json_status_is(status: int, body: bytes, key: str, value: str) -> bool:
 
 
 @contextlib.contextmanager
-def terminate_on_sigterm() -> Iterator[None]:
-    """Turn SIGTERM/SIGHUP into KeyboardInterrupt so cleanup (finally) runs."""
+def interrupts_raise() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt, so cleanup (finally) runs.
+
+    SIGINT is set explicitly: a process started in the background by a
+    non-interactive shell inherits it ignored, and Ctrl-C / kill -INT would do nothing.
+    """
 
     def _raise(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
     old = {s: signal.signal(s, _raise) for s in (signal.SIGTERM, signal.SIGHUP)}
+    old[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from bench import _gateway
-from bench._proc import BenchError, install_uvloop, load_average, terminate_on_sigterm
+from bench._proc import BenchError, install_uvloop, interrupts_raise, load_average
 from bench.loadgen import LoadResult, run_load
 
 MODELS = [
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[LoadResult]] = {m["name"]: [] for m in MODELS}
     failed = False
     try:
-        with terminate_on_sigterm():
+        with interrupts_raise():
             gw = _gateway.start_gateway(
                 MODELS, workdir, wb=a.workbench_bin, ready_timeout_s=a.start_timeout
             )

@@ -45,10 +45,10 @@ from bench._proc import (
     descendant_pids,
     free_port,
     install_uvloop,
+    interrupts_raise,
     load_average,
     python_module_argv,
     start_process,
-    terminate_on_sigterm,
     wait_ready,
 )
 from bench.loadgen import LoadResult, run_load
@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         return sent
 
     try:
-        with terminate_on_sigterm(), upstream_proc(workdir, a.delay_ms) as (up, up_port):
+        with interrupts_raise(), upstream_proc(workdir, a.delay_ms) as (up, up_port):
             run_target(Target("direct", f"http://{LOOPBACK}:{up_port}/v1", "fake-model"), up)
             if not a.skip_floor:
                 try:

@@ -24,7 +24,10 @@ log = logging.getLogger("ray.serve")
 
 
 def _wrap(exc: Exception) -> WorkbenchError:
-    if isinstance(exc, WorkbenchError):
+    cause = getattr(exc, "cause", None)  # RayTaskError carries the replica's exception
+    if isinstance(cause, WorkbenchError):
+        return cause
+    if isinstance(exc, WorkbenchError) and hasattr(exc, "message"):
         return exc
     name = type(exc).__name__
     if "Unavailable" in name or "BackPressure" in name or "ActorDied" in name:

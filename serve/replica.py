@@ -43,7 +43,12 @@ class ModelReplica:
         from workbench.providers.local import LocalModel
 
         self.target = ModelTarget.model_validate(target)
-        self.engine = LocalModel.load(self.target.model or "tiny", fallback=self.target.fallback)
+        self.engine = LocalModel.load(
+            self.target.model or "tiny",
+            fallback=self.target.fallback,
+            default_max_tokens=self.target.max_new_tokens_default,
+        )
+        self._lock = asyncio.Lock()
         self.replica = _replica_id()
         if self.engine.is_fallback:
             log.warning(
@@ -67,19 +72,53 @@ class ModelReplica:
             "replica": self.replica,
         }
 
+    async def _steps(self, reqs: list[ChatRequest]) -> AsyncGenerator[list[Delta | None], None]:
+        """Drive one batched decode loop, a step at a time, in a worker thread.
+
+        The engine is not thread-safe, so steps of concurrent batches (streaming and
+        non-streaming) are serialized by one lock and interleave step by step.
+        """
+        it = self.engine.generate_stream(reqs)
+        sentinel = object()
+        while True:
+            async with self._lock:
+                step = await asyncio.to_thread(next, it, sentinel)
+            if step is sentinel:
+                return
+            assert isinstance(step, list)
+            yield step
+
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
     async def generate_batch(self, items: list[tuple[ChatRequest, float]]) -> list[Completion]:
         start = time.time()
-        reqs = [r for r, _ in items]
-        results = await asyncio.to_thread(self.engine.generate, reqs)
-        for res, (_, enq) in zip(results, items, strict=True):
-            res.replica = self.replica
-            res.batch_size = len(items)
-            res.queue_wait_ms = max(0.0, (start - enq) * 1000.0)
-        return results
+        texts: list[list[str]] = [[] for _ in items]
+        finals: list[Delta | None] = [None] * len(items)
+        async for step in self._steps([r for r, _ in items]):
+            for i, d in enumerate(step):
+                if d is None:
+                    continue
+                texts[i].append(d.text)
+                if d.finish_reason is not None:
+                    finals[i] = d
+        out = []
+        for i, (_, enq) in enumerate(items):
+            fin = finals[i] or Delta(finish_reason="stop")
+            out.append(
+                Completion(
+                    text="".join(texts[i]),
+                    finish_reason=fin.finish_reason or "stop",
+                    prompt_tokens=fin.prompt_tokens or 0,
+                    completion_tokens=fin.completion_tokens or 0,
+                    replica=self.replica,
+                    batch_size=len(items),
+                    queue_wait_ms=max(0.0, (start - enq) * 1000.0),
+                )
+            )
+        return out
 
     async def generate(self, req: ChatRequest) -> Completion:
         """A whole completion, batched with concurrent callers."""
+        self.engine.validate(req)
         result: Completion = await self.generate_batch((req, time.time()))
         return result
 
@@ -88,16 +127,9 @@ class ModelReplica:
         self, items: list[tuple[ChatRequest, float]]
     ) -> AsyncGenerator[list[Any], None]:
         start = time.time()
-        reqs = [r for r, _ in items]
-        it = self.engine.generate_stream(reqs)
         done = [False] * len(items)
-        sentinel = object()
-        while True:
-            step = await asyncio.to_thread(next, it, sentinel)
-            if step is sentinel:
-                break
+        async for step in self._steps([r for r, _ in items]):
             out: list[Any] = []
-            assert isinstance(step, list)
             for i, d in enumerate(step):
                 if done[i]:
                     out.append(StopIteration)
@@ -117,5 +149,6 @@ class ModelReplica:
 
     async def stream(self, req: ChatRequest) -> AsyncGenerator[Delta, None]:
         """Stream a completion, batched with concurrent streaming callers."""
+        self.engine.validate(req)
         async for d in self.stream_batch((req, time.time())):
             yield d

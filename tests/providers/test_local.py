@@ -326,3 +326,26 @@ def test_resolve_invalid_spec(home: Path) -> None:
         resolve_model("./does/not/exist", fallback=None)
     with pytest.raises(ValueError):
         resolve_model("tiny", fallback="gpt2")
+
+
+def test_sampling_respects_top_p_and_zero_probabilities(model: LocalModel) -> None:
+    vocab = len(model.tokenizer)
+    logits = torch.full((3, vocab), float("-inf"))
+    # Row 0: probs 0.5, 0.3, 0.15, 0.05 -> nucleus for top_p=0.7 is {10, 11}.
+    logits[0, 10:14] = torch.tensor([0.5, 0.3, 0.15, 0.05]).log()
+    # Row 1: 2,000 equally likely tokens: the nucleus exceeds the top-k shortcut.
+    logits[1, 5000:7000] = 0.0
+    # Row 2: plain sampling over three tokens; impossible tokens are never drawn.
+    logits[2, 20:23] = torch.tensor([0.2, 0.3, 0.5]).log()
+    rows = [
+        model._row(0, req(prompt="a", temperature=1.0, top_p=0.7, seed=1)),
+        model._row(1, req(prompt="b", temperature=1.0, top_p=0.9, seed=2)),
+        model._row(2, req(prompt="c", temperature=1.0, seed=3)),
+    ]
+    seen: list[set[int]] = [set(), set(), set()]
+    for _ in range(300):
+        for k, token in enumerate(model._sample(logits, rows)):
+            seen[k].add(token)
+    assert seen[0] == {10, 11}
+    assert seen[1] <= set(range(5000, 7000)) and len(seen[1]) > 100
+    assert seen[2] == {20, 21, 22}

@@ -206,3 +206,10 @@ def test_cost_is_priced_from_the_price_table(client, gateway):
                            r.usage.completion_tokens)
     assert expected and row["cost_usd"] == pytest.approx(expected)
     assert row["price_table_version"] == prices.version
+
+
+def test_local_prompt_over_context_is_400(client):
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "hello " * 2100}], max_tokens=4)
+    assert e.value.body["code"] == "context_length_exceeded"

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,17 @@ import click
 from workbench.home import home
 
 FAST_PROXY_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
+HAPROXY_PORT_ENV = (
+    "RAY_SERVE_HAPROXY_STATS_PORT",
+    "RAY_SERVE_HAPROXY_METRICS_PORT",
+    "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT",
+)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host if host not in ("0.0.0.0", "") else "127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _pidfile() -> Path:
@@ -75,6 +87,10 @@ def run_gateway(config_path: str | None, host: str | None, port: int | None) -> 
         cfg.gateway.port = port
     if cfg.gateway.fast_proxy and _haproxy_available():
         os.environ.update(FAST_PROXY_ENV)
+        # HAProxy mode binds fixed side ports by default (8404, 9101, 8500); take free
+        # ones unless set, so two gateways (e.g. tests beside a dev gateway) can coexist.
+        for var in HAPROXY_PORT_ENV:
+            os.environ.setdefault(var, str(_free_port(cfg.gateway.host)))
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ["WORKBENCH_HOME"] = str(home())
@@ -84,7 +100,24 @@ def run_gateway(config_path: str | None, host: str | None, port: int | None) -> 
 
     from serve.app import build_graph, resolve_local_models
 
+    stop = {"flag": False}
+
+    def _handler(signum: int, frame: Any) -> None:
+        stop["flag"] = True
+
+    # Installed before Ray starts, so a stop during start-up still shuts Ray down.
+    signal.signal(signal.SIGINT, _handler)
+    signal.signal(signal.SIGTERM, _handler)
     notes = resolve_local_models(cfg)
+    state: dict[str, Any] = {
+        "pid": os.getpid(),
+        "host": cfg.gateway.host,
+        "port": cfg.gateway.port,
+        "config": config_path,
+        "started_at": time.time(),
+        "status": "starting",
+    }
+    _pidfile().write_text(json.dumps(state))
     ray.init(
         include_dashboard=False,
         namespace="workbench",
@@ -94,13 +127,7 @@ def run_gateway(config_path: str | None, host: str | None, port: int | None) -> 
     )
     serve.start(http_options={"host": cfg.gateway.host, "port": cfg.gateway.port})
     serve.run(build_graph(cfg), name="gateway", route_prefix="/", blocking=False)
-    state = {
-        "pid": os.getpid(),
-        "host": cfg.gateway.host,
-        "port": cfg.gateway.port,
-        "config": config_path,
-        "started_at": time.time(),
-    }
+    state["status"] = "ready"
     _pidfile().write_text(json.dumps(state))
     url = f"http://{cfg.gateway.host}:{cfg.gateway.port}"
     click.echo(f"gateway ready at {url}/v1  (health: {url}/health, metrics: {url}/metrics)")
@@ -110,13 +137,6 @@ def run_gateway(config_path: str | None, host: str | None, port: int | None) -> 
     click.echo(f"request log: {cfg.logging.dir or home() / 'logs'}  (workbench logs tail)")
     click.echo("Ctrl-C to stop")
 
-    stop = {"flag": False}
-
-    def _handler(signum: int, frame: Any) -> None:
-        stop["flag"] = True
-
-    signal.signal(signal.SIGINT, _handler)
-    signal.signal(signal.SIGTERM, _handler)
     try:
         while not stop["flag"]:
             time.sleep(0.2)
@@ -190,7 +210,9 @@ def up(
     while time.time() < deadline:
         if proc.poll() is not None:
             raise click.ClickException(f"the gateway exited with {proc.returncode}; see {logfile}")
-        info = _health(h, p)
+        state = _read_state()
+        ours = bool(state and state.get("pid") == proc.pid and state.get("status") == "ready")
+        info = _health(h, p) if ours else None
         if info and info.get("status") == "ready":
             click.echo(f"gateway ready at http://{h}:{p}/v1 (pid {proc.pid}, log {logfile})")
             return

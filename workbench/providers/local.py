@@ -44,6 +44,8 @@ HUB_PROBE_TIMEOUT_S = 2.0
 #: Context length assumed when neither the model config nor the tokenizer names one.
 _FALLBACK_CONTEXT = 2048
 
+#: Candidates examined first for nucleus (top_p) sampling before a full sort.
+_NUCLEUS_CANDIDATES = 1024
 #: Temperatures below this decode greedily (dividing logits by ~0 would overflow).
 _MIN_TEMPERATURE = 1e-5
 
@@ -304,6 +306,18 @@ class _Row:
         return Delta(text=emit) if emit else None
 
 
+def _inverse_cdf(probs: Any, uniform: Any) -> Any:
+    """Per row, the index whose CDF interval holds ``uniform * total`` (zeros never win)."""
+    import torch
+
+    cdf = probs.cumsum(dim=-1)
+    target = (uniform * cdf[:, -1]).unsqueeze(1)
+    index = torch.searchsorted(cdf, target, right=True).squeeze(1)
+    # Float rounding can put the target at the very end: take the last non-zero entry.
+    last = (probs > 0).cumsum(dim=-1).argmax(dim=-1)
+    return torch.minimum(index, last)
+
+
 def _message_text(content: Any) -> str:
     """Flatten OpenAI message content (a string or a list of parts) to text."""
     if content is None:
@@ -539,37 +553,60 @@ class LocalModel:
     # ---------------------------------------------------------------- sampling
 
     def _sample(self, logits: Any, rows: list[_Row]) -> list[int]:
-        """One token per row from ``logits`` ``[rows, vocab]`` (float32)."""
+        """One token per row from ``logits`` ``[rows, vocab]`` (float32).
+
+        Greedy rows take the argmax. Sampled rows draw from softmax(logits / T),
+        restricted to the nucleus when ``top_p < 1``, with the row's own generator.
+        """
         import torch
 
         chosen = logits.argmax(dim=-1)
         sampled = [j for j, row in enumerate(rows) if not row.greedy]
-        if sampled:
-            index = torch.tensor(sampled, device=logits.device)
-            temps = torch.tensor(
-                [rows[j].temperature for j in sampled], device=logits.device
-            ).unsqueeze(1)
-            probs = torch.softmax(logits.index_select(0, index) / temps, dim=-1)
-            top_ps = [rows[j].top_p for j in sampled]
-            order = None
-            if any(p < 1.0 for p in top_ps):
-                probs, order = probs.sort(dim=-1, descending=True)
-                cumulative = probs.cumsum(dim=-1)
-                # top_p == 1 rows keep everything, whatever the float rounding of cumsum.
-                limits = [p if p < 1.0 else 2.0 for p in top_ps]
-                limit = torch.tensor(limits, device=logits.device).unsqueeze(1)
-                # Drop a token when the tokens before it already reach top_p (keeps >= 1).
-                probs = probs.masked_fill(cumulative - probs >= limit, 0.0)
-            for k, j in enumerate(sampled):
-                row = rows[j]
-                if row.seed is not None and row.generator is None:
-                    row.generator = torch.Generator(device=logits.device)
-                    row.generator.manual_seed(int(row.seed))
-                pick = torch.multinomial(probs[k], 1, generator=row.generator)
-                if order is not None:
-                    pick = order[k].index_select(0, pick)
-                chosen[j] = pick[0]
-        tokens: list[int] = chosen.tolist()
+        if not sampled:
+            tokens: list[int] = chosen.tolist()
+            return tokens
+        dev = logits.device
+        temps = torch.tensor([rows[j].temperature for j in sampled], device=dev).unsqueeze(1)
+        probs = torch.softmax(logits.index_select(0, torch.tensor(sampled, device=dev)) / temps, -1)
+
+        # Nucleus rows: candidates sorted by probability, the tail past top_p zeroed.
+        nucleus = [k for k, j in enumerate(sampled) if rows[j].top_p < 1.0]
+        slot = {k: n for n, k in enumerate(nucleus)}
+        cand_probs = cand_ids = None
+        if nucleus:
+            sub = probs.index_select(0, torch.tensor(nucleus, device=dev))
+            limit = torch.tensor([rows[sampled[k]].top_p for k in nucleus], device=dev)
+            # The nucleus is usually small: look at the top candidates first and sort
+            # the whole vocabulary only when they do not reach top_p (same result).
+            cand_probs, cand_ids = sub.topk(min(_NUCLEUS_CANDIDATES, sub.shape[-1]), dim=-1)
+            if not bool((cand_probs.sum(dim=-1) >= limit).all()):
+                cand_probs, cand_ids = sub.sort(dim=-1, descending=True)
+            # Drop a token when the tokens before it already reach top_p (keeps >= 1).
+            before = cand_probs.cumsum(dim=-1) - cand_probs
+            cand_probs = cand_probs.masked_fill(before >= limit.unsqueeze(1), 0.0)
+
+        # One uniform draw per row from the row's own generator (seeded rows replay
+        # exactly), then inverse-CDF lookups for all rows at once.
+        draws = []
+        for j in sampled:
+            row = rows[j]
+            if row.seed is not None and row.generator is None:
+                row.generator = torch.Generator(device=dev)
+                row.generator.manual_seed(int(row.seed))
+            draws.append(torch.rand(1, generator=row.generator, device=dev))
+        uniform = torch.cat(draws)
+        plain = [k for k in range(len(sampled)) if k not in slot]
+        if plain:
+            at = torch.tensor(plain, device=dev)
+            picked = _inverse_cdf(probs.index_select(0, at), uniform.index_select(0, at))
+            chosen[torch.tensor([sampled[k] for k in plain], device=dev)] = picked
+        if nucleus:
+            assert cand_probs is not None and cand_ids is not None
+            at = torch.tensor(nucleus, device=dev)
+            pos = _inverse_cdf(cand_probs, uniform.index_select(0, at))
+            picked = cand_ids.gather(1, pos.unsqueeze(1)).squeeze(1)
+            chosen[torch.tensor([sampled[k] for k in nucleus], device=dev)] = picked
+        tokens = chosen.tolist()
         return tokens
 
     # ---------------------------------------------------------------- the decode loop
