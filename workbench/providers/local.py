@@ -24,322 +24,28 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
-import threading
-from collections.abc import Generator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Generator
 from typing import Any
 
-from workbench.errors import InvalidRequestError, NotFoundError
+from workbench.errors import InvalidRequestError
+from workbench.providers._decode import _IncrementalDetokenizer, _Row
+from workbench.providers._decode import _sample as _sample_tokens
+from workbench.providers._decode import _stop_hold as _stop_hold  # re-exported for tests
+from workbench.providers._prompt import _context_length, _eos_ids, _message_text, _plain_chat
+from workbench.providers._resolve import HUB_PROBE_TIMEOUT_S as HUB_PROBE_TIMEOUT_S
+from workbench.providers._resolve import (
+    ModelUnavailableError,
+    ResolvedModel,
+    _load_pretrained,
+    hub_offline,
+    resolve_model,
+)
 from workbench.providers._types import ChatRequest, Completion, Delta
-from workbench.providers.tiny import build_tiny_model
 
 log = logging.getLogger(__name__)
 
 #: Tokens generated when a request does not say (``max_tokens`` is ``None``).
 DEFAULT_MAX_TOKENS = 256
-#: Seconds to wait for the hub before treating it as unreachable.
-HUB_PROBE_TIMEOUT_S = 2.0
-#: Context length assumed when neither the model config nor the tokenizer names one.
-_FALLBACK_CONTEXT = 2048
-
-#: Candidates examined first for nucleus (top_p) sampling before a full sort.
-_NUCLEUS_CANDIDATES = 1024
-#: Temperatures below this decode greedily (dividing logits by ~0 would overflow).
-_MIN_TEMPERATURE = 1e-5
-
-_TRUE = {"1", "true", "yes", "on"}
-
-
-# --------------------------------------------------------------------------- resolving
-
-
-@dataclass(frozen=True)
-class ResolvedModel:
-    """Where a model spec resolved to.
-
-    ``path_or_id`` is what ``from_pretrained`` gets; ``local_files_only`` says whether
-    it must be loaded without the network (a directory, or a hub id found in the local
-    cache while offline). ``is_fallback`` is true when the requested model could not be
-    had and the tiny random model stands in; ``reason`` says why, for the start-up
-    warning.
-    """
-
-    path_or_id: str
-    is_fallback: bool = False
-    reason: str = ""
-    local_files_only: bool = True
-
-
-class ModelUnavailableError(NotFoundError):
-    """The requested local model can be found neither on disk, in the cache nor on the hub."""
-
-    default_code = "model_not_found"
-
-
-def hub_offline() -> bool:
-    """True when ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) asks for no network."""
-    return any(
-        os.environ.get(name, "").strip().lower() in _TRUE
-        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
-
-
-def _looks_like_repo_id(spec: str) -> bool:
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
-    if spec.startswith((".", "/", "~")) or "\\" in spec:
-        return False
-    try:
-        validate_repo_id(spec)
-    except HFValidationError:
-        return False
-    return True
-
-
-def _probe_hub(repo_id: str, timeout: float) -> str:
-    """Ask the hub about ``repo_id``: ``"available"``, ``"missing"`` or ``"unreachable"``.
-
-    Runs in a daemon thread joined with a deadline, so that a hanging DNS lookup or
-    connect can never stall start-up for longer than about ``timeout`` seconds.
-    """
-    result: list[str] = []
-
-    def probe() -> None:
-        from huggingface_hub import model_info
-        from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
-
-        try:
-            model_info(repo_id, timeout=timeout)
-        except GatedRepoError:
-            result.append("available")  # exists; loading needs a token and says so
-        except RepositoryNotFoundError:
-            result.append("missing")
-        except Exception:  # noqa: BLE001 - any transport failure means "unreachable"
-            result.append("unreachable")
-        else:
-            result.append("available")
-
-    thread = threading.Thread(target=probe, name="hf-hub-probe", daemon=True)
-    thread.start()
-    thread.join(timeout + 0.5)
-    return result[0] if result else "unreachable"
-
-
-def _cached_snapshot(repo_id: str) -> Path | None:
-    """The local HF-cache snapshot of ``repo_id`` if it holds a config and weights."""
-    from huggingface_hub import snapshot_download
-
-    try:
-        path = Path(snapshot_download(repo_id, local_files_only=True))
-    except Exception:  # noqa: BLE001 - LocalEntryNotFoundError and friends: not cached
-        return None
-    has_weights = any(path.glob("*.safetensors")) or any(path.glob("*.bin"))
-    if (path / "config.json").is_file() and has_weights:
-        return path
-    return None
-
-
-def resolve_model(
-    spec: str, *, fallback: str | None = "tiny", probe_timeout: float = HUB_PROBE_TIMEOUT_S
-) -> ResolvedModel:
-    """Resolve a model spec: a model directory, a hub id, or ``"tiny"``.
-
-    A directory is used as is. A hub id is loaded from the hub when it is reachable, and
-    from the local HF cache only (``local_files_only``) when ``HF_HUB_OFFLINE=1`` or the
-    hub does not answer within ``probe_timeout`` seconds. When the model cannot be had,
-    ``fallback="tiny"`` resolves to the built-in tiny random model with
-    ``is_fallback=True`` and the reason (callers should warn loudly); ``fallback=None``
-    raises :class:`ModelUnavailableError`.
-    """
-    if fallback not in ("tiny", None):
-        raise ValueError(f"fallback must be 'tiny' or None, not {fallback!r}")
-    if spec == "tiny":
-        return ResolvedModel(str(build_tiny_model()), False, "built-in tiny random test model")
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            problem = f"{spec!r} is a directory without config.json, not a model directory"
-        else:
-            return ResolvedModel(str(path.resolve()), False, "local model directory")
-    elif not _looks_like_repo_id(spec):
-        problem = f"{spec!r} is neither an existing model directory nor a valid hub id"
-    else:
-        if hub_offline():
-            where = "HF_HUB_OFFLINE is set"
-        else:
-            status = _probe_hub(spec, probe_timeout)
-            if status == "available":
-                return ResolvedModel(spec, False, "Hugging Face hub", local_files_only=False)
-            where = (
-                "it is not on the Hugging Face hub (or is private)"
-                if status == "missing"
-                else f"the Hugging Face hub did not answer within {probe_timeout:g} s"
-            )
-        cached = _cached_snapshot(spec)
-        if cached is not None:
-            return ResolvedModel(str(cached), False, f"local HF cache ({where})")
-        problem = f"model {spec!r} is not in the local HF cache and {where}"
-    if fallback is None:
-        raise ModelUnavailableError(f"cannot load local model: {problem}")
-    tiny = build_tiny_model()
-    return ResolvedModel(
-        str(tiny),
-        True,
-        f"{problem}; serving the built-in tiny RANDOM model instead (its output is noise)",
-    )
-
-
-# --------------------------------------------------------------------------- decoding
-
-
-class _IncrementalDetokenizer:
-    """Turns a growing list of token ids into text pieces whose concatenation is the text.
-
-    Decodes a short window (the previous piece's tokens plus the new ones) rather than
-    the whole sequence, so each step costs O(1); the previous tokens give the decoder
-    the context it needs (WordPiece ``##`` joining, SentencePiece leading spaces).
-    A window ending in U+FFFD (an incomplete multi-byte character) is held back until
-    the character completes.
-    """
-
-    def __init__(self, tokenizer: Any) -> None:
-        self._tokenizer = tokenizer
-        self.ids: list[int] = []
-        self._prefix_offset = 0
-        self._read_offset = 0
-
-    def _decode(self, ids: list[int]) -> str:
-        text: str = self._tokenizer.decode(
-            ids, skip_special_tokens=True, clean_up_tokenization_spaces=False
-        )
-        return text
-
-    def push(self, token_id: int) -> str:
-        """Add one token; return the new text that it completes (maybe empty)."""
-        self.ids.append(token_id)
-        return self._advance(final=False)
-
-    def flush(self) -> str:
-        """The text still held back (an incomplete character at the very end)."""
-        return self._advance(final=True)
-
-    def _advance(self, *, final: bool) -> str:
-        prefix = self._decode(self.ids[self._prefix_offset : self._read_offset])
-        text = self._decode(self.ids[self._prefix_offset :])
-        if len(text) > len(prefix) and (final or not text.endswith("\ufffd")):
-            self._prefix_offset = self._read_offset
-            self._read_offset = len(self.ids)
-            return text[len(prefix) :]
-        return ""
-
-
-def _stop_hold(text: str, stops: Sequence[str]) -> int:
-    """Length of the longest suffix of ``text`` that is a proper prefix of a stop string."""
-    hold = 0
-    for stop in stops:
-        for size in range(min(len(stop) - 1, len(text)), hold, -1):
-            if text.endswith(stop[:size]):
-                hold = size
-                break
-    return hold
-
-
-def _first_stop(text: str, stops: Sequence[str]) -> int | None:
-    """Index of the earliest stop-string occurrence in ``text``, if any."""
-    found = [i for i in (text.find(stop) for stop in stops) if i >= 0]
-    return min(found) if found else None
-
-
-@dataclass
-class _Row:
-    """Decode state of one request in the batch."""
-
-    index: int
-    prompt_ids: list[int]
-    max_new: int
-    temperature: float
-    top_p: float
-    seed: int | None
-    stops: list[str]
-    detok: _IncrementalDetokenizer
-    pending: str = ""
-    generated: int = 0
-    done: bool = False
-    generator: Any = None
-    finish_reason: str | None = None
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature < _MIN_TEMPERATURE
-
-    def finish(self, text: str, reason: str, batch_size: int) -> Delta:
-        self.done = True
-        self.finish_reason = reason
-        return Delta(
-            text=text,
-            finish_reason=reason,
-            prompt_tokens=len(self.prompt_ids),
-            completion_tokens=self.generated,
-            batch_size=batch_size,
-        )
-
-    def push(self, token_id: int, eos_ids: frozenset[int], batch_size: int) -> Delta | None:
-        """Account for one sampled token; return what this row emits this step."""
-        self.generated += 1
-        is_eos = token_id in eos_ids
-        last = is_eos or self.generated >= self.max_new
-        piece = "" if is_eos else self.detok.push(token_id)
-        if last:
-            piece += self.detok.flush()
-        self.pending += piece
-        if self.stops:
-            cut = _first_stop(self.pending, self.stops)
-            if cut is not None:
-                return self.finish(self.pending[:cut], "stop", batch_size)
-        if last:
-            return self.finish(self.pending, "stop" if is_eos else "length", batch_size)
-        hold = _stop_hold(self.pending, self.stops) if self.stops else 0
-        emit = self.pending[: len(self.pending) - hold]
-        self.pending = self.pending[len(emit) :]
-        return Delta(text=emit) if emit else None
-
-
-def _inverse_cdf(probs: Any, uniform: Any) -> Any:
-    """Per row, the index whose CDF interval holds ``uniform * total`` (zeros never win)."""
-    import torch
-
-    cdf = probs.cumsum(dim=-1)
-    target = (uniform * cdf[:, -1]).unsqueeze(1)
-    index = torch.searchsorted(cdf, target, right=True).squeeze(1)
-    # Float rounding can put the target at the very end: take the last non-zero entry.
-    last = (probs > 0).cumsum(dim=-1).argmax(dim=-1)
-    return torch.minimum(index, last)
-
-
-def _message_text(content: Any) -> str:
-    """Flatten OpenAI message content (a string or a list of parts) to text."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = []
-        for part in content:
-            if isinstance(part, dict):
-                if part.get("type", "text") == "text":
-                    texts.append(str(part.get("text", "")))
-            else:
-                texts.append(str(part))
-        return "".join(texts)
-    return str(content)
-
-
-def _plain_chat(messages: list[dict[str, Any]]) -> str:
-    """Role-tagged lines, for tokenizers that ship no chat template."""
-    lines = [f"{m.get('role', 'user')}: {_message_text(m.get('content'))}" for m in messages]
-    return "\n".join(lines) + "\nassistant:"
 
 
 # --------------------------------------------------------------------------- the model
@@ -373,10 +79,10 @@ class LocalModel:
         tokenizer.padding_side = "left"
         if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
             tokenizer.pad_token = tokenizer.eos_token
-        self.eos_ids = self._eos_ids()
+        self.eos_ids = _eos_ids(model, tokenizer)
         pad = tokenizer.pad_token_id
         self.pad_id: int = int(pad) if pad is not None else min(self.eos_ids, default=0)
-        self.context_length = self._context_length()
+        self.context_length = _context_length(model, tokenizer)
         self._has_chat_template = bool(getattr(tokenizer, "chat_template", None))
         params = inspect.signature(model.forward).parameters
         self._logits_to_keep = "logits_to_keep" in params
@@ -402,41 +108,10 @@ class LocalModel:
         ``"bfloat16"``, ``"float16"``) or ``"auto"`` (the checkpoint's own).
         ``default_max_tokens`` applies to requests that set no ``max_tokens``.
         """
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         resolved = resolve_model(spec, fallback=fallback)
         if resolved.is_fallback:
             log.warning("local model %r unavailable: %s", spec, resolved.reason)
-
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        on_gpu = device.startswith("cuda")
-        if dtype is None:
-            torch_dtype: Any = torch.bfloat16 if on_gpu else torch.float32
-        elif dtype == "auto":
-            torch_dtype = "auto"
-        else:
-            torch_dtype = getattr(torch, dtype, None)
-            if not isinstance(torch_dtype, torch.dtype):
-                raise ValueError(f"unknown dtype {dtype!r}")
-
-        kwargs: dict[str, Any] = {
-            "local_files_only": resolved.local_files_only,
-            "dtype": torch_dtype,
-        }
-        tokenizer = AutoTokenizer.from_pretrained(
-            resolved.path_or_id, local_files_only=resolved.local_files_only
-        )
-        model: Any
-        if device == "cuda":
-            model = AutoModelForCausalLM.from_pretrained(
-                resolved.path_or_id, device_map="auto", **kwargs
-            )
-        else:
-            model = AutoModelForCausalLM.from_pretrained(resolved.path_or_id, **kwargs)
-            model.to(device)
-        model.eval()
+        model, tokenizer, device = _load_pretrained(resolved, device=device, dtype=dtype)
         return cls(
             model,
             tokenizer,
@@ -447,29 +122,6 @@ class LocalModel:
             fallback_reason=resolved.reason if resolved.is_fallback else None,
             default_max_tokens=default_max_tokens,
         )
-
-    def _eos_ids(self) -> frozenset[int]:
-        ids: set[int] = set()
-        for source in (getattr(self.model, "generation_config", None), self.model.config):
-            value = getattr(source, "eos_token_id", None) if source is not None else None
-            if isinstance(value, int):
-                ids.add(value)
-            elif isinstance(value, list | tuple):
-                ids.update(int(v) for v in value)
-        if self.tokenizer.eos_token_id is not None:
-            ids.add(int(self.tokenizer.eos_token_id))
-        return frozenset(ids)
-
-    def _context_length(self) -> int:
-        config = self.model.config
-        for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
-            value = getattr(config, name, None)
-            if isinstance(value, int) and value > 0:
-                return value
-        tok_max = getattr(self.tokenizer, "model_max_length", None)
-        if isinstance(tok_max, int) and 0 < tok_max < 1_000_000:
-            return tok_max
-        return _FALLBACK_CONTEXT
 
     @property
     def input_device(self) -> Any:
@@ -553,61 +205,8 @@ class LocalModel:
     # ---------------------------------------------------------------- sampling
 
     def _sample(self, logits: Any, rows: list[_Row]) -> list[int]:
-        """One token per row from ``logits`` ``[rows, vocab]`` (float32).
-
-        Greedy rows take the argmax. Sampled rows draw from softmax(logits / T),
-        restricted to the nucleus when ``top_p < 1``, with the row's own generator.
-        """
-        import torch
-
-        chosen = logits.argmax(dim=-1)
-        sampled = [j for j, row in enumerate(rows) if not row.greedy]
-        if not sampled:
-            tokens: list[int] = chosen.tolist()
-            return tokens
-        dev = logits.device
-        temps = torch.tensor([rows[j].temperature for j in sampled], device=dev).unsqueeze(1)
-        probs = torch.softmax(logits.index_select(0, torch.tensor(sampled, device=dev)) / temps, -1)
-
-        # Nucleus rows: candidates sorted by probability, the tail past top_p zeroed.
-        nucleus = [k for k, j in enumerate(sampled) if rows[j].top_p < 1.0]
-        slot = {k: n for n, k in enumerate(nucleus)}
-        cand_probs = cand_ids = None
-        if nucleus:
-            sub = probs.index_select(0, torch.tensor(nucleus, device=dev))
-            limit = torch.tensor([rows[sampled[k]].top_p for k in nucleus], device=dev)
-            # The nucleus is usually small: look at the top candidates first and sort
-            # the whole vocabulary only when they do not reach top_p (same result).
-            cand_probs, cand_ids = sub.topk(min(_NUCLEUS_CANDIDATES, sub.shape[-1]), dim=-1)
-            if not bool((cand_probs.sum(dim=-1) >= limit).all()):
-                cand_probs, cand_ids = sub.sort(dim=-1, descending=True)
-            # Drop a token when the tokens before it already reach top_p (keeps >= 1).
-            before = cand_probs.cumsum(dim=-1) - cand_probs
-            cand_probs = cand_probs.masked_fill(before >= limit.unsqueeze(1), 0.0)
-
-        # One uniform draw per row from the row's own generator (seeded rows replay
-        # exactly), then inverse-CDF lookups for all rows at once.
-        draws = []
-        for j in sampled:
-            row = rows[j]
-            if row.seed is not None and row.generator is None:
-                row.generator = torch.Generator(device=dev)
-                row.generator.manual_seed(int(row.seed))
-            draws.append(torch.rand(1, generator=row.generator, device=dev))
-        uniform = torch.cat(draws)
-        plain = [k for k in range(len(sampled)) if k not in slot]
-        if plain:
-            at = torch.tensor(plain, device=dev)
-            picked = _inverse_cdf(probs.index_select(0, at), uniform.index_select(0, at))
-            chosen[torch.tensor([sampled[k] for k in plain], device=dev)] = picked
-        if nucleus:
-            assert cand_probs is not None and cand_ids is not None
-            at = torch.tensor(nucleus, device=dev)
-            pos = _inverse_cdf(cand_probs, uniform.index_select(0, at))
-            picked = cand_ids.gather(1, pos.unsqueeze(1)).squeeze(1)
-            chosen[torch.tensor([sampled[k] for k in nucleus], device=dev)] = picked
-        tokens = chosen.tolist()
-        return tokens
+        """One token per row from ``logits`` ``[rows, vocab]`` (see ``_decode._sample``)."""
+        return _sample_tokens(logits, rows)
 
     # ---------------------------------------------------------------- the decode loop
 
