@@ -22,12 +22,13 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from bench import _gateway
 from bench._proc import BenchError, install_uvloop, interrupts_raise, load_average
 from bench.loadgen import LoadResult, run_load
 
-MODELS = [
+MODELS: list[dict[str, Any]] = [
     {
         "name": "tiny-batched",
         "provider": "local",

@@ -321,7 +321,7 @@ async def start_fake_upstream(
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024)
     await site.start()
-    server = site._server  # the asyncio Server: the only way to learn the bound port
+    server: Any = site._server  # the asyncio Server: the only way to learn the bound port
     bound = server.sockets[0].getsockname()[1] if server is not None else port
     return runner, int(bound)
 

@@ -118,7 +118,7 @@ def measure(
 ) -> tuple[Cell, int]:
     """Run ``repeat`` load runs; (median cell, requests sent incl. warm-up)."""
     runs: list[LoadResult] = []
-    cpu: list[tuple[float, float, float]] = []
+    cpu: list[tuple[float, float, float, float]] = []
     sent = 0
     for _ in range(repeat):
         marks: dict[str, float] = {}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -85,7 +86,7 @@ async def start_passthrough(
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=1024)
     await site.start()
-    server = site._server
+    server: Any = site._server
     bound = server.sockets[0].getsockname()[1] if server is not None else port
     return runner, int(bound)
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
-import httpx
+import openai
 import pytest
 
 from bench.fake_upstream import FakeUpstreamThread
 from bench.loadgen import run_load
-
-openai = pytest.importorskip("openai")
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +24,8 @@ def upstream() -> Iterator[FakeUpstreamThread]:
 
 @pytest.fixture
 def client(upstream: FakeUpstreamThread) -> Iterator[openai.OpenAI]:
-    http = httpx.Client(trust_env=False, timeout=10)  # loopback: never via a proxy
+    # loopback: never through a proxy from the environment
+    http = openai.DefaultHttpxClient(trust_env=False, timeout=10)
     c = openai.OpenAI(
         base_url=upstream.base_url, api_key="sk-fake", http_client=http, max_retries=0
     )
@@ -46,6 +45,7 @@ def test_chat_non_streaming(client: openai.OpenAI) -> None:
     assert r.id.startswith("chatcmpl-")
     assert r.model == "fake-model"
     assert r.choices[0].message.role == "assistant"
+    assert r.choices[0].message.content is not None
     assert len(r.choices[0].message.content.split()) == 5
     assert r.choices[0].finish_reason == "length"
     assert r.usage is not None
@@ -69,7 +69,8 @@ def test_chat_streaming_with_usage(client: openai.OpenAI) -> None:
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
     assert finishes[-1] == "length" and not any(finishes[:-1])
     # the last chunk carries the usage and no choices; the others have usage None
-    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 4
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == 4
     assert all(c.usage is None for c in chunks[:-1])
 
 
@@ -90,7 +91,7 @@ def test_legacy_completions_and_models(client: openai.OpenAI) -> None:
     r = client.completions.create(model="fake-model", prompt="say something", max_tokens=3)
     assert r.object == "text_completion"
     assert len(r.choices[0].text.split()) == 3
-    assert r.usage.completion_tokens == 3
+    assert r.usage is not None and r.usage.completion_tokens == 3
     streamed = list(
         client.completions.create(model="fake-model", prompt="x", max_tokens=3, stream=True)
     )
