@@ -12,7 +12,8 @@ Endpoints (the real OpenAI wire format):
 The reply is ``max_tokens`` (or ``max_completion_tokens``, default 16) words of
 filler text, one "token" per word; every response waits ``--delay-ms`` before its
 first byte, streamed chunks follow back to back (``--chunk-delay-ms`` spaces them).
-Any model name is accepted and echoed back; the Authorization header is not checked.
+Any model name is accepted and echoed back; the Authorization header is not checked,
+but the last one seen is reported by ``GET /_stats`` (tests check which key a proxy sent).
 
 Run: ``python -m bench.fake_upstream --port 8900 --delay-ms 20`` (``--port 0`` picks a
 free port; it prints ``READY port=<p>`` once it listens). From Python:
@@ -108,6 +109,7 @@ class FakeUpstream:
         self.delay_s = max(0.0, delay_ms) / 1000.0
         self.chunk_delay_s = max(0.0, chunk_delay_ms) / 1000.0
         self.served: dict[str, int] = {"chat": 0, "completions": 0, "models": 0}
+        self.last_authorization: str | None = None
 
     async def _body(self, request: web.Request) -> dict[str, Any] | web.Response:
         try:
@@ -133,6 +135,7 @@ class FakeUpstream:
         if not isinstance(messages, list) or not messages:
             return _error(400, "messages must be a non-empty array")
         self.served["chat"] += 1
+        self.last_authorization = request.headers.get("Authorization")
         model = body["model"]
         words = _completion_words(_max_tokens(body))
         prompt_tokens = _count_prompt_tokens(body)
@@ -295,7 +298,7 @@ class FakeUpstream:
         )
 
     async def stats(self, _request: web.Request) -> web.Response:
-        return web.json_response(dict(self.served))
+        return web.json_response({**self.served, "last_authorization": self.last_authorization})
 
 
 UPSTREAM_KEY = web.AppKey("upstream", FakeUpstream)

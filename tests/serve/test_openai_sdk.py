@@ -213,3 +213,11 @@ def test_local_prompt_over_context_is_400(client):
         client.chat.completions.create(
             model="tiny", messages=[{"role": "user", "content": "hello " * 2100}], max_tokens=4)
     assert e.value.body["code"] == "context_length_exceeded"
+
+
+def test_upstream_key_comes_from_config_never_from_the_client(client, gateway):
+    import httpx
+
+    client.chat.completions.create(model="upstream", messages=[{"role": "user", "content": "k"}])
+    stats = httpx.get(gateway.upstream.base_url.removesuffix("/v1") + "/_stats").json()
+    assert stats["last_authorization"] == "Bearer sk-upstream-test"

@@ -1,0 +1,202 @@
+"""Where the gateway's time goes: py-spy samples of each process under load.
+
+``python -m bench.profile_gateway [--concurrency 8] [--requests 3000] [--delay-ms 20]``
+
+Starts the fake upstream and our gateway (logging on, one remote target), then runs a
+bounded load while ``py-spy record --format raw`` samples the Gateway ingress replica,
+the LogSink replica and the Serve proxy. Prints CPU ms per request for each process
+(from /proc) and, for the ingress, the share of samples by category (the innermost
+frame that belongs to a known category decides). Needs py-spy (shipped with ray's
+deps) and ptrace rights (root here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench._gateway import start_gateway, wait_logged
+from bench._proc import load_average
+from bench.gateway_overhead import upstream_proc
+from bench.loadgen import run_load_sync
+
+# (category, substrings of a frame's "function (file:line)"), checked leaf first.
+CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
+    ("auth (keys)", ("workbench/keys/",)),
+    (
+        "log shipping (records -> LogSink)",
+        ("workbench/gateway/shipping.py", "workbench/gateway/context.py", "send (serve/"),
+    ),
+    ("metrics", ("prometheus_client", "workbench/gateway/metrics.py")),
+    (
+        "JSON + request validation",
+        (
+            "orjson",
+            "pydantic",
+            "workbench/gateway/api.py",
+            "workbench/gateway/responses.py",
+            "json/",
+        ),
+    ),
+    ("upstream HTTP client (aiohttp)", ("aiohttp/", "workbench/providers/openai_compat.py")),
+    ("our pipeline (app.py)", ("workbench/gateway/app.py",)),
+    ("ASGI framework (starlette/fastapi)", ("starlette/", "fastapi/")),
+    ("Ray Serve replica + handles", ("ray/serve/", "ray/_private/", "ray/_raylet", "grpc")),
+    ("event loop / other", ("",)),
+]
+
+
+def _category(stack: str) -> str:
+    frames = stack.split(";")
+    for frame in reversed(frames):
+        for name, needles in CATEGORIES[:-1]:
+            if any(n in frame for n in needles):
+                return name
+    return CATEGORIES[-1][0]
+
+
+def _pids_by_title() -> dict[str, list[int]]:
+    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+    found: dict[str, list[int]] = collections.defaultdict(list)
+    for line in out.splitlines():
+        pid_s, _, args = line.strip().partition(" ")
+        for key in (
+            "ServeReplica:gateway:Gateway",
+            "ServeReplica:gateway:LogSink",
+            "ProxyActor",
+            "haproxy",
+            "HAProxyManager",
+            "ServeController",
+            "raylet",
+            "gcs_server",
+        ):
+            if key in args:
+                found[key].append(int(pid_s))
+    return found
+
+
+def _cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / 100.0
+    except OSError:
+        return 0.0
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.profile_gateway")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--requests", type=int, default=3000)
+    p.add_argument("--delay-ms", type=float, default=20.0)
+    p.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    a = p.parse_args(argv)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    print(
+        f"profile: c={a.concurrency} n={a.requests} upstream delay {a.delay_ms} ms; "
+        f"load average {load_average()} (2 cores shared by everything)"
+    )
+    with tempfile.TemporaryDirectory(prefix="wb-prof-") as tmp:
+        work = Path(tmp)
+        with upstream_proc(work, a.delay_ms) as (_, up_port):
+            gw = start_gateway(
+                [
+                    {
+                        "name": "fake-model",
+                        "provider": "openai-compatible",
+                        "base_url": f"http://127.0.0.1:{up_port}/v1",
+                        "model": "fake-model",
+                        "api_key_env": "BENCH_UPSTREAM_KEY",
+                    }
+                ],
+                work,
+            )
+            try:
+                run_load_sync(
+                    gw.base_url,
+                    concurrency=a.concurrency,
+                    requests=200,
+                    warmup=0,
+                    api_key=gw.api_key,
+                )  # warm up
+                pids = _pids_by_title()
+                ingress = pids["ServeReplica:gateway:Gateway"][0]
+                spies = []
+                for name, pid in (
+                    ("ingress", ingress),
+                    ("logsink", pids["ServeReplica:gateway:LogSink"][0]),
+                ):
+                    out = work / f"{name}.txt"
+                    spies.append(
+                        (
+                            name,
+                            out,
+                            subprocess.Popen(
+                                [
+                                    spy,
+                                    "record",
+                                    "--format",
+                                    "raw",
+                                    "--rate",
+                                    str(a.rate),
+                                    "--nonblocking",
+                                    "-p",
+                                    str(pid),
+                                    "-o",
+                                    str(out),
+                                ],
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL,
+                            ),
+                        )
+                    )
+                time.sleep(1.0)
+                watched = {k: v for k, v in pids.items() if v}
+                before = {k: sum(_cpu(x) for x in v) for k, v in watched.items()}
+                res = run_load_sync(
+                    gw.base_url,
+                    concurrency=a.concurrency,
+                    requests=a.requests,
+                    warmup=0,
+                    api_key=gw.api_key,
+                )
+                after = {k: sum(_cpu(x) for x in v) for k, v in watched.items()}
+                for _, _, proc in spies:
+                    proc.send_signal(2)
+                for _, _, proc in spies:
+                    proc.wait(timeout=30)
+                logged = wait_logged(gw, 200 + a.requests)
+            finally:
+                gw.stop()
+        _report(a, res, logged, watched, before, after, spies)
+
+
+def _report(a, res, logged, watched, before, after, spies) -> None:
+    print(
+        f"load: p50 {res.p50_ms:.2f} ms, p99 {res.p99_ms:.2f} ms, {res.rps:.0f} req/s, "
+        f"errors {res.errors}; rows logged {logged} of {200 + a.requests}"
+    )
+    print("\nCPU ms per request by process (user+sys from /proc):")
+    for k in sorted(watched, key=lambda k: -(after[k] - before[k])):
+        print(f"  {k:32s} {1000 * (after[k] - before[k]) / a.requests:7.3f}")
+    for name, out, _ in spies:
+        counts: collections.Counter[str] = collections.Counter()
+        total = 0
+        if out.exists():
+            for line in out.read_text().splitlines():
+                stack, _, n = line.rpartition(" ")
+                if n.isdigit():
+                    counts[_category(stack)] += int(n)
+                    total += int(n)
+        print(f"\n{name}: {total} samples (threads on CPU or waiting), share by category")
+        for cat, n in counts.most_common():
+            print(f"  {cat:40s} {100 * n / max(1, total):5.1f}%")
+
+
+if __name__ == "__main__":
+    main()
