@@ -81,7 +81,14 @@ class EmbedderBackend:
             raise _wrap(exc) from exc
 
 
-@serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=256)
+@serve.deployment(
+    ray_actor_options={"num_cpus": 0},
+    max_ongoing_requests=256,
+    # In-flight requests get this long to finish on shutdown; the default (20 s, plus
+    # the controller's 30 s tier wait) made every `workbench down` take 30 s.
+    graceful_shutdown_wait_loop_s=0.5,
+    graceful_shutdown_timeout_s=5,
+)
 @serve.ingress()
 class Gateway:
     """OpenAI-compatible ingress."""

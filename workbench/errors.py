@@ -5,6 +5,7 @@
     WorkbenchError                      500 internal_error
     ├── ConfigError                     (CLI/loader only: file, line, field)
     ├── InvalidRequestError             400 invalid_request_error
+    │   ├── GuardrailDeniedError        400 invalid_request_error, code guardrail_denied
     │   ├── UnprocessableError          422 invalid_request_error
     │   └── PayloadTooLargeError        413 invalid_request_error
     ├── AuthenticationError             401 authentication_error
@@ -80,6 +81,19 @@ class InvalidRequestError(WorkbenchError):
     default_code = "invalid_request"
 
 
+class GuardrailDeniedError(InvalidRequestError):
+    """A policy check refused the request's input or the model's output.
+
+    ``param`` names the check (``input.<check>`` or ``output.<check>``).
+    """
+
+    default_code = "guardrail_denied"
+
+    def __init__(self, message: str, *, check: str, stage: str) -> None:
+        super().__init__(message, param=f"{stage}.{check}")
+        self.check, self.stage = check, stage
+
+
 class UnprocessableError(InvalidRequestError):
     """The request is well-formed JSON but fails validation."""
 
@@ -152,6 +166,7 @@ class ServiceUnavailableError(UpstreamError):
 __all__ = [
     "AuthenticationError",
     "ConfigError",
+    "GuardrailDeniedError",
     "InvalidRequestError",
     "NotFoundError",
     "PayloadTooLargeError",

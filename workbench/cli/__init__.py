@@ -19,6 +19,7 @@ from workbench.cli._common import WorkbenchGroup
 from workbench.cli.gateway import down, status, up
 from workbench.cli.keys import keys
 from workbench.cli.logs import logs
+from workbench.cli.policy import policy
 
 __all__ = ["main"]
 
@@ -45,3 +46,4 @@ main.add_command(down)
 main.add_command(status)
 main.add_command(keys)
 main.add_command(logs)
+main.add_command(policy)

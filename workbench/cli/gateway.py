@@ -146,10 +146,40 @@ def run_gateway(config_path: str | None, host: str | None, port: int | None) -> 
             serve.shutdown()
         finally:
             ray.shutdown()
+            _reap_leftovers()
             try:
                 _pidfile().unlink()
             except OSError:
                 pass
+
+
+def _reap_leftovers(grace_s: float = 5.0) -> None:
+    """Stop Ray helper processes that outlive ``ray.shutdown()`` (seen: the dashboard and
+    runtime-env agents). Only when this process leads its own session (``--detach``):
+    then every other process of the session is one Ray started for us."""
+    if os.getsid(0) != os.getpid():
+        return
+    me = os.getpid()
+
+    def leftovers() -> list[int]:
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != me:
+                try:
+                    if os.getsid(int(entry)) == me:
+                        pids.append(int(entry))
+                except OSError:
+                    continue
+        return pids
+
+    deadline = time.time() + grace_s
+    while leftovers() and time.time() < deadline:
+        time.sleep(0.2)
+    for pid in leftovers():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 @click.command()
@@ -229,7 +259,9 @@ def down(timeout: float) -> None:
         click.echo("no gateway is running")
         return
     pid = int(state["pid"])
-    os.kill(pid, signal.SIGTERM)
+    # SIGINT, like Ctrl-C: Ray's native handler turns SIGTERM into an abrupt exit that
+    # skips the orderly shutdown (log drain, reaping Ray's helper processes).
+    os.kill(pid, signal.SIGINT)
     deadline = time.time() + timeout
     while time.time() < deadline and _alive(pid):
         time.sleep(0.3)

@@ -8,6 +8,7 @@ shipper; tests can run the same app in-process.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -37,6 +38,9 @@ from workbench.gateway.api import (
     parse_body,
 )
 from workbench.gateway.context import RequestContext
+from workbench.gateway.guarding import RequestGuard
+from workbench.guardrails._stream import denial
+from workbench.guardrails.engine import GuardrailEngine
 from workbench.providers import ChatRequest, Completion, Delta, EmbeddingResult
 
 log = logging.getLogger(__name__)
@@ -84,6 +88,8 @@ class Deps:
     pipeline: Pipeline = field(default_factory=Pipeline)
     ready: Callable[[], dict[str, Any]] = lambda: {}
     capabilities: dict[str, frozenset[str]] = field(default_factory=dict)
+    # (workspace, model name) -> the guardrail engine of the live policy, or None
+    guard: Callable[[str | None, str], GuardrailEngine | None] | None = None
 
 
 def _bearer(request: Request) -> str:
@@ -186,12 +192,90 @@ def create_app(deps: Deps) -> FastAPI:
         )
 
     def finalize(ctx: RequestContext) -> None:
+        if ctx.pending:  # log-only guardrails still running: log when they are done
+            ctx.finish()
+            tasks, ctx.pending = ctx.pending, []
+
+            async def later() -> None:
+                await asyncio.gather(*tasks, return_exceptions=True)
+                finalize(ctx)
+
+            asyncio.get_running_loop().create_task(later())
+            return
         try:
             record = ctx.to_record()
             metrics.observe(record)
             deps.submit_record(record)
         except Exception:  # logging must never fail a request
             log.exception("could not log request %s", ctx.request_id)
+
+    async def complete(
+        ctx: RequestContext,
+        backend: Backend,
+        creq: ChatRequest,
+        target: ModelTarget,
+        rguard: RequestGuard | None,
+    ) -> Completion:
+        """Call the backend; with output guardrails, retry or fall back as the policy says."""
+        policy = rguard.engine.policy if rguard else None
+        max_attempts = policy.retry.max_attempts if policy is not None else 1
+        pt = ct = 0
+        attempt = 0
+        while True:
+            attempt += 1
+            ctx.routing_attempts.append({"target": target.name, "provider": target.provider})
+            t0 = time.perf_counter()
+            try:
+                comp = await backend.chat(creq)
+            finally:
+                ctx.upstream_s += time.perf_counter() - t0
+            pt += comp.prompt_tokens
+            ct += comp.completion_tokens
+            if rguard is None or not rguard.guards_output:
+                ctx.routing_attempts[-1]["status"] = "ok"
+                break
+            out = await rguard.check_output(comp.text)
+            if out.retry is not None and attempt < max_attempts:
+                ctx.routing_attempts[-1]["status"] = f"retry:{out.retry.check}"
+                continue
+            decisive = out.deny or out.retry
+            if decisive is not None:
+                ctx.routing_attempts[-1]["status"] = f"denied:{decisive.check}"
+                raise denial(decisive, rguard.messages.get(decisive.check))
+            ctx.routing_attempts[-1]["status"] = "ok"
+            if out.fallback is not None:
+                comp = await fallback(ctx, creq, rguard, out.fallback.check)
+                pt += comp.prompt_tokens
+                ct += comp.completion_tokens
+            elif out.changed:
+                comp.text = out.texts[0]
+            break
+        comp.prompt_tokens, comp.completion_tokens = pt, ct
+        if rguard is not None:
+            rguard.log_only_output(comp.text)
+        return comp
+
+    async def fallback(
+        ctx: RequestContext, creq: ChatRequest, rguard: RequestGuard, check: str
+    ) -> Completion:
+        """Answer from the policy's fallback model or canned message."""
+        fb = rguard.engine.policy.fallback
+        if fb.model and fb.model in deps.backends and cfg.target(fb.model) is not None:
+            t = cfg.target(fb.model)
+            assert t is not None
+            ctx.routing_attempts.append(
+                {"target": t.name, "provider": t.provider, "reason": f"fallback:{check}"}
+            )
+            creq.model = t.model or t.name
+            t0 = time.perf_counter()
+            try:
+                comp = await deps.backends[fb.model].chat(creq)
+            finally:
+                ctx.upstream_s += time.perf_counter() - t0
+            ctx.routing_attempts[-1]["status"] = "ok"
+            ctx.model_served = creq.model
+            return comp
+        return Completion(text=fb.message or "", finish_reason="stop")
 
     def apply_completion(ctx: RequestContext, c: Completion | Delta) -> None:
         ctx.finish_reason = c.finish_reason
@@ -233,23 +317,31 @@ def create_app(deps: Deps) -> FastAPI:
             ctx.max_tokens = creq.params.max_tokens
             for step in deps.pipeline.input_steps:
                 await step(ctx, creq)
-            ctx.routing_attempts.append({"target": target.name, "provider": target.provider})
+            engine = deps.guard(ctx.workspace, body.model) if deps.guard else None
+            rguard = RequestGuard(engine, ctx, creq) if engine is not None else None
+            if rguard is not None:
+                await rguard.check_input()
             created = int(ctx.received)
             rid = ("chatcmpl-" if chat else "cmpl-") + ctx.request_id
             if body.stream:
                 include_usage = bool(body.stream_options and body.stream_options.include_usage)
+                ctx.routing_attempts.append({"target": target.name, "provider": target.provider})
                 resp = await stream_response(
-                    ctx, backend, creq, target, rid, created, body.model, chat, include_usage
+                    ctx,
+                    backend,
+                    creq,
+                    target,
+                    rid,
+                    created,
+                    body.model,
+                    chat,
+                    include_usage,
+                    rguard,
                 )
                 streaming = True
                 return resp
-            t0 = time.perf_counter()
-            try:
-                comp = await backend.chat(creq)
-            finally:
-                ctx.upstream_s = time.perf_counter() - t0
+            comp = await complete(ctx, backend, creq, target, rguard)
             apply_completion(ctx, comp)
-            ctx.routing_attempts[-1]["status"] = "ok"
             price(ctx, target)
             build = responses.chat_completion if chat else responses.text_completion
             data = responses.dumps(build(rid, created, body.model, comp))
@@ -280,8 +372,10 @@ def create_app(deps: Deps) -> FastAPI:
         model: str,
         chat: bool,
         include_usage: bool,
+        rguard: RequestGuard | None,
     ) -> Response:
         t0 = time.perf_counter()
+        sguard = rguard.stream_guard() if rguard is not None and rguard.guards_output else None
         it = backend.stream(creq).__aiter__()
         try:
             # The first item is awaited before answering, so a provider that cannot
@@ -310,11 +404,17 @@ def create_app(deps: Deps) -> FastAPI:
                             break
                     pending = None
                     if d.text:
-                        ctx.mark_first_byte()
-                        parts.append(d.text)
-                        yield chunks.text(d.text)
+                        pieces = await sguard.feed(d.text) if sguard else [d.text]
+                        for piece in pieces:
+                            ctx.mark_first_byte()
+                            parts.append(piece)
+                            yield chunks.text(piece)
                     if d.finish_reason is not None:
                         final = d
+                for piece in await sguard.finish() if sguard else []:
+                    ctx.mark_first_byte()
+                    parts.append(piece)
+                    yield chunks.text(piece)
                 ctx.upstream_s = time.perf_counter() - t0
                 if final is not None:
                     apply_completion(ctx, final)
@@ -342,6 +442,10 @@ def create_app(deps: Deps) -> FastAPI:
                 raise
             finally:
                 ctx.response_body = "".join(parts)
+                if sguard is not None and rguard is not None:
+                    rguard.record_stream(sguard)
+                if rguard is not None and ctx.error is None:
+                    rguard.log_only_output(ctx.response_body)
                 finalize(ctx)
 
         return StreamingResponse(

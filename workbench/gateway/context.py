@@ -73,6 +73,8 @@ class RequestContext:
     seed: int | None = None
     n: int | None = None
     upstream_request_id: str | None = None
+    # background work (log-only guardrails) the record waits for; not logged itself
+    pending: list[Any] = field(default_factory=list)
 
     def mark_first_byte(self) -> None:
         """Record the time the first response byte left (once)."""

@@ -1,0 +1,241 @@
+"""The guardrail engine: runs a policy's checks on input, output and streamed output.
+
+One engine serves the live gateway and the workbench (replay, evaluation), so a
+notebook replays exactly the production code path. Checks are guardrails-ai
+Validators built from the catalogue (:mod:`workbench.guardrails._registry`); ML scores
+are precomputed for all texts of a stage in one batched scorer call, then every check
+runs in-process on the precomputed scores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.guardrails._registry import CheckRegistry, CheckSpec
+from workbench.guardrails._registry import registry as default_registry
+from workbench.guardrails._types import Scorer, Span, StageOutcome, Verdict
+
+FIXING_ACTIONS = ("redact", "fix")
+
+
+@dataclass
+class CompiledCheck:
+    """A policy check with its Validator built once."""
+
+    name: str
+    validator_name: str
+    spec: CheckSpec
+    validator: Any
+    on_fail: str
+    sample_rate: float
+    mode: str
+    message: str | None
+
+
+def _sampled(rate: float, key: str, check: str) -> bool:
+    if rate >= 1.0:
+        return True
+    h = hashlib.blake2b(f"{key}:{check}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big") / 2**64 < rate
+
+
+def _spans(result: Any, message: int) -> list[Span]:
+    out = []
+    for sp in getattr(result, "error_spans", None) or []:
+        out.append(Span(int(sp.start), int(sp.end), str(sp.reason), message))
+    return out
+
+
+def _apply_redactions(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """Replace merged spans right-to-left with their replacement strings."""
+    if not spans:
+        return text
+    spans = sorted(spans)
+    merged: list[list[Any]] = []
+    for s, e, rep in spans:
+        if merged and s < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e, rep])
+    for s, e, rep in reversed(merged):
+        text = text[:s] + rep + text[e:]
+    return text
+
+
+class GuardrailEngine:
+    """Compiled checks of one policy (or none) plus the scorer they share."""
+
+    def __init__(
+        self,
+        policy: Any,
+        *,
+        scorer: Scorer | None = None,
+        registry: CheckRegistry | None = None,
+        policy_hash: str | None = None,
+        version_id: str | None = None,
+    ) -> None:
+        reg = registry or default_registry
+        self.policy = policy
+        self.scorer = scorer
+        self.policy_id: str | None = getattr(policy, "id", None)
+        self.version_id = version_id
+        if policy_hash is None and policy is not None:
+            from workbench.policy import policy_hash as _hash
+
+            policy_hash = _hash(policy)
+        self.policy_hash = policy_hash
+        self.stages: dict[str, list[CompiledCheck]] = {"input": [], "output": []}
+        for stage in ("input", "output"):
+            for c in getattr(policy, stage, None) or []:
+                spec = reg.get(c.validator)
+                self.stages[stage].append(
+                    CompiledCheck(
+                        name=c.name,
+                        validator_name=c.validator,
+                        spec=spec,
+                        validator=spec.make(c.params),
+                        on_fail=c.on_fail,
+                        sample_rate=c.sample_rate,
+                        mode=c.mode,
+                        message=c.message,
+                    )
+                )
+
+    def checks(self, stage: str, *, log_only: bool = False) -> list[CompiledCheck]:
+        """The checks of a stage, enforcing ones or log-only ones."""
+        return [c for c in self.stages[stage] if (c.mode == "log_only") == log_only]
+
+    async def _scores(self, checks: list[CompiledCheck], texts: list[str]) -> list[dict[str, Any]]:
+        """Precompute every classifier the ML checks need, for every text, concurrently."""
+        per_text: list[dict[str, Any]] = [{} for _ in texts]
+        if self.scorer is None:
+            return per_text  # validators compute in-process (notebook path)
+        wanted = sorted({cl for c in checks for cl in c.spec.classifiers})
+        if not wanted:
+            return per_text
+        scorer = self.scorer
+
+        async def one(cl: str) -> tuple[str, list[Any]]:
+            if cl == "pii_ner":
+                return cl, list(await scorer.tag(texts))
+            return cl, list(await scorer.score(cl, texts))
+
+        for cl, values in await asyncio.gather(*(one(cl) for cl in wanted)):
+            for i, v in enumerate(values):
+                per_text[i][cl] = v
+        return per_text
+
+    async def run_stage(
+        self,
+        stage: str,
+        texts: list[str],
+        request: dict[str, Any] | None = None,
+        *,
+        sample_key: str = "",
+        log_only: bool = False,
+        window: int | None = None,
+    ) -> StageOutcome:
+        """Run a stage's checks on ``texts`` (e.g. the user messages) and decide.
+
+        Returns the verdicts, the texts rewritten by redact/fix checks, and the first
+        failing check whose action is deny / fallback / retry.
+        """
+        out = StageOutcome(texts=list(texts))
+        checks = [
+            c
+            for c in self.checks(stage, log_only=log_only)
+            if _sampled(c.sample_rate, sample_key, c.name)
+        ]
+        if not checks or not texts:
+            return out
+        scores = await self._scores(checks, texts)
+        base_meta = {"stage": stage, "request": request or {}}
+        redactions: list[list[tuple[int, int, str]]] = [[] for _ in texts]
+        fixers: list[CompiledCheck] = []
+        for c in checks:
+            t0 = time.perf_counter()
+            failed_results = []
+            for i, text in enumerate(texts):
+                res = c.validator.validate(text, {**base_meta, "scores": scores[i]})
+                if getattr(res, "outcome", "pass") == "fail":
+                    failed_results.append((i, res))
+            latency = (time.perf_counter() - t0) * 1000.0
+            passed = not failed_results
+            spans = [s for i, r in failed_results for s in _spans(r, i)]
+            score = None
+            for _, r in failed_results:
+                md = getattr(r, "metadata", None) or {}
+                if "score" in md:
+                    score = max(score or 0.0, float(md["score"]))
+            msg = "; ".join(str(r.error_message) for _, r in failed_results)[:500] or None
+            action = "none" if passed or c.mode == "log_only" else c.on_fail
+            if action == "noop":
+                action = "flag"
+            v = Verdict(
+                check=c.name,
+                validator=c.validator_name,
+                stage=stage,
+                passed=passed,
+                action=action,
+                latency_ms=latency,
+                score=score,
+                spans=spans,
+                message=msg,
+                mode=c.mode,
+                window=window,
+            )
+            out.verdicts.append(v)
+            if passed or c.mode == "log_only":
+                continue
+            if action == "deny" and out.deny is None:
+                out.deny = v
+            elif action == "fallback" and out.fallback is None:
+                out.fallback = v
+            elif action == "retry" and out.retry is None:
+                out.retry = v
+            elif action == "redact":
+                for i, r in failed_results:
+                    redactions[i].extend(_redaction_spans(r, texts[i]))
+            elif action == "fix":
+                fixers.append(c)
+        if any(redactions):
+            out.texts = [_apply_redactions(t, r) for t, r in zip(texts, redactions, strict=True)]
+            out.changed = True
+        for c in fixers:  # fixes apply in policy order, each on the current text
+            new = []
+            for i, text in enumerate(out.texts):
+                res = c.validator.validate(text, {**base_meta, "scores": scores[i]})
+                fixed = getattr(res, "fix_value", None)
+                new.append(
+                    fixed
+                    if getattr(res, "outcome", "pass") == "fail" and isinstance(fixed, str)
+                    else text
+                )
+            if new != out.texts:
+                out.texts, out.changed = new, True
+        return out
+
+    def check_sync(
+        self, stage: str, text: str, request: dict[str, Any] | None = None, **kw: Any
+    ) -> StageOutcome:
+        """Blocking form for notebooks and evaluation."""
+        return asyncio.run(self.run_stage(stage, [text], request, **kw))
+
+
+def _redaction_spans(result: Any, text: str) -> list[tuple[int, int, str]]:
+    """Spans to replace for a redact action: the validator's spans, else its whole fix."""
+    spans = getattr(result, "error_spans", None) or []
+    if spans:
+        return [
+            (int(s.start), int(s.end), f"<{str(s.reason).split(':')[0].upper()}>")
+            for s in spans
+            if 0 <= int(s.start) < int(s.end) <= len(text)
+        ]
+    fixed = getattr(result, "fix_value", None)
+    if isinstance(fixed, str):
+        return [(0, len(text), fixed)]
+    return [(0, len(text), "[REDACTED]")]
