@@ -18,6 +18,7 @@ from serve.embedder import Embedder
 from serve.gateway import Gateway
 from serve.logsink import LogSink
 from serve.replica import ModelReplica
+from serve.scorer import GuardrailScorer
 from workbench.config.gateway import GatewayConfig, load_config
 from workbench.home import home, logs_dir
 from workbench.providers import registry
@@ -90,10 +91,11 @@ def build_graph(cfg: GatewayConfig) -> Application:
                 name=f"embed-{target.name}",
                 num_replicas=target.num_replicas,
             ).bind(dumped, home_dir)
+    scorer = GuardrailScorer.bind(home_dir) if cfg.guardrails.scorer else None
     return Gateway.options(
         num_replicas=cfg.gateway.ingress_replicas,
         max_ongoing_requests=cfg.gateway.max_ongoing_requests,
-    ).bind(cfg.model_dump(), home_dir, sink, replicas)
+    ).bind(cfg.model_dump(), home_dir, sink, replicas, scorer)
 
 
 def build_app(args: dict[str, Any]) -> Application:

@@ -81,6 +81,27 @@ class EmbedderBackend:
             raise _wrap(exc) from exc
 
 
+class HandleScorer:
+    """The engine's Scorer, backed by the GuardrailScorer deployment."""
+
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self.handle = handle
+
+    async def score(self, classifier: str, texts: list[str]) -> list[float]:
+        try:
+            result: list[float] = await self.handle.score.remote(classifier, texts)
+            return result
+        except Exception as exc:
+            raise _wrap(exc) from exc
+
+    async def tag(self, texts: list[str]) -> list[list[dict[str, Any]]]:
+        try:
+            result: list[list[dict[str, Any]]] = await self.handle.tag.remote(texts)
+            return result
+        except Exception as exc:
+            raise _wrap(exc) from exc
+
+
 @serve.deployment(
     ray_actor_options={"num_cpus": 0},
     max_ongoing_requests=256,
@@ -99,11 +120,13 @@ class Gateway:
         home: str,
         log_sink: DeploymentHandle,
         replicas: dict[str, DeploymentHandle],
+        scorer: DeploymentHandle | None = None,
     ) -> None:
         os.environ["WORKBENCH_HOME"] = home
         from workbench.config.gateway import GatewayConfig
         from workbench.gateway.app import Backend, Deps, create_app
         from workbench.gateway.metrics import LOG_BACKLOG
+        from workbench.gateway.policies import PolicyRuntime
         from workbench.gateway.shipping import LogShipper
         from workbench.keys import KeyStore
         from workbench.pricing import load_prices
@@ -138,8 +161,20 @@ class Gateway:
             self.shipper.submit(record)
             LOG_BACKLOG.set(self.shipper.backlog)
 
+        from workbench.policy import PolicyStore
+
+        self.policies = PolicyRuntime(
+            PolicyStore(),
+            scorer=HandleScorer(scorer) if scorer is not None else None,
+            poll_s=cfg.guardrails.policy_poll_s,
+        )
+
         def ready() -> dict[str, Any]:
-            return {"log_backlog": self.shipper.backlog, "log_send_failures": self.shipper.failures}
+            return {
+                "log_backlog": self.shipper.backlog,
+                "log_send_failures": self.shipper.failures,
+                **self.policies.info(),
+            }
 
         self._asgi = create_app(
             Deps(
@@ -150,6 +185,7 @@ class Gateway:
                 prices=load_prices(Path(cfg.pricing) if cfg.pricing else None),
                 ready=ready,
                 capabilities=caps,
+                guard=self.policies.for_request,
             )
         )
 

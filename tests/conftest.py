@@ -99,6 +99,10 @@ models:
   - {{name: tiny, provider: local, model: tiny, max_batch_size: 8, batch_wait_timeout_s: 0.02,
       max_new_tokens_default: 16}}
   - {{name: minilm, provider: embeddings}}
+  - {{name: guarded, provider: echo}}
+  - {{name: guarded-stream, provider: echo}}
+  - {{name: guarded-up, provider: openai-compatible, base_url: "{up}", model: fake-model,
+      api_key_env: TEST_UPSTREAM_KEY}}
 """
 
 

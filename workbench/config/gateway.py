@@ -81,10 +81,18 @@ class LoggingSettings(_Strict):
     batch_interval_s: float = Field(0.05, gt=0)
 
 
+class GuardrailSettings(_Strict):
+    """Guardrail infrastructure (the policies themselves live in the policy store)."""
+
+    scorer: bool = True  # deploy the batched ML scorer (MiniLM) for ML checks
+    policy_poll_s: float = Field(0.25, gt=0)
+
+
 class GatewayConfig(_Strict):
     """The whole gateway config file."""
 
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     pricing: str | None = None
     models: Annotated[list[ModelTarget], Field(min_length=1)]
