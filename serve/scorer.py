@@ -13,6 +13,8 @@ from typing import Any
 
 from ray import serve
 
+from workbench.guardrails._scoring import score_sync, tag_sync
+
 
 @serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=512)
 class GuardrailScorer:
@@ -35,9 +37,9 @@ class GuardrailScorer:
             for cl, idxs in by_cl.items():
                 flat = [t for i in idxs for t in items[i][1]]
                 res = (
-                    self.scorer.tag_sync(flat)
+                    tag_sync(self.scorer, flat)
                     if cl == "pii_ner"
-                    else self.scorer.score_sync(cl, flat)
+                    else score_sync(self.scorer, cl, flat)
                 )
                 pos = 0
                 for i in idxs:

@@ -34,6 +34,10 @@ class PolicyRuntime:
         self.errors = 0
         self._task: asyncio.Task[None] | None = None
         self.reload()
+        try:
+            self.ensure_polling()
+        except RuntimeError:  # no running loop yet: the first request or health check starts it
+            pass
 
     def _build(self) -> tuple[str, list[Any], dict[str, GuardrailEngine]]:
         token = self.store.live_token()
@@ -93,7 +97,8 @@ class PolicyRuntime:
         return self.engines.get(v.version_id) if v is not None else None
 
     def info(self) -> dict[str, Any]:
-        """For /health."""
+        """For /health (also starts the watcher: health checks arrive before traffic)."""
+        self.ensure_polling()
         return {
             "policies_live": sorted(self.engines),
             "policy_reloads": self.reloads,
