@@ -17,6 +17,7 @@ import click
 
 from workbench.cli._common import WorkbenchGroup
 from workbench.cli.gateway import down, status, up
+from workbench.cli.guardrails import guardrails
 from workbench.cli.keys import keys
 from workbench.cli.logs import logs
 from workbench.cli.policy import policy
@@ -47,3 +48,4 @@ main.add_command(status)
 main.add_command(keys)
 main.add_command(logs)
 main.add_command(policy)
+main.add_command(guardrails)

@@ -1,0 +1,96 @@
+"""Training is reproducible: retraining gives the committed weights, on the same data.
+
+Retrains ``prompt_injection`` and ``toxicity`` from their recipes into a temp folder and
+compares with the committed ``weights/``: the data hashes must match the manifests and
+the weights must be equal up to float noise (a different CPU may round differently).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.guardrails.ml import data
+from workbench.guardrails.ml.heads import WEIGHTS_DIR
+
+try:
+    data.shared_dir()
+    HAVE_DATA = True
+except FileNotFoundError:
+    HAVE_DATA = False
+
+needs_data = pytest.mark.skipif(
+    not HAVE_DATA,
+    reason="shared datasets not found (../shared/datasets or $WORKBENCH_SHARED_DATASETS)",
+)
+CHECKS = ["prompt_injection", "toxicity"]
+
+
+@pytest.fixture(scope="module")
+def retrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both heads retrained from their recipes into a temp folder."""
+    from workbench.guardrails.ml.scorer import get_scorer
+    from workbench.guardrails.ml.train import train
+
+    out = tmp_path_factory.mktemp("weights")
+    train(CHECKS, out, featurizer=get_scorer().featurizer)
+    return out
+
+
+@needs_data
+@pytest.mark.parametrize("name", CHECKS)
+def test_data_hashes_match_manifest(name: str) -> None:
+    manifest = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
+    files = [f for f in manifest["data"] if "sha256" in f]
+    assert files
+    for f in files:
+        assert f["role"] == "train"
+        assert data.file_record(f["name"], "train")["sha256"] == f["sha256"], f["name"]
+
+
+@needs_data
+@pytest.mark.parametrize("name", CHECKS)
+def test_retraining_reproduces_committed_weights(retrained: Path, name: str) -> None:
+    committed = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
+    fresh = json.loads((retrained / f"{name}.json").read_text())
+    assert fresh["data"] == committed["data"]
+    assert fresh["recipe"]["hyperparameters"] == committed["recipe"]["hyperparameters"]
+    assert fresh["threshold"] == pytest.approx(committed["threshold"], abs=1e-4)
+    with (
+        np.load(WEIGHTS_DIR / f"{name}.npz") as a,
+        np.load(retrained / f"{name}.npz") as b,
+    ):
+        assert sorted(a.files) == sorted(b.files)
+        np.testing.assert_array_equal(a["hash_index"], b["hash_index"])
+        for key in ("emb_coef", "intercept", "hash_value"):
+            # Same machine: bit-identical. Embeddings perturbed by 1e-6 (another CPU's
+            # float rounding) move the coefficients (magnitude ~0.01-5) by up to 2e-5.
+            np.testing.assert_allclose(b[key], a[key], rtol=1e-3, atol=1e-4, err_msg=key)
+
+
+def test_eval_only_sets_are_refused_for_training() -> None:
+    for name in ("prompt_injection_test", "xstest_prompts", "bipia_email_test"):
+        with pytest.raises(data.DataRoleError):
+            data.ref(name, "train")
+    assert data.ref("prompt_injection_test", "eval").role == "eval"
+
+
+@needs_data
+def test_presidio_split_by_index() -> None:
+    train, held = data.presidio("train"), data.presidio("eval")
+    assert (len(train), len(held)) == (1200, 300)
+    assert held[0]["full_text"] not in {r["full_text"] for r in train[:4]}
+
+
+@needs_data
+def test_dataset_manifests_match_files() -> None:
+    manifests = sorted((data.project_dir() / "manifests").glob("*.json"))
+    assert {m.stem for m in manifests} == set(data.DATASETS)
+    for m in manifests:
+        info = json.loads(m.read_text())
+        ref = data.DATASETS[info["name"]]
+        assert data.sha256(ref.resolve()) == info["sha256"], info["name"]
+        assert info["role"].startswith(ref.role)
