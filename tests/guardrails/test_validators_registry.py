@@ -11,7 +11,7 @@ from guardrails.validator_base import validators_registry
 from guardrails.validators import FailResult, PassResult, Validator, register_validator
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-import workbench.guardrails._registry as registry_mod
+import workbench._plugins as plugins_mod
 from workbench.guardrails import CheckRegistry
 from workbench.guardrails.validators import CHEAP_CHECKS, VALIDATORS, register
 
@@ -146,7 +146,7 @@ def test_third_party_plugin_via_entry_point(monkeypatch: pytest.MonkeyPatch) -> 
         assert group == "workbench.validators"
         return fake
 
-    monkeypatch.setattr(registry_mod, "entry_points", fake_entry_points)
+    monkeypatch.setattr(plugins_mod, "entry_points", fake_entry_points)
     reg = CheckRegistry()
     assert reg.names() == EXPECTED | {"acme_shout"}  # the broken plugin is skipped
     spec = reg.get("acme_shout")

@@ -20,7 +20,7 @@ def test_builtins_register_through_the_entry_point_group():
 def test_third_party_plugin_is_loaded(monkeypatch):
     ep = EntryPoint(name="mine", value="tests.providers.plugin_example:register",
                     group="workbench.providers")
-    monkeypatch.setattr("workbench.providers._registry.entry_points",
+    monkeypatch.setattr("workbench._plugins.entry_points",
                         lambda group: [ep] if group == "workbench.providers" else [])
     reg = ProviderRegistry()
     assert reg.names() == {"shouty"}
@@ -31,7 +31,7 @@ def test_third_party_plugin_is_loaded(monkeypatch):
 def test_broken_plugin_does_not_break_the_registry(monkeypatch):
     ep = EntryPoint(name="bad", value="tests.providers.no_such_module:register",
                     group="workbench.providers")
-    monkeypatch.setattr("workbench.providers._registry.entry_points", lambda group: [ep])
+    monkeypatch.setattr("workbench._plugins.entry_points", lambda group: [ep])
     reg = ProviderRegistry()
     assert reg.names() == set()
 

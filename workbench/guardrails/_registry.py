@@ -22,10 +22,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from workbench._plugins import PluginRegistry
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +60,11 @@ class CheckSpec:
         return self.build(self.params.model_validate(params or {}))
 
 
-class CheckRegistry:
+class CheckRegistry(PluginRegistry[CheckSpec]):
     """Name -> :class:`CheckSpec`, filled from entry points on first use."""
 
-    def __init__(self) -> None:
-        self._specs: dict[str, CheckSpec] = {}
-        self._loaded = False
-
-    def add(self, spec: CheckSpec) -> None:
-        """Register a check kind (a later registration of the same name replaces it)."""
-        self._specs[spec.name] = spec
+    group = ENTRY_POINT_GROUP
+    kind = "validator"
 
     def check(
         self,
@@ -99,29 +95,6 @@ class CheckRegistry:
             return build
 
         return deco
-
-    def load_entry_points(self) -> None:
-        """Import every ``workbench.validators`` entry point and call its ``register``."""
-        self._loaded = True
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            try:
-                ep.load()(self)
-            except Exception:  # a broken plugin must not take the catalogue down
-                log.exception("validator plugin %r failed to register", ep.name)
-
-    def _ensure(self) -> None:
-        if not self._loaded:
-            self.load_entry_points()
-
-    def names(self) -> set[str]:
-        """Registered check names."""
-        self._ensure()
-        return set(self._specs)
-
-    def get(self, name: str) -> CheckSpec:
-        """The spec for ``name``; KeyError when unknown."""
-        self._ensure()
-        return self._specs[name]
 
     def specs(self) -> list[CheckSpec]:
         """All specs, sorted by name."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Literal
+
+from workbench._plugins import PluginRegistry
 
 if TYPE_CHECKING:
     from workbench.config.gateway import ModelTarget
@@ -46,16 +47,11 @@ class ProviderSpec:
             self.validate(target)
 
 
-class ProviderRegistry:
+class ProviderRegistry(PluginRegistry[ProviderSpec]):
     """Name -> :class:`ProviderSpec`, filled from entry points on first use."""
 
-    def __init__(self) -> None:
-        self._specs: dict[str, ProviderSpec] = {}
-        self._loaded = False
-
-    def add(self, spec: ProviderSpec) -> None:
-        """Register a provider (a later registration of the same name replaces it)."""
-        self._specs[spec.name] = spec
+    group = ENTRY_POINT_GROUP
+    kind = "provider"
 
     def provider(
         self,
@@ -82,30 +78,6 @@ class ProviderRegistry:
             return factory
 
         return deco
-
-    def load_entry_points(self) -> None:
-        """Import every ``workbench.providers`` entry point and call its ``register``."""
-        self._loaded = True
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            try:
-                fn = ep.load()
-                fn(self)
-            except Exception:  # a broken plugin must not take the gateway down
-                log.exception("provider plugin %r failed to register", ep.name)
-
-    def _ensure(self) -> None:
-        if not self._loaded:
-            self.load_entry_points()
-
-    def names(self) -> set[str]:
-        """Registered provider names."""
-        self._ensure()
-        return set(self._specs)
-
-    def get(self, name: str) -> ProviderSpec:
-        """The spec for ``name``; KeyError when unknown."""
-        self._ensure()
-        return self._specs[name]
 
 
 registry = ProviderRegistry()
