@@ -261,6 +261,58 @@ def eval_pii(scorer: LocalScorer, limit: int | None) -> tuple[list[dict[str, Any
     return rows, info
 
 
+PATTERN_ENTITIES = (
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "US_SSN",
+    "IP_ADDRESS",
+)
+
+
+def eval_pattern_pii(limit: int | None) -> list[dict[str, Any]]:
+    """The ``pii`` check's patterns on the Presidio held-out split, per entity type."""
+    import time
+
+    from workbench.guardrails.validators import find_pii
+
+    records = _limit(data.presidio("eval"), limit)
+    gold, pred, ms = [], [], []
+    for r in records:
+        gold.append(
+            [
+                {"start": s["start_position"], "end": s["end_position"], "label": s["entity_type"]}
+                for s in r["spans"]
+                if s["entity_type"] in PATTERN_ENTITIES
+            ]
+        )
+        t0 = time.perf_counter()
+        found = find_pii(r["full_text"], list(PATTERN_ENTITIES))
+        ms.append((time.perf_counter() - t0) * 1000)
+        pred.append([{"start": f.start, "end": f.end, "label": f.entity} for f in found])
+    m = span_metrics(gold, pred, list(PATTERN_ENTITIES))
+    return [
+        {
+            "check": "pii",
+            "dataset": f"presidio_heldout:{ent}",
+            "n": m[ent]["gold"],
+            "threshold": None,
+            "flagged_share": None,
+            "latency_p50_ms": percentile(ms, 50),
+            "latency_p99_ms": percentile(ms, 99),
+            "note": f"overlap match; exact recall {m[ent]['exact_recall']:.3f}",
+            "positives": m[ent]["gold"],
+            "precision": m[ent]["precision"],
+            "recall": m[ent]["recall"],
+            "f1": m[ent]["f1"],
+            "fpr": None,
+            "auc": None,
+        }
+        for ent in PATTERN_ENTITIES
+    ]
+
+
 def latency(scorer: LocalScorer, texts: list[str]) -> dict[str, Any]:
     """Every ML check of a text (one encoder pass): alone, and per text in a batch of 32."""
     names = [*TEXT_CLASSIFIERS, PII_NER]
@@ -335,6 +387,8 @@ def run(
     say("presidio held-out ...")
     pii_rows, pii_info = eval_pii(sc, limit)
     rows += pii_rows
+    say("pattern PII (presidio held-out) ...")
+    rows += eval_pattern_pii(limit)
     say("latency ...")
     lat_texts = _limit(xstest(None)[0], 64 if limit is None else max(limit, BATCH))
     lat_texts += data.texts_labels("prompt_injection_test", "eval")[0][:64]
