@@ -154,3 +154,11 @@ async def test_scores_are_precomputed_once_per_classifier(reg):
     eng = GuardrailEngine(pol, registry=reg, scorer=Scorer())
     await eng.run_stage("input", ["t1", "t2"])
     assert calls == [("clf", ["t1", "t2"])] and seen == {"t1": 0.5, "t2": 0.5}
+
+
+def test_stage_as_a_guardrails_guard(reg):
+    eng = _engine(reg, [_c("fixit", "secret", "fix")], [_c("deny", "boom")])
+    out = eng.as_guard("input").validate("my secret plan")
+    assert out.validation_passed and out.validated_output == "my  plan"
+    with pytest.raises(Exception, match="boom"):
+        eng.as_guard("output").validate("it goes boom")

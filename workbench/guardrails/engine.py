@@ -21,6 +21,17 @@ from workbench.guardrails._types import Scorer, Span, StageOutcome, Verdict
 
 FIXING_ACTIONS = ("redact", "fix")
 
+# Our actions as guardrails-ai's on_fail, for :meth:`GuardrailEngine.as_guard`.
+GUARDRAILS_ON_FAIL = {
+    "deny": "exception",
+    "flag": "noop",
+    "noop": "noop",
+    "redact": "fix",
+    "fix": "fix",
+    "retry": "reask",
+    "fallback": "refrain",
+}
+
 
 @dataclass
 class CompiledCheck:
@@ -31,6 +42,7 @@ class CompiledCheck:
     spec: CheckSpec
     validator: Any
     on_fail: str
+    params: dict[str, Any]
     sample_rate: float
     mode: str
     message: str | None
@@ -99,6 +111,7 @@ class GuardrailEngine:
                         spec=spec,
                         validator=spec.make(c.params),
                         on_fail=c.on_fail,
+                        params=dict(c.params or {}),
                         sample_rate=c.sample_rate,
                         mode=c.mode,
                         message=c.message,
@@ -218,6 +231,21 @@ class GuardrailEngine:
             if new != out.texts:
                 out.texts, out.changed = new, True
         return out
+
+    def as_guard(self, stage: str) -> Any:
+        """The stage as a guardrails-ai ``Guard``: the same validators, each with our action
+        mapped to guardrails' ``on_fail`` (deny -> exception, redact/fix -> fix,
+        retry -> reask, fallback -> refrain, flag -> noop). For use outside the gateway,
+        e.g. in a notebook or another guardrails-ai pipeline."""
+        from guardrails import Guard
+        from guardrails.types import OnFailAction
+
+        guard = Guard(name=f"{self.policy_id or 'policy'}-{stage}")
+        for c in self.stages[stage]:
+            v = c.spec.make(c.params)
+            v.on_fail_descriptor = OnFailAction(GUARDRAILS_ON_FAIL[c.on_fail])
+            guard.use(v)
+        return guard
 
     def check_sync(
         self, stage: str, text: str, request: dict[str, Any] | None = None, **kw: Any
