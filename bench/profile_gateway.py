@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from bench._gateway import start_gateway, wait_logged
-from bench._proc import load_average
+from bench._proc import _proc_stat, load_average
 from bench.gateway_overhead import upstream_proc
 from bench.loadgen import run_load_sync
 
@@ -82,11 +82,8 @@ def _pids_by_title() -> dict[str, list[int]]:
 
 
 def _cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / 100.0
-    except OSError:
-        return 0.0
+    st = _proc_stat(pid)
+    return st[1] if st is not None else 0.0
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from ray import serve
 
 from workbench.providers import ChatRequest, Completion, Delta
+from workbench.providers.local import CompletionCollector
 
 log = logging.getLogger("ray.serve")
 
@@ -91,29 +92,14 @@ class ModelReplica:
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
     async def generate_batch(self, items: list[tuple[ChatRequest, float]]) -> list[Completion]:
         start = time.time()
-        texts: list[list[str]] = [[] for _ in items]
-        finals: list[Delta | None] = [None] * len(items)
+        collector = CompletionCollector(len(items))
         async for step in self._steps([r for r, _ in items]):
-            for i, d in enumerate(step):
-                if d is None:
-                    continue
-                texts[i].append(d.text)
-                if d.finish_reason is not None:
-                    finals[i] = d
-        out = []
-        for i, (_, enq) in enumerate(items):
-            fin = finals[i] or Delta(finish_reason="stop")
-            out.append(
-                Completion(
-                    text="".join(texts[i]),
-                    finish_reason=fin.finish_reason or "stop",
-                    prompt_tokens=fin.prompt_tokens or 0,
-                    completion_tokens=fin.completion_tokens or 0,
-                    replica=self.replica,
-                    batch_size=len(items),
-                    queue_wait_ms=max(0.0, (start - enq) * 1000.0),
-                )
-            )
+            collector.add(step)
+        out = collector.completions()
+        for res, (_, enq) in zip(out, items, strict=True):
+            res.replica = self.replica
+            res.batch_size = len(items)
+            res.queue_wait_ms = max(0.0, (start - enq) * 1000.0)
         return out
 
     async def generate(self, req: ChatRequest) -> Completion:

@@ -51,6 +51,39 @@ DEFAULT_MAX_TOKENS = 256
 # --------------------------------------------------------------------------- the model
 
 
+class CompletionCollector:
+    """Gathers the per-step deltas of one batch into whole completions, in order."""
+
+    def __init__(self, n: int) -> None:
+        self.texts: list[list[str]] = [[] for _ in range(n)]
+        self.finals: list[Delta | None] = [None] * n
+
+    def add(self, step: list[Delta | None]) -> None:
+        """Take one decode step (one entry per row; None: nothing this step)."""
+        for i, delta in enumerate(step):
+            if delta is None:
+                continue
+            self.texts[i].append(delta.text)
+            if delta.finish_reason is not None:
+                self.finals[i] = delta
+
+    def completions(self) -> list[Completion]:
+        """The finished completions (every row ends with a final delta)."""
+        out = []
+        for parts, final in zip(self.texts, self.finals, strict=True):
+            assert final is not None, "every row ends with a final delta"
+            out.append(
+                Completion(
+                    text="".join(parts),
+                    finish_reason=final.finish_reason or "stop",
+                    prompt_tokens=final.prompt_tokens or 0,
+                    completion_tokens=final.completion_tokens or 0,
+                    batch_size=final.batch_size,
+                )
+            )
+        return out
+
+
 class LocalModel:
     """A causal LM with its tokenizer, serving batches through one decode loop."""
 
@@ -309,28 +342,10 @@ class LocalModel:
 
     def generate(self, requests: list[ChatRequest]) -> list[Completion]:
         """Generate for a batch of requests and return whole completions, in order."""
-        texts: list[list[str]] = [[] for _ in requests]
-        finals: list[Delta | None] = [None] * len(requests)
+        collector = CompletionCollector(len(requests))
         for step in self.generate_stream(requests):
-            for i, delta in enumerate(step):
-                if delta is None:
-                    continue
-                texts[i].append(delta.text)
-                if delta.finish_reason is not None:
-                    finals[i] = delta
-        completions = []
-        for parts, final in zip(texts, finals, strict=True):
-            assert final is not None, "every row ends with a final delta"
-            completions.append(
-                Completion(
-                    text="".join(parts),
-                    finish_reason=final.finish_reason or "stop",
-                    prompt_tokens=final.prompt_tokens or 0,
-                    completion_tokens=final.completion_tokens or 0,
-                    batch_size=final.batch_size,
-                )
-            )
-        return completions
+            collector.add(step)
+        return collector.completions()
 
 
 # --------------------------------------------------------------------------- registration
@@ -339,6 +354,7 @@ class LocalModel:
 
 
 __all__ = [
+    "CompletionCollector",
     "DEFAULT_MAX_TOKENS",
     "LocalModel",
     "ModelUnavailableError",
