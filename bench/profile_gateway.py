@@ -31,7 +31,7 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("auth (keys)", ("workbench/keys/",)),
     (
         "log shipping (records -> LogSink)",
-        ("workbench/gateway/shipping.py", "workbench/gateway/context.py", "send (serve/"),
+        ("workbench/gateway/shipping.py", "workbench/pipeline/context.py", "send (serve/"),
     ),
     ("metrics", ("prometheus_client", "workbench/gateway/metrics.py")),
     (

@@ -13,8 +13,14 @@
     ├── NotFoundError                   404 not_found_error
     ├── RateLimitError                  429 rate_limit_error
     └── UpstreamError                   502 upstream_error
+        ├── UpstreamConnectionError     502 upstream_error, code upstream_unreachable
+        ├── UpstreamMalformedError      502 upstream_error, code upstream_malformed
         ├── UpstreamTimeoutError        504 upstream_error
         └── ServiceUnavailableError     503 service_unavailable
+
+An error raised by a provider call may carry ``upstream_status`` (the provider's HTTP
+status) and ``retry_after_s`` (its ``Retry-After`` / ``retry-after-ms``), which the
+router reads to decide on retries and fallbacks; neither is sent to the client.
 
 Every error renders as the OpenAI error shape
 ``{"error": {"message", "type", "code", "param"}}`` through :meth:`WorkbenchError.to_body`.
@@ -32,11 +38,21 @@ class WorkbenchError(Exception):
     type: str = "internal_error"
     default_code: str | None = "internal_error"
 
-    def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        upstream_status: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code if code is not None else self.default_code
         self.param = param
+        self.upstream_status = upstream_status
+        self.retry_after_s = retry_after_s
 
     def to_body(self) -> dict[str, Any]:
         """The OpenAI-compatible JSON error body."""
@@ -148,6 +164,18 @@ class UpstreamError(WorkbenchError):
     default_code = "upstream_error"
 
 
+class UpstreamConnectionError(UpstreamError):
+    """The model provider could not be reached (refused, reset, DNS)."""
+
+    default_code = "upstream_unreachable"
+
+
+class UpstreamMalformedError(UpstreamError):
+    """The model provider answered with a body or stream we cannot parse."""
+
+    default_code = "upstream_malformed"
+
+
 class UpstreamTimeoutError(UpstreamError):
     """The model provider did not answer in time."""
 
@@ -174,7 +202,9 @@ __all__ = [
     "RateLimitError",
     "ServiceUnavailableError",
     "UnprocessableError",
+    "UpstreamConnectionError",
     "UpstreamError",
+    "UpstreamMalformedError",
     "UpstreamTimeoutError",
     "WorkbenchError",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from workbench.errors import UpstreamError
-from workbench.gateway.context import RequestContext
+from workbench.pipeline.context import RequestContext
 from workbench.gateway.shipping import LogShipper
 from workbench.logstore import FIELD_NAMES, normalize_record
 

@@ -37,7 +37,7 @@ from workbench.gateway.api import (
     completion_request,
     parse_body,
 )
-from workbench.gateway.context import RequestContext
+from workbench.pipeline.context import RequestContext
 from workbench.gateway.guarding import RequestGuard
 from workbench.guardrails._stream import denial
 from workbench.guardrails.engine import GuardrailEngine

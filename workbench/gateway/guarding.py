@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from workbench.gateway.context import RequestContext
+from workbench.pipeline.context import RequestContext
 from workbench.guardrails._stream import StreamGuard, denial
 from workbench.guardrails._types import StageOutcome
 from workbench.guardrails.engine import GuardrailEngine
