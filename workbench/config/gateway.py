@@ -36,6 +36,9 @@ class ModelTarget(_Strict):
     # local: HF dir or hub id (or "tiny"); openai-compatible: upstream model name.
     model: str | None = None
     fallback: Literal["tiny"] | None = "tiny"
+    # capabilities: takes image_url content parts; the model's embedding size
+    vision: bool = False
+    dimensions: int | None = Field(None, ge=1)
     # local replicas
     max_batch_size: int = Field(8, ge=1, le=256)
     batch_wait_timeout_s: float = Field(0.01, ge=0, le=5)

@@ -1,51 +1,83 @@
 """OpenAI request bodies: parsed and validated into provider-neutral requests.
 
-Unknown top-level fields are kept and passed through to remote providers (tools,
-response_format, ...). Malformed JSON is a 400; a body that fails validation is a
-422 whose ``param`` names the offending field.
+Malformed JSON, or a body that is not a JSON object, is a 400. A body that fails
+validation is a 422 whose ``param`` is the dotted path of the offending field
+(``messages.0.content.1.image_url.url``). Booleans are strict JSON booleans; numbers
+accept ints and floats but not strings or booleans, and every number that reaches the
+request log fits its column (:mod:`workbench.logstore.schema`). Known OpenAI parameters
+(tools, response_format, logit_bias, ...) are type-checked and, like unknown top-level
+fields, passed on in :attr:`ChatRequest.extra` (providers filter them per provider).
+Messages and content parts are typed in :mod:`workbench.gateway.messages`; images
+reach only targets with ``vision: true`` (:func:`check_capabilities`); audio and file
+parts are refused.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+import json
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    StrictBool,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import ErrorDetails
 
 from workbench.errors import InvalidRequestError, UnprocessableError
+from workbench.gateway.messages import (
+    Bias,
+    ChatMessage,
+    FunctionDef,
+    Int,
+    Num,
+    Open,
+    Penalty,
+    ResponseFormat,
+    StreamOptions,
+    TokenId,
+    Tool,
+    ToolChoice,
+)
 from workbench.providers import ChatRequest, GenerationParams
 
+if TYPE_CHECKING:
+    from workbench.config.gateway import ModelTarget
 
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class StreamOptions(BaseModel):
-    """``stream_options``."""
-
-    model_config = ConfigDict(extra="forbid")
-    include_usage: bool = False
-
-
-class ChatMessage(_Open):
-    """One chat message; extra keys (tool_calls, ...) are kept."""
-
-    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[dict[str, Any]] | None = None
-    name: str | None = None
+MAX_OUTPUT_TOKENS = 1 << 20
+"""Upper bound of ``max_tokens``/``max_completion_tokens`` (the log column is int32)."""
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+"""Range of ``seed`` (the log column is int64)."""
+MAX_EMBEDDING_DIMENSIONS = 1 << 16
+"""Upper bound of embeddings ``dimensions`` before the model's own size is known."""
+UNSUPPORTED_PARTS = ("input_audio", "file")
+"""Content part types that are valid OpenAI but that no target here accepts yet."""
 
 
-class _Sampling(_Open):
-    model: str = Field(min_length=1)
-    max_tokens: int | None = Field(None, ge=1)
-    temperature: float | None = Field(None, ge=0, le=2)
-    top_p: float | None = Field(None, gt=0, le=1)
+class _Sampling(Open):
+    #: Declared fields that are passed on to providers in ``ChatRequest.extra``.
+    PASSTHROUGH: ClassVar[frozenset[str]] = frozenset(
+        {"presence_penalty", "frequency_penalty", "logit_bias", "service_tier"}
+    )
+
+    model: str = Field(min_length=1, max_length=256)
+    max_tokens: Int | None = Field(None, ge=1, le=MAX_OUTPUT_TOKENS)
+    temperature: Num | None = Field(None, ge=0, le=2)
+    top_p: Num | None = Field(None, gt=0, le=1)
     stop: str | list[str] | None = None
-    seed: int | None = None
-    n: int | None = Field(None, ge=1, le=128)
+    seed: Int | None = Field(None, ge=INT64_MIN, le=INT64_MAX)
+    n: Int | None = Field(None, ge=1, le=128)
     user: str | None = Field(None, max_length=256)
-    stream: bool = False
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
     metadata: dict[str, str] | None = None
+    presence_penalty: Penalty | None = None
+    frequency_penalty: Penalty | None = None
+    logit_bias: dict[TokenId, Bias] | None = Field(None, max_length=1024)
+    service_tier: str | None = Field(None, min_length=1, max_length=32)
 
     @field_validator("stop")
     @classmethod
@@ -77,20 +109,57 @@ class _Sampling(_Open):
         )
 
     def passthrough(self) -> dict[str, Any]:
-        return dict(self.__pydantic_extra__ or {})
+        """Unknown top-level fields plus the type-checked known OpenAI parameters sent."""
+        known = self.PASSTHROUGH & self.model_fields_set
+        out = self.model_dump(include=set(known), exclude_unset=True) if known else {}
+        out.update(self.__pydantic_extra__ or {})
+        return out
 
 
 class ChatCompletionBody(_Sampling):
     """``POST /v1/chat/completions``."""
 
+    PASSTHROUGH: ClassVar[frozenset[str]] = _Sampling.PASSTHROUGH | {
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "response_format",
+        "logprobs",
+        "top_logprobs",
+        "store",
+        "functions",
+        "function_call",
+    }
+
     messages: list[ChatMessage] = Field(min_length=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: Int | None = Field(None, ge=1, le=MAX_OUTPUT_TOKENS)
+    tools: list[Tool] | None = Field(None, max_length=128)
+    tool_choice: Literal["none", "auto", "required"] | ToolChoice | None = None
+    parallel_tool_calls: StrictBool | None = None
+    response_format: ResponseFormat | None = None
+    logprobs: StrictBool | None = None
+    top_logprobs: Int | None = Field(None, ge=0, le=20)
+    store: StrictBool | None = None
+    functions: list[FunctionDef] | None = Field(None, max_length=128)
+    function_call: Literal["none", "auto"] | dict[str, Any] | None = None
+
+    @field_validator("top_logprobs")
+    @classmethod
+    def _needs_logprobs(cls, v: int | None, info: ValidationInfo) -> int | None:
+        if v is not None and info.data.get("logprobs") is not True:
+            raise ValueError("top_logprobs needs logprobs: true")
+        return v
 
 
 class CompletionBody(_Sampling):
     """``POST /v1/completions``."""
 
+    PASSTHROUGH: ClassVar[frozenset[str]] = _Sampling.PASSTHROUGH | {"logprobs", "echo", "suffix"}
+
     prompt: str | list[str]
+    logprobs: Int | None = Field(None, ge=0, le=5)
+    echo: StrictBool | None = None
+    suffix: str | None = None
 
     @field_validator("prompt")
     @classmethod
@@ -100,14 +169,14 @@ class CompletionBody(_Sampling):
         return v
 
 
-class EmbeddingBody(_Open):
+class EmbeddingBody(Open):
     """``POST /v1/embeddings``."""
 
-    model: str = Field(min_length=1)
+    model: str = Field(min_length=1, max_length=256)
     input: str | list[str]
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = Field(None, ge=1)
-    user: str | None = None
+    dimensions: Int | None = Field(None, ge=1, le=MAX_EMBEDDING_DIMENSIONS)
+    user: str | None = Field(None, max_length=256)
 
     @field_validator("input")
     @classmethod
@@ -135,38 +204,130 @@ def parse_body(raw: bytes, model: type[B]) -> B:
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        errs = exc.errors()
-        first = errs[0]
-        if first["type"] in ("json_invalid", "json_type"):
-            raise InvalidRequestError(
-                f"request body is not valid JSON: {first['msg']}", code="invalid_json"
-            ) from None
-        if first["type"] == "model_type" or not first["loc"]:
-            raise InvalidRequestError("request body must be a JSON object") from None
-        loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
-        msg = first["msg"]
-        if first["type"] == "missing":
-            msg = "missing required parameter"
-        raise UnprocessableError(
-            f"{loc}: {msg}",
-            param=loc,
-            code="missing_required_parameter" if first["type"] == "missing" else None,
-        ) from None
+        raise _request_error(exc.errors(include_url=False), raw) from None
+
+
+_OBJECT_TYPES = ("model_type", "model_attributes_type", "dict_type")
+
+
+def _request_error(errs: list[ErrorDetails], raw: bytes) -> InvalidRequestError:
+    """The client error for pydantic's errors: the first one, refined to its deepest path."""
+    first = errs[0]
+    if first["type"] in ("json_invalid", "json_type"):
+        return InvalidRequestError(
+            f"request body is not valid JSON: {first['msg']}", code="invalid_json"
+        )
+    if not first["loc"]:
+        return InvalidRequestError("request body must be a JSON object")
+    try:
+        data: Any = json.loads(raw)
+    except ValueError:
+        data = None
+    paths = [_param(e, data) for e in errs]
+    best = 0
+    for i, p in enumerate(paths):
+        if p.startswith(paths[0] + ".") and len(p) > len(paths[best]):
+            best = i
+    param = paths[best]
+    msg = _message([e for e, p in zip(errs, paths, strict=True) if p == param])
+    etype = errs[best]["type"]
+    if etype == "missing":
+        msg, code = "missing required parameter", "missing_required_parameter"
+    else:
+        code = "invalid_type" if etype.endswith("_type") else "invalid_value"
+    return UnprocessableError(f"{param or 'body'}: {msg}", param=param or None, code=code)
+
+
+def _message(errs: list[ErrorDetails]) -> str:
+    """One message for the errors at one path (several when a union of types failed)."""
+    msgs: list[str] = []
+    for e in errs:
+        msg = "Input should be a JSON object" if e["type"] in _OBJECT_TYPES else e["msg"]
+        msg = msg.removeprefix("Value error, ")
+        if msgs and msg.startswith("Input should be "):
+            msg = msg.removeprefix("Input should be ")
+        if msg not in msgs:
+            msgs.append(msg)
+    return " or ".join(msgs)
+
+
+def _param(err: ErrorDetails, data: Any) -> str:
+    """The dotted path of an error in the client's JSON, without pydantic's union tags."""
+    loc = err["loc"]
+    if data is None:
+        return ".".join(str(p) for p in loc if isinstance(p, int) or p.isidentifier())
+    out: list[str] = []
+    cur = data
+    for i, part in enumerate(loc):
+        if isinstance(cur, dict) and isinstance(part, str) and part in cur:
+            out.append(part)
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            out.append(str(part))
+            cur = cur[part]
+        elif err["type"] == "missing" and i == len(loc) - 1:
+            out.append(str(part))
+    return ".".join(out)
+
+
+def _parts(messages: list[dict[str, Any]] | None, kinds: tuple[str, ...]) -> list[str]:
+    """Dotted params (``messages.i.content.j``) of the content parts of the given types."""
+    found = []
+    for i, m in enumerate(messages or []):
+        content = m.get("content")
+        for j, part in enumerate(content if isinstance(content, list) else []):
+            if isinstance(part, dict) and part.get("type") in kinds:
+                found.append(f"messages.{i}.content.{j}")
+    return found
+
+
+def image_parts(req: ChatRequest) -> int:
+    """How many ``image_url`` content parts the request carries."""
+    return len(_parts(req.messages, ("image_url",)))
+
+
+def check_capabilities(req: ChatRequest, target: ModelTarget) -> None:
+    """Refuse (400 ``unsupported_content``) a request the chosen target cannot take."""
+    images = _parts(req.messages, ("image_url",))
+    if images and not target.vision:
+        raise InvalidRequestError(
+            f"{images[0]}: model {target.name!r} does not accept image input",
+            code="unsupported_content",
+            param=images[0],
+        )
+
+
+def check_embedding_request(body: EmbeddingBody, target: ModelTarget) -> None:
+    """Refuse (422) ``dimensions`` above the configured embedding size of the target."""
+    if body.dimensions is not None and target.dimensions is not None:
+        if body.dimensions > target.dimensions:
+            raise UnprocessableError(
+                f"dimensions: {body.dimensions} is larger than the {target.dimensions} "
+                f"dimensions of model {target.name!r}",
+                param="dimensions",
+            )
 
 
 def chat_request(body: ChatCompletionBody, model: str, default_max: int | None) -> ChatRequest:
     """The provider request for a chat body routed to upstream ``model``."""
     if body.n not in (None, 1):
         raise InvalidRequestError("only n=1 is supported", param="n", code="unsupported_value")
+    messages = [m.model_dump(exclude_unset=True, exclude_none=True) for m in body.messages]
+    refused = _parts(messages, UNSUPPORTED_PARTS)
+    if refused:
+        raise InvalidRequestError(
+            f"{refused[0]}: audio and file content parts are not supported",
+            code="unsupported_content",
+            param=refused[0],
+        )
     max_tokens = body.max_completion_tokens or body.max_tokens or default_max
-    extra = body.passthrough()
     return ChatRequest(
         model=model,
-        messages=[m.model_dump(exclude_none=True) for m in body.messages],
+        messages=messages,
         params=body.params(max_tokens),
         stream=body.stream,
         user=body.user,
-        extra=extra,
+        extra=body.passthrough(),
     )
 
 

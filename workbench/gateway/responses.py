@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from workbench.errors import UnprocessableError
 from workbench.providers import Completion
 
 
@@ -128,11 +129,23 @@ def embeddings(
     fmt: str,
     dimensions: int | None,
 ) -> dict[str, Any]:
-    """``list`` of ``embedding`` objects, float or base64 (little-endian float32)."""
+    """``list`` of ``embedding`` objects, float or base64 (little-endian float32).
+
+    ``dimensions`` below a vector's size truncates it and renormalises it to unit
+    length (as OpenAI's text-embedding-3 models do); above it, the request is refused
+    with a 422 naming ``dimensions``: the vector size is known only now, after the
+    upstream call, so the caller logs it as a rejected request.
+    """
     data = []
     for i, vec in enumerate(vectors):
         arr = np.asarray(vec, dtype=np.float32)
-        if dimensions is not None:
+        if dimensions is not None and dimensions > arr.shape[-1]:
+            raise UnprocessableError(
+                f"dimensions: {dimensions} is larger than the {arr.shape[-1]} dimensions "
+                f"of model {model!r}",
+                param="dimensions",
+            )
+        if dimensions is not None and dimensions < arr.shape[-1]:
             arr = arr[:dimensions]
             norm = float(np.linalg.norm(arr))
             if norm > 0:
