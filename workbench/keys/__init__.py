@@ -1,4 +1,4 @@
-"""API keys: a SQLite-backed store with a revocation-aware verification cache.
+"""API keys: a SQLite-backed store with a revocation-aware, bounded verification path.
 
 ::
 
@@ -7,9 +7,16 @@
     store = KeyStore()                       # $WORKBENCH_HOME/keys.sqlite
     record, key = store.create("team-a", "notebook")   # key shown once: wb-<id>-<secret>
     store.verify(key)                        # -> KeyRecord, or raises AuthenticationError
+    await store.averify(key)                 # the same, off the event loop where it blocks
     store.revoke(record.key_id)
+
+Modules: ``records`` (key format, :class:`KeyRecord`), ``hashing`` (PBKDF2 and the gate
+that bounds it), ``db`` (SQLite), ``cache`` and ``throttle`` (what verification
+remembers), ``verifier`` (the sync and async paths), ``store`` (:class:`KeyStore`).
 """
 
-from workbench.keys.store import KEY_PREFIX, KeyRecord, KeyStore, validate_workspace
+from workbench.keys.records import KEY_PREFIX, KeyRecord, validate_workspace
+from workbench.keys.store import KeyStore
+from workbench.keys.verifier import VerifyLimits
 
-__all__ = ["KEY_PREFIX", "KeyRecord", "KeyStore", "validate_workspace"]
+__all__ = ["KEY_PREFIX", "KeyRecord", "KeyStore", "VerifyLimits", "validate_workspace"]
