@@ -17,6 +17,8 @@ from typing import Any
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from serve.health import HealthProbe
+from serve.routing_state import shared_routing_state
 from workbench.errors import ServiceUnavailableError, UpstreamError, WorkbenchError
 from workbench.providers import ChatRequest, Completion, Delta, EmbeddingResult
 
@@ -124,34 +126,41 @@ class Gateway:
     ) -> None:
         os.environ["WORKBENCH_HOME"] = home
         from workbench.config.gateway import GatewayConfig
-        from workbench.gateway.app import Backend, Deps, create_app
-        from workbench.gateway.metrics import LOG_BACKLOG
-        from workbench.gateway.policies import PolicyRuntime
-        from workbench.gateway.shipping import LogShipper
-        from workbench.keys import KeyStore
-        from workbench.pricing import load_prices
-        from workbench.providers import registry
 
         cfg = GatewayConfig.model_validate(config)
         self.cfg = cfg
         self.log_sink = log_sink
-        backends: dict[str, Backend] = {}
-        caps: dict[str, frozenset[str]] = {}
-        self._clients: list[Any] = []
+        self.draining = False
+        self._asgi = self._build(cfg, replicas, scorer)
+
+    def _hosted(self, cfg: Any, replicas: dict[str, DeploymentHandle]) -> dict[str, Any]:
+        from workbench.providers import registry
+
+        hosted: dict[str, Any] = {}
         for target in cfg.models:
             spec = registry.get(target.provider)
-            caps[target.name] = spec.capabilities
-            if spec.runs_in == "ingress":
-                client = spec.factory(target)
-                self._clients.append(client)
-                backends[target.name] = client
-            elif "embeddings" in spec.capabilities and "chat" not in spec.capabilities:
-                backends[target.name] = EmbedderBackend(replicas[target.name])
+            if spec.runs_in != "replica":
+                continue
+            if "embeddings" in spec.capabilities and "chat" not in spec.capabilities:
+                hosted[target.name] = EmbedderBackend(replicas[target.name])
             else:
-                backends[target.name] = ReplicaBackend(replicas[target.name])
+                hosted[target.name] = ReplicaBackend(replicas[target.name])
+        return hosted
 
-        async def send(batch: list[dict[str, Any]]) -> None:
-            await self.log_sink.write.remote(batch)
+    def _build(
+        self, cfg: Any, replicas: dict[str, DeploymentHandle], scorer: DeploymentHandle | None
+    ) -> Any:
+        from workbench.gateway.app import create_app
+        from workbench.gateway.metrics import LOG_BACKLOG
+        from workbench.gateway.policies import PolicyRuntime
+        from workbench.gateway.shipping import LogShipper
+        from workbench.keys import KeyStore
+        from workbench.pipeline import build_pipeline
+        from workbench.policy import PolicyStore
+        from workbench.pricing import load_prices
+
+        async def send(batch: list[dict[str, Any]]) -> Any:
+            return await self.log_sink.write.remote(batch)
 
         self.shipper = LogShipper(
             send, batch_max=cfg.logging.batch_max_records, interval_s=cfg.logging.batch_interval_s
@@ -161,49 +170,38 @@ class Gateway:
             self.shipper.submit(record)
             LOG_BACKLOG.set(self.shipper.backlog)
 
-        from workbench.policy import PolicyStore
-
         self.policies = PolicyRuntime(
             PolicyStore(),
             scorer=HandleScorer(scorer) if scorer is not None else None,
             poll_s=cfg.guardrails.policy_poll_s,
         )
-
-        def ready() -> dict[str, Any]:
-            return {
-                "log_backlog": self.shipper.backlog,
-                "log_send_failures": self.shipper.failures,
-                **self.policies.info(),
-            }
-
-        self._asgi = create_app(
-            Deps(
-                config=cfg,
-                backends=backends,
-                submit_record=submit,
-                auth=KeyStore() if cfg.gateway.require_auth else None,
-                prices=load_prices(Path(cfg.pricing) if cfg.pricing else None),
-                ready=ready,
-                capabilities=caps,
-                guard=self.policies.for_request,
-            )
+        self.health = HealthProbe(cfg, self.shipper, self.policies, scorer is not None)
+        self.pipeline = build_pipeline(
+            cfg,
+            submit_record=submit,
+            hosted=self._hosted(cfg, replicas),
+            auth=KeyStore() if cfg.gateway.require_auth else None,
+            prices=load_prices(Path(cfg.pricing) if cfg.pricing else None),
+            policies=self.policies,
+            routing_state=shared_routing_state(),
+            draining=lambda: self.draining,
         )
+        return create_app(self.pipeline, health=self.health.report, draining=lambda: self.draining)
 
     def __serve_build_asgi_app__(self) -> Any:
         return self._asgi
-
-    def reconfigure(self, user_config: dict[str, Any]) -> None:
-        """Run-time config (published policy, prices) arrives here without a restart."""
-        self.user_config = user_config
 
     async def __del__(self) -> None:
         try:
             await self.shipper.drain(timeout=10.0)
         except Exception:
             pass
-        for c in self._clients:
+        for t in self.pipeline.targets.values():
+            close = getattr(t.backend, "close", None)
+            if close is None:
+                continue
             try:
-                await c.close()
+                await close()
             except Exception:
                 pass
         await asyncio.sleep(0)

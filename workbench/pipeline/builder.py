@@ -1,0 +1,232 @@
+"""``build_pipeline``: the production request pipeline from a gateway config.
+
+The FastAPI adapter, the Ray Serve ingress, tests and notebooks all build the gateway
+this way; the host supplies only the few things that differ (backends for targets that
+run in their own replicas, the key store, where records go, the live policies, the
+shared routing state). Nothing here imports Ray or a web framework.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from workbench.config.gateway import GatewayConfig
+from workbench.errors import (
+    InvalidRequestError,
+    NotFoundError,
+    ServiceUnavailableError,
+    WorkbenchError,
+)
+from workbench.gateway import metrics, responses
+from workbench.guardrails.engine import GuardrailEngine
+from workbench.pipeline.context import RequestContext
+from workbench.pipeline.recorder import Recorder, Submit
+from workbench.pipeline.runner import Pipeline
+from workbench.pipeline.stages import seams
+from workbench.pipeline.stages.auth import Authenticator, authenticate
+from workbench.pipeline.stages.call import route_and_call
+from workbench.pipeline.stages.parse import parse
+from workbench.pipeline.stages.policy import EngineFor, input_guardrails, select_policy
+from workbench.pipeline.stages.respond import Pricer, respond
+from workbench.pipeline.targets import Backend, Target
+from workbench.pipeline.types import Exchange, Incoming, Reply, Stage
+from workbench.providers import registry
+from workbench.routing import LocalRoutingState, Router, RoutingState, TargetInfo
+
+
+def make_targets(cfg: GatewayConfig, hosted: Mapping[str, Backend]) -> dict[str, Target]:
+    """Every configured target with its backend: ``hosted`` for replica-run providers,
+    an in-process client (the provider's factory) for the others."""
+    out: dict[str, Target] = {}
+    for t in cfg.models:
+        spec = registry.get(t.provider)
+        if t.name in hosted:
+            backend = hosted[t.name]
+        elif spec.runs_in == "ingress":
+            backend = spec.factory(t)
+        else:
+            continue  # a replica-run target whose host supplied no backend: not served
+        out[t.name] = Target(config=t, backend=backend, capabilities=spec.capabilities)
+    return out
+
+
+def _target_infos(targets: Mapping[str, Target], prices: Any) -> dict[str, TargetInfo]:
+    infos = {}
+    for name, t in targets.items():
+        cost = None
+        if prices is not None:
+            cost = prices.cost(t.upstream_model, t.config.provider, 500_000, 500_000)
+        infos[name] = TargetInfo(
+            name=name, provider=t.config.provider, cost_per_mtok=cost, timeouts=t.config.timeouts
+        )
+    return infos
+
+
+class Routers:
+    """One router per live policy version (its ``routing`` section), sharing one state."""
+
+    def __init__(self, infos: Mapping[str, TargetInfo], state: RoutingState) -> None:
+        self.infos, self.state = infos, state
+        self.default = Router(None, infos, state)
+        self._by_hash: dict[str, Router] = {}
+
+    def __call__(self, engine: GuardrailEngine | None) -> Router:
+        if engine is None:
+            return self.default
+        key = str(engine.policy_hash or engine.policy_id)
+        router = self._by_hash.get(key)
+        if router is None:
+            if len(self._by_hash) > 64:
+                self._by_hash.clear()
+            router = Router(engine.policy.routing, self.infos, self.state)
+            self._by_hash[key] = router
+        return router
+
+
+def _unknown(ex: Exchange) -> WorkbenchError:
+    inc = ex.incoming
+    if inc.status_hint == 503:
+        return ServiceUnavailableError(
+            "the gateway is shutting down; retry shortly", code="shutting_down"
+        )
+    if inc.status_hint == 400:
+        return InvalidRequestError("malformed request")
+    if inc.status_hint == 405:
+        err = InvalidRequestError(
+            f"method {inc.method} not allowed on {inc.path[:200]}", code="method_not_allowed"
+        )
+        err.status = 405
+        return err
+    return NotFoundError(f"no route {inc.method} {inc.path[:200]}", code="unknown_route")
+
+
+class GatewayPipeline:
+    """The gateway's chains: generate (chat, completions, embeddings), models, unknown."""
+
+    def __init__(
+        self,
+        cfg: GatewayConfig,
+        targets: dict[str, Target],
+        routers: Routers,
+        auth: Authenticator | None,
+        record: Recorder,
+        engine_for: EngineFor | None,
+        prices: Any,
+        draining: Callable[[], bool],
+        policies: Any = None,
+    ) -> None:
+        self.cfg, self.targets, self.routers, self.policies = cfg, targets, routers, policies
+        self.draining = draining
+        require = auth if cfg.gateway.require_auth else None
+        self.limits: list[Stage] = []  # filled by the limits issue
+        self.cache_lookup: list[Stage] = []  # filled by the cache issue
+        self.cache_store: list[Stage] = []
+        self.generate = Pipeline(
+            [
+                authenticate(require),
+                parse(cfg.gateway),
+                select_policy(engine_for, routers),
+                seams.chain(self.limits),
+                input_guardrails,
+                seams.chain(self.cache_lookup),
+                route_and_call(targets),
+                seams.chain(self.cache_store),
+                respond(Pricer(prices)),
+            ],
+            record,
+            self.start,
+            draining,
+        )
+        self.models = Pipeline([authenticate(require), self._models], record, self.start, draining)
+        self.unknown = Pipeline([self._unknown], record, self.start, draining)
+        metrics.set_known_models(self.model_names())
+
+    def start(self, incoming: Incoming) -> Exchange:
+        """A fresh exchange with the request's context."""
+        ctx = RequestContext(
+            endpoint=incoming.endpoint,
+            method=incoming.method,
+            store_bodies=self.cfg.gateway.store_bodies,
+        )
+        h = incoming.headers
+        ctx.trace_id = h.get("x-trace-id") or h.get("traceparent")
+        ctx.user_agent = h.get("user-agent")
+        fwd = h.get("x-forwarded-for")
+        ctx.client_ip = fwd.split(",")[0].strip() if fwd else incoming.client_host
+        return Exchange(incoming=incoming, ctx=ctx)
+
+    async def handle(self, incoming: Incoming) -> Reply:
+        """Answer one request (always exactly one log record)."""
+        if incoming.kind in ("chat", "completions", "embeddings"):
+            return await self.generate.run(incoming)
+        if incoming.kind == "models":
+            return await self.models.run(incoming)
+        return await self.unknown.run(incoming)
+
+    def model_names(self) -> list[str]:
+        """Every name a client may send: targets and the routes of live policies."""
+        names = list(self.targets)
+        engines = getattr(self.policies, "engines", {}) if self.policies is not None else {}
+        for engine in list(engines.values()):
+            for route in self.routers(engine).routes():
+                if route not in names:
+                    names.append(route)
+        return names
+
+    def _model_entry(self, name: str) -> dict[str, Any]:
+        t = self.targets.get(name)
+        owner = t.config.provider if t is not None else "workbench-route"
+        return {"id": name, "object": "model", "created": 0, "owned_by": owner}
+
+    async def _models(self, ex: Exchange) -> Reply:
+        names = self.model_names()
+        if ex.incoming.model_id is None:
+            data: Any = {"object": "list", "data": [self._model_entry(n) for n in names]}
+        elif ex.incoming.model_id in names:
+            data = self._model_entry(ex.incoming.model_id)
+        else:
+            raise NotFoundError(
+                f"The model '{ex.incoming.model_id[:200]}' does not exist",
+                param="model",
+                code="model_not_found",
+            )
+        return Reply(body=responses.dumps(data))
+
+    async def _unknown(self, ex: Exchange) -> Reply:
+        raise _unknown(ex)
+
+
+def build_pipeline(
+    cfg: GatewayConfig,
+    *,
+    submit_record: Submit,
+    hosted: Mapping[str, Backend] | None = None,
+    auth: Authenticator | None = None,
+    prices: Any = None,
+    policies: Any = None,
+    routing_state: RoutingState | None = None,
+    draining: Callable[[], bool] = lambda: False,
+) -> GatewayPipeline:
+    """The production pipeline for ``cfg``.
+
+    ``hosted``: backends of targets whose provider runs in its own replica (the Serve
+    ingress passes Ray handles; a notebook may pass in-process engines). ``policies``: a
+    :class:`~workbench.gateway.policies.PolicyRuntime` (live policies), or None.
+    ``routing_state``: shared breaker/latency state (in-process by default).
+    """
+    targets = make_targets(cfg, hosted or {})
+    state = routing_state if routing_state is not None else LocalRoutingState()
+    routers = Routers(_target_infos(targets, prices), state)
+    engine_for = policies.for_request if policies is not None else None
+    return GatewayPipeline(
+        cfg,
+        targets,
+        routers,
+        auth,
+        Recorder(submit_record),
+        engine_for,
+        prices,
+        draining,
+        policies,
+    )

@@ -1,0 +1,50 @@
+"""The last stage of every request: its one log record.
+
+Runs for every request, whatever happened (see :mod:`workbench.pipeline.runner`).
+Log-only guardrail checks still running are awaited off the response path first, so
+their verdicts land in the same record. Bodies are masked where a check flagged a
+secret or PII before the record is built. Logging never fails a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from workbench.gateway import metrics
+from workbench.pipeline.types import Exchange
+
+log = logging.getLogger(__name__)
+
+Submit = Callable[[dict[str, Any]], None]
+
+
+class Recorder:
+    """Builds the record of a finished exchange and hands it to the log shipper."""
+
+    def __init__(self, submit: Submit) -> None:
+        self.submit = submit
+
+    def __call__(self, ex: Exchange) -> None:
+        ctx = ex.ctx
+        if ctx.pending:  # log-only guardrails still running: record when they are done
+            ctx.finish()
+            tasks, ctx.pending = ctx.pending, []
+
+            async def later() -> None:
+                await asyncio.gather(*tasks, return_exceptions=True)
+                self(ex)
+
+            asyncio.get_running_loop().create_task(later())
+            return
+        try:
+            mask = getattr(ex.guard, "mask_bodies", None)
+            if mask is not None:
+                mask()
+            record = ctx.to_record()
+            metrics.observe(record)
+            self.submit(record)
+        except Exception:  # logging must never fail a request
+            log.exception("could not log request %s", ctx.request_id)

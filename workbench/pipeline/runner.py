@@ -1,0 +1,156 @@
+"""The pipeline runner: stages in order, one place that maps errors, one log record.
+
+Every request ends as exactly one record whose status is what the client saw:
+
+- a :class:`WorkbenchError` from any stage becomes its OpenAI-shaped error reply;
+- any other exception is a bug: the client gets a 500 ``internal_error`` and the record
+  says 500 too (never "ok");
+- a request cancelled before it was answered (client gone, or cut at shutdown) is
+  recorded as 499 ``client_disconnected`` / ``cut_at_shutdown``;
+- a streamed reply is recorded when its stream ends, however it ends (finished, failed
+  with an SSE error event, or cut), through :class:`LoggedStream`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+from workbench.errors import WorkbenchError
+from workbench.gateway import responses
+from workbench.pipeline.types import Exchange, Incoming, Reply, Stage
+
+log = logging.getLogger(__name__)
+
+Recorder = Callable[[Exchange], None]
+
+
+def error_reply(ex: Exchange, err: WorkbenchError) -> Reply:
+    """The one mapping from an error to an HTTP reply (and its record)."""
+    ex.ctx.fail(err)
+    attempts = ex.ctx.routing_attempts
+    if attempts and "status" not in attempts[-1]:
+        attempts[-1]["status"] = err.code
+    headers = {"x-workbench-request-id": ex.ctx.request_id, **ex.extra_headers}
+    return Reply(status=err.status, body=responses.dumps(err.to_body()), headers=headers)
+
+
+def cancelled(ex: Exchange, draining: bool) -> None:
+    """Record a request that was cut before its reply went out."""
+    code = "cut_at_shutdown" if draining else "client_disconnected"
+    ex.ctx.fail(WorkbenchError("request cancelled before it was answered", code=code))
+    ex.ctx.http_status = 499
+
+
+class Pipeline:
+    """An ordered chain of stages with a recorder that runs for every request."""
+
+    def __init__(
+        self,
+        stages: Sequence[Stage],
+        record: Recorder,
+        start: Callable[[Incoming], Exchange],
+        draining: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.stages = list(stages)
+        self.record = record
+        self.start = start
+        self.draining = draining
+
+    async def run(self, incoming: Incoming) -> Reply:
+        """Take one request through the chain; always returns a reply."""
+        ex = self.start(incoming)
+        reply: Reply | None = None
+        try:
+            reply = await self._stages(ex)
+        except WorkbenchError as err:
+            reply = error_reply(ex, err)
+        except (asyncio.CancelledError, GeneratorExit):
+            cancelled(ex, self.draining())
+            self.record(ex)
+            raise
+        except Exception:
+            log.exception("request %s failed in the pipeline", ex.ctx.request_id)
+            reply = error_reply(ex, WorkbenchError("internal error; see the gateway log"))
+        if reply.stream is not None:
+            reply.stream = LoggedStream(reply.stream, ex, self.record, self.draining)
+        else:
+            self.record(ex)
+        return reply
+
+    async def _stages(self, ex: Exchange) -> Reply:
+        for stage in self.stages:
+            reply = await stage(ex)
+            if reply is not None:
+                return reply
+        raise WorkbenchError(f"no stage answered {ex.incoming.endpoint}")
+
+
+class LoggedStream:
+    """Wraps a reply stream so the request is recorded exactly once when it ends.
+
+    Ends that record: exhausted, failed (the stage already turned errors into an SSE
+    error event), closed early by the server (client gone / shutdown), or never iterated
+    at all (garbage-collected: recorded from ``__del__``).
+    """
+
+    def __init__(
+        self,
+        inner: AsyncIterator[bytes],
+        ex: Exchange,
+        record: Recorder,
+        draining: Callable[[], bool],
+    ) -> None:
+        self.inner = inner
+        self.ex = ex
+        self._record = record
+        self._draining = draining
+        self.done = False
+
+    def __aiter__(self) -> LoggedStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self.done:
+            raise StopAsyncIteration
+        try:
+            return await self.inner.__anext__()
+        except StopAsyncIteration:
+            self._finish()
+            raise
+        except BaseException:
+            self._interrupted()
+            raise
+
+    def _interrupted(self) -> None:
+        if self.done:
+            return
+        ctx = self.ex.ctx
+        if ctx.error is None:
+            code = "cut_at_shutdown" if self._draining() else "client_disconnected"
+            ctx.error = WorkbenchError("stream ended before it was complete", code=code)
+            if code == "client_disconnected":
+                ctx.http_status = 499
+        self._finish()
+
+    def _finish(self) -> None:
+        if not self.done:
+            self.done = True
+            self._record(self.ex)
+
+    async def aclose(self) -> None:
+        """Close early (the server stopped sending)."""
+        if not self.done:
+            aclose: Any = getattr(self.inner, "aclose", None)
+            if aclose is not None:
+                try:
+                    await aclose()
+                except Exception:
+                    log.exception("closing stream %s", self.ex.ctx.request_id)
+            self._interrupted()
+
+    def __del__(self) -> None:
+        if not self.done:
+            self._interrupted()

@@ -1,0 +1,1 @@
+"""The stages of the request pipeline, one concern per module."""

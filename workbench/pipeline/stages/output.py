@@ -1,0 +1,90 @@
+"""Output guardrails on a whole answer, run inside the attempt that produced it.
+
+Running them inside the attempt lets the router treat a refused answer like a failed
+target (``routing.*.on_guardrail_failure``): :class:`~workbench.routing.OutputRejected`
+moves on to the next target. Within one target the policy's own actions apply:
+``retry`` asks the same model again (up to ``retry.max_attempts``), ``fallback``
+answers from ``fallback.model`` or ``fallback.message``, redact/fix rewrite the text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from workbench.errors import UpstreamTimeoutError
+from workbench.guardrails._stream import denial
+from workbench.pipeline.types import Exchange
+from workbench.providers import ChatRequest, Completion
+from workbench.routing import OutputRejected
+
+if TYPE_CHECKING:
+    from workbench.pipeline.targets import Target
+
+
+async def _generate(target: Target, req: ChatRequest, limit: float | None) -> Completion:
+    try:
+        async with asyncio.timeout(limit):
+            return await target.backend.chat(req)
+    except TimeoutError:
+        raise UpstreamTimeoutError(
+            f"upstream {target.name} gave no answer within {limit:.3g}s"
+        ) from None
+
+
+async def checked_completion(
+    ex: Exchange,
+    target: Target,
+    req: ChatRequest,
+    limit: float | None,
+    targets: Mapping[str, Target],
+) -> Completion:
+    """One attempt's answer after the output checks (may raise OutputRejected)."""
+    guard = ex.guard
+    comp = await _generate(target, req, limit)
+    if guard is None or not guard.guards_output:
+        if guard is not None:
+            guard.log_only_output(comp.text)
+        return comp
+    max_tries = guard.engine.policy.retry.max_attempts
+    pt, ct, tries = comp.prompt_tokens, comp.completion_tokens, 1
+    while True:
+        out = await guard.check_output(comp.text)
+        if out.retry is not None and tries < max_tries:
+            tries += 1
+            comp = await _generate(target, req, limit)
+            pt, ct = pt + comp.prompt_tokens, ct + comp.completion_tokens
+            continue
+        break
+    decisive = out.deny or out.retry
+    if decisive is not None:
+        ex.ctx.prompt_tokens, ex.ctx.completion_tokens = pt, ct
+        raise OutputRejected(denial(decisive, guard.messages.get(decisive.check)))
+    if out.fallback is not None:
+        comp = await _policy_fallback(ex, req, targets)
+        pt, ct = pt + comp.prompt_tokens, ct + comp.completion_tokens
+    elif out.changed:
+        comp.text = out.texts[0]
+    comp.prompt_tokens, comp.completion_tokens = pt, ct
+    guard.log_only_output(comp.text)
+    return comp
+
+
+async def _policy_fallback(
+    ex: Exchange, req: ChatRequest, targets: Mapping[str, Target]
+) -> Completion:
+    """The policy's ``fallback``: another model's answer, or the canned message."""
+    assert ex.guard is not None
+    fb = ex.guard.engine.policy.fallback
+    other = targets.get(fb.model) if fb.model else None
+    if other is None or "chat" not in other.capabilities:
+        return Completion(text=fb.message or "", finish_reason="stop")
+    attempts = ex.ctx.routing_attempts
+    attempts.append(
+        {"target": other.name, "provider": other.config.provider, "reason": "policy_fallback"}
+    )
+    comp = await other.backend.chat(other.request_for(req))
+    attempts[-1]["status"] = "ok"
+    ex.answered_by = other
+    return comp
