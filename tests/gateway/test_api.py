@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -476,3 +477,57 @@ def test_embedding_dimensions_checked_against_the_configured_size() -> None:
 )
 def test_embedding_body_errors(fields: dict[str, Any], param: str) -> None:
     _unprocessable({"model": "e", "input": "x", **fields}, param, EmbeddingBody)
+
+
+# -- fuzz: never anything but an OpenAI-shaped 400/422 ---------------------------------------
+
+_PIECES = [b"{", b"}", b"[", b"]", b'"model"', b":", b",", b'"messages"', b"null", b"1e999",
+           b'"\\ud800"', b"\xff\xfe", b'{"role":"user"}', b"true", b'"echo"', b"-0"]  # fmt: skip
+_VALUES: list[Any] = [None, True, 0, -1, 2**70, 1.5, "", "x", [], {}, [1], {"a": 1}, [{}]]
+
+
+def _random_json(rng: random.Random, depth: int = 0) -> Any:
+    if depth > 3 or rng.random() < 0.4:
+        return rng.choice(_VALUES)
+    if rng.random() < 0.5:
+        return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    keys = ["type", "text", "image_url", "url", "role", "content", "function", "name", "z"]
+    return {rng.choice(keys): _random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))}
+
+
+def _mutate(rng: random.Random, body: Any) -> Any:
+    """Replace one random node of ``body`` with random JSON."""
+    if not isinstance(body, dict | list) or not body or rng.random() < 0.25:
+        return _random_json(rng)
+    key = rng.choice(list(body)) if isinstance(body, dict) else rng.randrange(len(body))
+    body[key] = _mutate(rng, body[key])
+    return body
+
+
+@pytest.mark.parametrize("model", [ChatCompletionBody, CompletionBody, EmbeddingBody])
+def test_garbage_gives_openai_shaped_client_errors(model: type) -> None:
+    rng = random.Random(1234)
+    seeds: dict[type, dict[str, Any]] = {
+        ChatCompletionBody: {**_vision_body(), "tools": [{"type": "function", "function": {
+            "name": "f"}}], "stream_options": {"include_usage": True}},
+        CompletionBody: {"model": "m", "prompt": ["x"], "logit_bias": {"1": 1}},
+        EmbeddingBody: {"model": "e", "input": ["a", "b"], "dimensions": 8},
+    }  # fmt: skip
+    for i in range(600):
+        if i % 3 == 0:
+            raw = b"".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 12)))
+        else:
+            raw = json.dumps(_mutate(rng, json.loads(json.dumps(seeds[model])))).encode()
+        try:
+            body = parse_body(raw, model)
+            if isinstance(body, ChatCompletionBody):
+                chat_request(body, "m", None)
+            elif isinstance(body, CompletionBody):
+                completion_request(body, "m", None)
+        except InvalidRequestError as err:
+            assert err.status in (400, 422), (raw, err.to_body())
+            assert err.message, raw
+            if err.param is not None:  # a field of the body, never a pydantic union tag
+                segs = err.param.split(".")
+                assert segs[0] in model.model_fields, (raw, err.to_body())
+                assert not any("[" in s or "function-" in s for s in segs), (raw, err.to_body())

@@ -204,7 +204,7 @@ def parse_body(raw: bytes, model: type[B]) -> B:
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        raise _request_error(exc.errors(include_url=False), raw) from None
+        raise _request_error(exc.errors(include_url=False, include_input=False), raw) from None
 
 
 _OBJECT_TYPES = ("model_type", "model_attributes_type", "dict_type")
@@ -221,7 +221,7 @@ def _request_error(errs: list[ErrorDetails], raw: bytes) -> InvalidRequestError:
         return InvalidRequestError("request body must be a JSON object")
     try:
         data: Any = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     paths = [_param(e, data) for e in errs]
     best = 0
