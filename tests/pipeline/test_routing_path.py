@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from tests.pipeline.conftest import in_process, gateway_config
+from tests.pipeline.conftest import gateway_config, in_process
 from workbench.guardrails.engine import GuardrailEngine
 from workbench.policy.model import Policy, policy_hash
 from workbench.providers import Delta
