@@ -44,7 +44,8 @@ _CHILD = textwrap.dedent(
     elif mode == "before_retire":
         wm._retire_segment = crash
     elif mode == "before_rename":
-        wm.os.replace = crash
+        import workbench.logstore._parquet as pm
+        pm.os.replace = crash
 
     assert writer.append(records) == len(records)
     print("acked", flush=True)

@@ -7,8 +7,9 @@ crash-safe flush into ``requests/date=YYYY-MM-DD/hour=HH/`` partitions); read wi
 
 from __future__ import annotations
 
+from .deadletter import read_dead_letters
 from .migrations import Migration, migrate
-from .normalize import normalize_record
+from .normalize import normalize_record, salvage_record
 from .reader import connect, query, tail
 from .schema import (
     FIELD_DOCS,
@@ -33,6 +34,8 @@ __all__ = [
     "migrate",
     "normalize_record",
     "query",
+    "read_dead_letters",
+    "salvage_record",
     "schema",
     "tail",
 ]

@@ -2,8 +2,10 @@
 
 Durability protocol (see ``docs`` in :class:`LogWriter`):
 
-1. ``append`` normalises, de-duplicates by ``request_id``, writes the new records to the
-   current spool segment and fsyncs before returning (durable before ack).
+1. ``append`` normalises each record on its own (a value that does not fit the schema is
+   nulled, or the record rejected, with the original kept in a dead-letter file, so one
+   poison record never blocks a batch), de-duplicates by ``request_id``, writes the new
+   records to the current spool segment and fsyncs before returning (durable before ack).
 2. ``flush`` seals the current segment and, per ``(date, hour)`` partition, writes
    ``requests/date=D/hour=HH/part-<segment id>.parquet`` via a temp file, fsync and an
    atomic rename; only after all of a segment's partitions exist is the segment deleted.
@@ -17,23 +19,26 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..home import logs_dir
-from ._fs import fsync_dir
+from . import _layout
+from ._fs import ensure_dir, fsync_dir
+from ._parquet import rows_to_table, write_table_atomic
+from .deadletter import dead_letter_entry, dead_letter_path, write_dead_letters
 from .migrations import migrate
-from .normalize import normalize_record
-from .schema import partition_dir, partition_of, schema
+from .normalize import salvage_record
+from .schema import partition_dir, partition_of
 from .spool import Segment, list_segments, read_segment, segment_id
 
 log = logging.getLogger(__name__)
@@ -43,30 +48,12 @@ class WriterLockedError(RuntimeError):
     """Another LogWriter (in this or another process) already owns the lake."""
 
 
-def _ensure_dir(path: Path) -> None:
-    """mkdir -p, fsyncing the parent of every directory created."""
-    missing = []
-    probe = path
-    while not probe.exists():
-        missing.append(probe)
-        probe = probe.parent
-    for directory in reversed(missing):
-        directory.mkdir(exist_ok=True)
-        fsync_dir(directory.parent)
-
-
-def _write_parquet(rows: list[dict[str, Any]], dest: Path) -> None:
-    """Write rows to ``dest`` atomically: temp file, fsync, rename, fsync the directory."""
-    _ensure_dir(dest.parent)
-    rows = sorted(rows, key=lambda r: r["received_at"])
-    table = pa.Table.from_pylist(rows, schema=schema())
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    with open(tmp, "wb") as fh:
-        pq.write_table(table, fh, compression="zstd")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, dest)
-    fsync_dir(dest.parent)
+def _write_parquet(rows: list[dict[str, Any]], dest: Path) -> list[tuple[dict[str, Any], str]]:
+    """Write rows to ``dest`` atomically; return the rows Arrow refused (not written)."""
+    table, bad = rows_to_table(rows)
+    if table.num_rows:
+        write_table_atomic(table, dest)
+    return bad
 
 
 def _retire_segment(path: Path) -> None:
@@ -89,11 +76,13 @@ def _acquire_lock(path: Path) -> IO[bytes]:
 class LogWriter:
     """The single, thread-safe writer of the request log at ``root`` (default ``logs_dir()``).
 
-    Layout: ``root/requests/date=YYYY-MM-DD/hour=HH/part-<id>.parquet`` plus the spool
-    in ``root/spool/``. Opening takes an exclusive lock on ``root/_meta/writer.lock``
-    (a second writer raises :class:`WriterLockedError`), runs pending migrations, loads
-    the ids written in the last ``dedupe_window_s`` seconds (by partition hour) for
-    idempotency, and replays any spool left by a crash.
+    Layout: ``root/requests/date=YYYY-MM-DD/hour=HH/part-<id>.parquet`` (and, once an
+    hour is compacted, ``compact-<id>.parquet``) plus the spool in ``root/spool/`` and
+    dead letters in ``root/deadletter/``. Opening takes an exclusive lock on
+    ``root/_meta/writer.lock`` (a second writer raises :class:`WriterLockedError`), runs
+    pending migrations, finishes an interrupted compaction, loads the ids written in the
+    last ``dedupe_window_s`` seconds (by partition hour) for idempotency, and replays any
+    spool left by a crash.
 
     ``append`` never flushes by itself: call :meth:`maybe_flush` periodically (or
     :meth:`flush`); :meth:`close` flushes.
@@ -114,22 +103,31 @@ class LogWriter:
         self._requests = self.root / "requests"
         self._spool = self.root / "spool"
         self._lock = threading.Lock()  # state + current segment
-        self._flush_lock = threading.Lock()  # one flush at a time
+        self._flush_lock = threading.Lock()  # one flush (or partition swap) at a time
         self._closed = False
         self._seen: dict[str, float] = {}  # request_id -> when it became known (epoch s)
         self._current: Segment | None = None
         self._sealed: list[Segment] = []
-        self._pending = 0
-        self._accepted = 0
-        self._duplicates = 0
-        self._files_written = 0
-        self._recovered = 0
+        self._counts = dict.fromkeys(
+            (
+                "pending",
+                "accepted",
+                "duplicates_dropped",
+                "files_written",
+                "recovered",
+                "quarantined",
+                "salvaged",
+                "rejected",
+            ),
+            0,
+        )
         self._last_flush = time.monotonic()
         self._lock_fh = _acquire_lock(self.root / "_meta" / "writer.lock")
         try:
             self.schema_version = migrate(self.root)
-            _ensure_dir(self._requests)
-            _ensure_dir(self._spool)
+            ensure_dir(self._requests)
+            ensure_dir(self._spool)
+            _layout.recover(self.root)
             self._cleanup_temp_files()
             self._load_recent_ids()
             self._recover()
@@ -164,17 +162,51 @@ class LogWriter:
 
     def _recover(self) -> None:
         for path in list_segments(self._spool):
-            records = [normalize_record(r) for r in read_segment(path)]
-            self._sealed.append(Segment(segment_id(path), path, records))
-            self._pending += len(records)
-            self._recovered += len(records)
-            for rec in records:
+            records, _ = self._admit(read_segment(path), "recovery")
+            self._counts["recovered"] += len(records)
+            # ids already in Parquet (a partition written before the crash, possibly
+            # compacted since) are not written again
+            fresh = [r for r in records if r["request_id"] not in self._seen]
+            self._sealed.append(Segment(segment_id(path), path, fresh))
+            self._counts["pending"] += len(fresh)
+            for rec in fresh:
                 self._seen[rec["request_id"]] = time.time()
         if self._sealed:
-            log.info("replaying %d spooled record(s) from %s", self._recovered, self._spool)
+            log.info(
+                "replaying %d spooled record(s) from %s", self._counts["recovered"], self._spool
+            )
             self.flush()
 
     # -- writing -------------------------------------------------------------------
+
+    def _admit(self, records: list[Any], source: str) -> tuple[list[dict[str, Any]], int]:
+        """Normalise records; dead-letter the originals of those that did not fit.
+
+        A record with a field that does not fit its type is kept with that field null
+        (``salvaged``); one without a usable id or time is only dead-lettered
+        (``rejected``). Dead letters are fsynced before this returns. Returns the kept
+        records and how many records were dead-lettered.
+        """
+        kept: list[dict[str, Any]] = []
+        dead: list[dict[str, Any]] = []
+        for raw in records:
+            rec, problems = salvage_record(raw)
+            if rec is not None:
+                kept.append(rec)
+            if problems:
+                rid = rec["request_id"] if rec is not None else None
+                if rid is not None and rid in self._seen:
+                    continue  # a re-sent duplicate: dead-lettered the first time
+                action = "salvaged" if rec is not None else "rejected"
+                dead.append(dead_letter_entry(source, raw, problems, action=action))
+                log.warning("log record %r %s: %d field problem(s)", rid, action, len(problems))
+        if dead:
+            write_dead_letters(dead_letter_path(self.root, source), dead)
+            with self._lock:
+                self._counts["quarantined"] += len(dead)
+                for entry in dead:
+                    self._counts[str(entry["action"])] += 1
+        return kept, len(dead)
 
     def _evict_old_ids(self) -> None:
         cutoff = time.time() - self.dedupe_window_s
@@ -188,18 +220,24 @@ class LogWriter:
     def append(self, records: list[dict[str, Any]]) -> int:
         """Durably spool the records not seen before; return how many were new.
 
-        Every record is validated first (:func:`normalize_record`); one invalid record
-        rejects the whole batch with ``ValueError`` and nothing is written. Records
-        whose ``request_id`` was already accepted (this batch, the spool, or Parquet
-        written within the dedupe window) are dropped. The new records are fsynced to
-        the spool before this returns.
+        See :meth:`append_batch`, which also reports duplicates and quarantined records.
         """
-        normalized = []
-        for index, rec in enumerate(records):
-            try:
-                normalized.append(normalize_record(rec))
-            except ValueError as exc:
-                raise ValueError(f"record {index} ({rec.get('request_id')!r}): {exc}") from exc
+        return self.append_batch(records)["accepted"]
+
+    def append_batch(self, records: list[dict[str, Any]]) -> dict[str, int]:
+        """Durably spool the new records; return ``accepted``, ``duplicates``, ``quarantined``.
+
+        Each record is normalised on its own (:func:`~.normalize.salvage_record`): a
+        record with a value that does not fit the schema never takes down the batch; its
+        original goes to the dead-letter file with the reason, and it is written with the
+        offending fields null, or not at all when it has no usable ``request_id`` or
+        ``received_at``. Records whose ``request_id`` was already accepted (this batch,
+        the spool, or Parquet written within the dedupe window) are dropped. The new
+        records are fsynced to the spool before this returns.
+        """
+        if self._closed:
+            raise RuntimeError("LogWriter is closed")
+        normalized, quarantined = self._admit(list(records), "writer")
         with self._lock:
             if self._closed:
                 raise RuntimeError("LogWriter is closed")
@@ -209,23 +247,27 @@ class LogWriter:
             for rec in normalized:
                 rid = rec["request_id"]
                 if rid in self._seen or rid in batch:
-                    self._duplicates += 1
                     continue
                 batch.add(rid)
                 new.append(rec)
-            if not new:
-                return 0
-            if self._current is None or self._current.fh is None:
-                if self._current is not None:  # broken segment: keep its records for flush
-                    self._sealed.append(self._current)
-                self._current = Segment.create(self._spool)
-            self._current.write(new)
-            now = time.time()
-            for rid in batch:
-                self._seen[rid] = now
-            self._pending += len(new)
-            self._accepted += len(new)
-            return len(new)
+            duplicates = len(normalized) - len(new)
+            self._counts["duplicates_dropped"] += duplicates
+            if new:
+                self._spool_records(new)
+            return {"accepted": len(new), "duplicates": duplicates, "quarantined": quarantined}
+
+    def _spool_records(self, new: list[dict[str, Any]]) -> None:
+        """Write ``new`` to the current segment (caller holds ``_lock``)."""
+        if self._current is None or self._current.fh is None:
+            if self._current is not None:  # broken segment: keep its records for flush
+                self._sealed.append(self._current)
+            self._current = Segment.create(self._spool)
+        self._current.write(new)
+        now = time.time()
+        for rec in new:
+            self._seen[rec["request_id"]] = now
+        self._counts["pending"] += len(new)
+        self._counts["accepted"] += len(new)
 
     def flush(self) -> int:
         """Write all spooled records to Parquet partitions; return how many were written.
@@ -248,8 +290,8 @@ class LogWriter:
                 _retire_segment(seg.path)
                 with self._lock:
                     self._sealed.remove(seg)
-                    self._pending -= len(seg.records)
-                    self._files_written += files
+                    self._counts["pending"] -= len(seg.records)
+                    self._counts["files_written"] += files
                 written += len(seg.records)
             with self._lock:
                 self._last_flush = time.monotonic()
@@ -264,18 +306,42 @@ class LogWriter:
             dest = self._requests / partition_dir(date, hour) / f"part-{seg.id}.parquet"
             if dest.exists():  # written before a crash: never write it twice
                 continue
-            _write_parquet(rows, dest)
-            files += 1
+            bad = _write_parquet(rows, dest)
+            if bad:  # never expected: salvage_record's output always converts
+                entries = [
+                    dead_letter_entry("flush", r, [why], action="rejected") for r, why in bad
+                ]
+                write_dead_letters(dead_letter_path(self.root, "flush"), entries)
+                with self._lock:
+                    self._counts["quarantined"] += len(bad)
+                    self._counts["rejected"] += len(bad)
+            files += len(rows) > len(bad)
         return files
 
     def maybe_flush(self) -> int:
         """Flush if ``flush_rows`` records are pending or ``flush_interval_s`` has passed."""
         with self._lock:
-            pending = self._pending
+            pending = self._counts["pending"]
             elapsed = time.monotonic() - self._last_flush
         if pending >= self.flush_rows or (pending > 0 and elapsed >= self.flush_interval_s):
             return self.flush()
         return 0
+
+    # -- coordination with compaction ----------------------------------------------
+
+    def pending_partitions(self) -> set[tuple[str, int]]:
+        """The ``(date, hour)`` partitions that spooled, unflushed records belong to."""
+        with self._lock:
+            segments = [*self._sealed, *([self._current] if self._current else [])]
+            return {partition_of(r["received_at"]) for s in segments for r in s.records}
+
+    @contextmanager
+    def layout_lock(self) -> Iterator[None]:
+        """Hold off flushes (no new Parquet file appears) while a partition is swapped."""
+        with self._flush_lock:
+            yield
+
+    # -- closing -------------------------------------------------------------------
 
     def close(self) -> None:
         """Flush everything and release the writer lock (idempotent)."""
@@ -291,16 +357,10 @@ class LogWriter:
             self._lock_fh.close()
 
     def stats(self) -> dict[str, int]:
-        """Counters: accepted, duplicates_dropped, pending, files_written, recovered."""
+        """Counters: accepted, duplicates_dropped, pending, files_written, recovered,
+        quarantined (= salvaged + rejected: records with a dead letter), known_ids."""
         with self._lock:
-            return {
-                "accepted": self._accepted,
-                "duplicates_dropped": self._duplicates,
-                "pending": self._pending,
-                "files_written": self._files_written,
-                "recovered": self._recovered,
-                "known_ids": len(self._seen),
-            }
+            return {**self._counts, "known_ids": len(self._seen)}
 
     def __enter__(self) -> LogWriter:
         return self
