@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from workbench.config._yamlsource import Locate, load_yaml_with_lines
 from workbench.errors import ConfigError
 from workbench.guardrails import CheckRegistry, CheckSpec
 from workbench.policy.model import DEFER_RULES, Loc, Policy, format_loc, rule_problems
+from workbench.routing.validate import routing_problems
 
 __all__ = [
     "PolicyError",
@@ -60,10 +61,17 @@ class PolicyError(ConfigError):
         self.errors = list(errors)
 
 
-def load_policy(path: str | Path, registry: CheckRegistry | None = None) -> Policy:
+def load_policy(
+    path: str | Path,
+    registry: CheckRegistry | None = None,
+    *,
+    known_targets: Collection[str] | None = None,
+) -> Policy:
     """Read, parse and validate the policy file at ``path``. Raises :class:`ConfigError`."""
     data, locate = load_yaml_with_lines(path)
-    return parse_policy(data, path=str(path), locate=locate, registry=registry)
+    return parse_policy(
+        data, path=str(path), locate=locate, registry=registry, known_targets=known_targets
+    )
 
 
 def parse_policy(
@@ -73,6 +81,7 @@ def parse_policy(
     registry: CheckRegistry | None = None,
     *,
     check_catalogue: bool = True,
+    known_targets: Collection[str] | None = None,
 ) -> Policy:
     """Validate already-parsed policy data. Raises :class:`PolicyError` naming every problem.
 
@@ -80,9 +89,16 @@ def parse_policy(
     :func:`workbench.config._yamlsource.load_yaml_with_lines`); ``registry`` is the check
     catalogue (default: the global one). ``check_catalogue=False`` checks the schema and
     the cross-field rules only (used for stored versions, validated when published).
+    ``known_targets`` (the gateway config's model names) makes a routing target that is
+    neither a route nor one of them an error; None skips that one check.
     """
     policy, errors = check_policy(
-        data, path=path, locate=locate, registry=registry, check_catalogue=check_catalogue
+        data,
+        path=path,
+        locate=locate,
+        registry=registry,
+        check_catalogue=check_catalogue,
+        known_targets=known_targets,
     )
     if errors:
         raise PolicyError(errors)
@@ -90,10 +106,18 @@ def parse_policy(
     return policy
 
 
-def validate_policy(policy: Policy, registry: CheckRegistry | None = None) -> Policy:
+def validate_policy(
+    policy: Policy,
+    registry: CheckRegistry | None = None,
+    *,
+    known_targets: Collection[str] | None = None,
+) -> Policy:
     """Check a policy built in code against the catalogue; returns it with normalised params."""
     return parse_policy(
-        policy.model_dump(mode="json"), path=f"<policy {policy.id}>", registry=registry
+        policy.model_dump(mode="json"),
+        path=f"<policy {policy.id}>",
+        registry=registry,
+        known_targets=known_targets,
     )
 
 
@@ -104,6 +128,7 @@ def check_policy(
     locate: Locate | None = None,
     registry: CheckRegistry | None = None,
     check_catalogue: bool = True,
+    known_targets: Collection[str] | None = None,
 ) -> tuple[Policy | None, list[PolicyProblem]]:
     """Like :func:`parse_policy` but returns ``(policy or None, errors)`` instead of raising."""
 
@@ -120,6 +145,9 @@ def check_policy(
     except ValidationError as exc:
         return None, _by_line([error(loc, msg) for loc, msg in _pydantic_problems(exc, Policy)])
     problems = rule_problems(policy)
+    problems += [
+        (("routing",) + loc, msg) for loc, msg in routing_problems(policy.routing, known_targets)
+    ]
     if check_catalogue:
         policy, catalogue = _check_catalogue(policy, _default(registry))
         problems += catalogue

@@ -20,7 +20,7 @@ A policy file looks like this (every key but ``id`` is optional)::
     fallback: {model: null, message: null}
     retry: {max_attempts: 2}
     logging: {store_bodies: true, redact_bodies: true}
-    routing: {}                # reserved: must be empty for now
+    routing: {}                # routes, retry, budget, breaker: see docs/routing.md
     cache: {}                  # reserved
     limits: {}                 # reserved
 
@@ -54,6 +54,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from workbench.routing.config import RoutingConfig
 
 __all__ = [
     "ACTIONS",
@@ -177,12 +179,13 @@ class Policy(_Strict):
     fallback: FallbackConfig = Field(default_factory=FallbackConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
-    routing: dict[str, Any] = Field(default_factory=dict)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
     cache: dict[str, Any] = Field(default_factory=dict)
     limits: dict[str, Any] = Field(default_factory=dict)
 
     _empty_lists = field_validator("input", "output", mode="before")(_none_to_empty_list)
-    _reserved_sections = field_validator("routing", "cache", "limits", mode="before")(_reserved)
+    _reserved_sections = field_validator("cache", "limits", mode="before")(_reserved)
+    _routing_none = field_validator("routing", mode="before")(_none_to_empty)
 
     @model_validator(mode="after")
     def _cross_field_rules(self, info: ValidationInfo) -> Policy:
