@@ -172,8 +172,8 @@ class GuardrailEngine:
         for c in checks:
             t0 = time.perf_counter()
             failed_results = []
-            for i, text in enumerate(texts):
-                res = c.validator.validate(text, {**base_meta, "scores": scores[i]})
+            everything = list(range(len(texts)))
+            for i, res in await _validate_at(c.validator, texts, everything, base_meta, scores):
                 if getattr(res, "outcome", "pass") == "fail":
                     failed_results.append((i, res))
             latency = (time.perf_counter() - t0) * 1000.0
@@ -220,8 +220,10 @@ class GuardrailEngine:
             out.changed = True
         for c in fixers:  # fixes apply in policy order, each on the current text
             new = []
+            everything = list(range(len(texts)))
+            fixes = dict(await _validate_at(c.validator, out.texts, everything, base_meta, scores))
             for i, text in enumerate(out.texts):
-                res = c.validator.validate(text, {**base_meta, "scores": scores[i]})
+                res = fixes[i]
                 fixed = getattr(res, "fix_value", None)
                 new.append(
                     fixed
@@ -252,6 +254,27 @@ class GuardrailEngine:
     ) -> StageOutcome:
         """Blocking form for notebooks and evaluation."""
         return asyncio.run(self.run_stage(stage, [text], request, **kw))
+
+
+async def _validate_at(
+    validator: Any,
+    texts: list[str],
+    indexes: list[int],
+    meta: dict[str, Any],
+    scores: list[dict[str, Any]],
+) -> list[tuple[int, Any]]:
+    """``(i, result)`` of one check on ``texts[i]`` for each of ``indexes``.
+
+    An ``io_bound`` check (one that waits on the network, e.g. ``webhook``) is awaited
+    through its ``async_validate``, on all texts concurrently, so it never blocks the
+    event loop; the others are CPU-cheap and run inline.
+    """
+    if getattr(validator, "io_bound", False):
+        calls = [validator.async_validate(texts[i], {**meta, "scores": scores[i]}) for i in indexes]
+        results = list(await asyncio.gather(*calls))
+    else:
+        results = [validator.validate(texts[i], {**meta, "scores": scores[i]}) for i in indexes]
+    return list(zip(indexes, results, strict=True))
 
 
 def _redaction_spans(result: Any, text: str) -> list[tuple[int, int, str]]:

@@ -40,6 +40,12 @@ class CheapValidator(Validator, Generic[P]):
     params_model: ClassVar[type[Params]] = Params
     can_fix: ClassVar[bool] = False
     stages: ClassVar[tuple[str, ...]] = ("input", "output")
+    #: The check waits on I/O (a network call). The engine then awaits its
+    #: ``async_validate`` (every text of a stage concurrently) instead of calling
+    #: ``validate`` on the event loop. guardrails-ai's default ``async_validate`` runs
+    #: ``validate`` in a worker thread; a check with a native async client overrides it
+    #: (``webhook`` does). Any guardrails ``Validator`` may set this attribute.
+    io_bound: ClassVar[bool] = False
 
     params: P
 

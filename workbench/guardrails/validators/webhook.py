@@ -1,17 +1,25 @@
-"""``webhook``: delegate the decision to an HTTP endpoint (low-volume, synchronous).
+"""``webhook``: delegate the decision to an HTTP endpoint.
 
 POSTs ``{"text", "stage", "request"}`` as JSON and expects ``{"pass": bool, "score"?: float,
 "message"?: str, "spans"?: [{"start", "end", "reason"?} | [start, end]], "fix"?: str}``.
 Timeouts, connection errors, non-2xx answers and malformed bodies pass when
-``fail_open`` and fail otherwise, with a message that says what went wrong. A short-lived
-``httpx`` client per call keeps it safe in any thread or event loop.
+``fail_open`` and fail otherwise, with a message that says what went wrong (naming the
+endpoint without its query string or credentials).
+
+The check is ``io_bound``: the engine awaits :meth:`Webhook.async_validate`, an aiohttp
+call bounded by ``timeout_s``, so a slow endpoint never blocks the event loop and
+concurrent requests wait on it concurrently. The blocking :meth:`Webhook.check` (a
+short-lived ``httpx`` client, safe in any thread) serves ``validate`` for notebooks and
+guardrails-ai ``Guard`` objects.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
 import httpx
 from guardrails.validators import register_validator
 from pydantic import AnyHttpUrl, Field
@@ -50,38 +58,41 @@ def _spans(raw: Any, size: int) -> list[SpanT]:
     return out
 
 
+def _public_url(url: str) -> str:
+    """``scheme://host[:port]/path``: no user info, query or fragment (they may hold keys)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 @register_validator(name="workbench/webhook", data_type="string")
 class Webhook(CheapValidator[WebhookParams]):
     """Asks an HTTP endpoint whether the text passes (fail-open or fail-closed on errors)."""
 
     check_name = "webhook"
     params_model = WebhookParams
+    io_bound: ClassVar[bool] = True
 
     def _unavailable(self, why: str) -> Result:
-        url = str(self.params.url)
         if self.params.fail_open:
             return ok(webhook_error=why)
+        url = _public_url(str(self.params.url))
         return fail(f"webhook {url} unavailable ({why}); failing closed", webhook_error=why)
 
-    def check(self, value: str, metadata: dict[str, Any]) -> Result:
-        """POST the text, map the answer to a result."""
-        p = self.params
+    def _request(self, value: str, metadata: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         body = json.dumps(
             {"text": value, "stage": metadata.get("stage"), "request": request_of(metadata)},
             default=str,
         ).encode()
-        headers = {"content-type": "application/json", **p.headers}
+        return body, {"content-type": "application/json", **self.params.headers}
+
+    def _answer(self, status: int, raw: bytes, value: str) -> Result:
+        """Map the endpoint's HTTP answer to a result."""
+        if not 200 <= status < 300:
+            return self._unavailable(f"HTTP {status}")
         try:
-            with httpx.Client(timeout=p.timeout_s, trust_env=False) as client:
-                resp = client.post(str(p.url), content=body, headers=headers)
-        except httpx.TimeoutException:
-            return self._unavailable(f"timed out after {p.timeout_s:g}s")
-        except httpx.HTTPError as exc:
-            return self._unavailable(f"{type(exc).__name__}: {exc}")
-        if not resp.is_success:
-            return self._unavailable(f"HTTP {resp.status_code}")
-        try:
-            answer = resp.json()
+            answer = json.loads(raw)
         except ValueError:
             return self._unavailable("answer is not JSON")
         if not isinstance(answer, dict) or not isinstance(answer.get("pass"), bool):
@@ -97,6 +108,41 @@ class Webhook(CheapValidator[WebhookParams]):
             fix=fix if isinstance(fix, str) else None,
             score=score,
         )
+
+    def check(self, value: str, metadata: dict[str, Any]) -> Result:
+        """Blocking form: POST the text with httpx, map the answer to a result."""
+        p = self.params
+        body, headers = self._request(value, metadata)
+        try:
+            with httpx.Client(timeout=p.timeout_s, trust_env=False) as client:
+                resp = client.post(str(p.url), content=body, headers=headers)
+        except httpx.TimeoutException:
+            return self._unavailable(f"timed out after {p.timeout_s:g}s")
+        except httpx.ConnectError:
+            return self._unavailable("cannot connect")
+        except httpx.HTTPError as exc:
+            return self._unavailable(f"request failed: {type(exc).__name__}")
+        return self._answer(resp.status_code, resp.content, value)
+
+    async def async_validate(self, value: Any, metadata: dict[str, Any]) -> Result:
+        """What the engine awaits: the same check over aiohttp, bounded by ``timeout_s``."""
+        text = value if isinstance(value, str) else str(value)
+        p = self.params
+        body, headers = self._request(text, metadata or {})
+        timeout = aiohttp.ClientTimeout(total=p.timeout_s)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout, trust_env=False) as session,
+                session.post(str(p.url), data=body, headers=headers) as resp,
+            ):
+                status, raw = resp.status, await resp.read()
+        except TimeoutError:
+            return self._unavailable(f"timed out after {p.timeout_s:g}s")
+        except aiohttp.ClientConnectorError:
+            return self._unavailable("cannot connect")
+        except aiohttp.ClientError as exc:
+            return self._unavailable(f"request failed: {type(exc).__name__}")
+        return self._answer(status, raw, text)
 
 
 VALIDATORS: tuple[type[CheapValidator[Any]], ...] = (Webhook,)
