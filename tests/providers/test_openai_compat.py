@@ -7,11 +7,13 @@ import asyncio
 import pytest
 from aiohttp import web
 
+from bench.fake_providers import running_fake
 from workbench.config.gateway import ModelTarget
 from workbench.errors import (
     InvalidRequestError,
     RateLimitError,
     UpstreamError,
+    UpstreamMalformedError,
     UpstreamTimeoutError,
 )
 from workbench.providers import ChatRequest
@@ -119,3 +121,58 @@ async def test_unreachable_is_502():
             await c.chat(_req())
     finally:
         await c.close()
+
+
+async def test_malformed_sse_chunk_raises_instead_of_being_skipped():
+    async def h(request):
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(b'data: {"id":"u1","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n')
+        await resp.write(b'data: {"id":"u1","choices":[{"index":0,"delta":{"cont\n\n')
+        await resp.write(b"data: [DONE]\n\n")
+        return resp
+
+    runner, base = await _serve(h)
+    c = _client(base)
+    got = []
+    try:
+        with pytest.raises(UpstreamMalformedError, match="malformed SSE chunk"):
+            async for d in c.stream(_req(stream=True)):
+                got.append(d.text)
+        assert got == ["hi"]
+    finally:
+        await c.close()
+        await runner.cleanup()
+
+
+async def test_stream_without_done_is_broken_not_truncated():
+    async def h(request):
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(b'data: {"id":"u1","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n')
+        return resp  # a clean end of the HTTP body, but no finish and no [DONE]
+
+    runner, base = await _serve(h)
+    c = _client(base)
+    try:
+        with pytest.raises(UpstreamError) as e:
+            async for _ in c.stream(_req(stream=True)):
+                pass
+        assert e.value.code == "upstream_stream_broken"
+    finally:
+        await c.close()
+        await runner.cleanup()
+
+
+async def test_completions_and_embeddings_against_the_fake_openai():
+    async with running_fake("openai") as fake:
+        c = _client(fake.base_url)
+        try:
+            done = await c.chat(ChatRequest(model="m", prompt="tell me a story"))
+            got = [d async for d in c.stream(ChatRequest(model="m", prompt="a b c"))]
+            emb = await c.embed(["x y", "z"])
+        finally:
+            await c.close()
+    assert (done.text, done.finish_reason, done.completion_tokens) == ("tell me a story", "stop", 4)
+    assert "".join(d.text for d in got) == "a b c" and got[-1].completion_tokens == 3
+    assert len(emb.vectors) == 2 and emb.prompt_tokens == 3 and emb.model == "m"

@@ -26,6 +26,12 @@ class Timeouts(_Strict):
 
     connect: float = Field(5.0, gt=0)
     read: float = Field(120.0, gt=0)
+    first_byte: float | None = Field(None, gt=0)
+    """Seconds from sending the request to the first byte of the answer (for a stream: its
+    first event); enforced by the gateway's call stage. None: only ``read`` applies."""
+    total: float | None = Field(None, gt=0)
+    """Seconds for the whole attempt, streamed answers included; enforced by the gateway's
+    call stage. None: no limit beyond ``read`` between bytes."""
 
 
 class ModelTarget(_Strict):
@@ -50,6 +56,11 @@ class ModelTarget(_Strict):
     api_key_env: str | None = None
     api_key_file: str | None = None
     timeouts: Timeouts = Field(default_factory=Timeouts)
+    # remote providers: azure-openai api-version query / anthropic-version header;
+    # azure deployment name; extra request fields passed through (e.g. store, service_tier)
+    api_version: str | None = None
+    deployment: str | None = None
+    allow_fields: list[str] = Field(default_factory=list)
     # echo
     delay_ms: float = Field(0.0, ge=0)
 

@@ -1,51 +1,45 @@
 """``openai-compatible``: any remote endpoint speaking the OpenAI wire format.
 
-One long-lived aiohttp session per gateway replica (DESIGN.md: httpx's pool
-contention costs 10x the CPU at concurrency 32). The API key comes from an
-environment variable or a secret file named in the config, never from the request.
+Requests go to ``{base_url}/chat/completions``, ``/completions`` and ``/embeddings``
+with ``Authorization: Bearer <key>``; the key comes from ``api_key_env`` or
+``api_key_file`` only. Streams are OpenAI SSE (``data: {chunk}`` ... ``data: [DONE]``);
+a stream that ends without ``[DONE]`` is an ``upstream_stream_broken`` error, never a
+silent truncation. Transport, error mapping and scrubbing live in
+:mod:`workbench.providers._http`; ``azure-openai`` reuses this client with its own URLs.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
-from workbench.errors import (
-    InvalidRequestError,
-    RateLimitError,
-    UpstreamError,
-    UpstreamTimeoutError,
-)
+from workbench.providers._content import obj_at
+from workbench.providers._http import HttpProvider, passthrough, validate_remote
 from workbench.providers._types import ChatRequest, Completion, Delta, EmbeddingResult
 
 if TYPE_CHECKING:
     from workbench.config.gateway import ModelTarget
     from workbench.providers._registry import ProviderRegistry
 
+#: Request fields a caller may pass through to an OpenAI-format upstream. ``store`` and
+#: ``service_tier`` (billing / data retention) also need the target's ``allow_fields``.
+OPENAI_FIELDS = frozenset(
+    {
+        "tools", "tool_choice", "parallel_tool_calls", "functions", "function_call",
+        "response_format", "logprobs", "top_logprobs", "presence_penalty",
+        "frequency_penalty", "logit_bias", "reasoning_effort", "modalities", "audio",
+        "prediction", "verbosity", "echo", "suffix", "best_of",
+    }
+)  # fmt: skip
+
 
 def _validate(target: ModelTarget) -> None:
-    if not target.base_url:
-        raise ValueError("openai-compatible targets need base_url")
-    if not target.base_url.startswith(("http://", "https://")):
-        raise ValueError("base_url must start with http:// or https://")
+    validate_remote(target, "openai-compatible")
 
 
-def _api_key(target: ModelTarget) -> str | None:
-    if target.api_key_file:
-        return Path(target.api_key_file).expanduser().read_text().strip()
-    if target.api_key_env:
-        return os.environ.get(target.api_key_env)
-    return None
-
-
-def _body(req: ChatRequest, model: str) -> dict[str, Any]:
-    body: dict[str, Any] = dict(req.extra)
-    body["model"] = model
+def openai_body(req: ChatRequest, allow_fields: tuple[str, ...]) -> dict[str, Any]:
+    """The OpenAI request body for ``req`` (without ``model``)."""
+    body: dict[str, Any] = passthrough(req.extra, OPENAI_FIELDS, allow_fields)
     if req.prompt is not None:
         body["prompt"] = req.prompt
     else:
@@ -72,156 +66,110 @@ def _body(req: ChatRequest, model: str) -> dict[str, Any]:
 def _choice_text(choice: dict[str, Any], chat: bool, delta: bool) -> str:
     if chat:
         part = choice.get("delta" if delta else "message") or {}
-        return part.get("content") or ""
-    return choice.get("text") or ""
+        content = part.get("content") if isinstance(part, dict) else None
+        return content if isinstance(content, str) else ""
+    text = choice.get("text")
+    return text if isinstance(text, str) else ""
 
 
-class OpenAICompatClient:
+def _int(v: Any) -> int:
+    return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else 0
+
+
+class OpenAICompatClient(HttpProvider):
     """Calls one remote OpenAI-compatible target."""
 
-    def __init__(self, target: ModelTarget) -> None:
-        assert target.base_url
-        self.base_url = target.base_url.rstrip("/")
-        self.model = target.model or target.name
-        self.key = _api_key(target)
-        self.timeout = aiohttp.ClientTimeout(
-            total=None, connect=target.timeouts.connect, sock_read=target.timeouts.read
-        )
-        self._session: aiohttp.ClientSession | None = None
+    provider = "openai-compatible"
 
-    def _sess(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            headers = {"Content-Type": "application/json"}
-            if self.key:
-                headers["Authorization"] = f"Bearer {self.key}"
-            self._session = aiohttp.ClientSession(
-                headers=headers,
-                timeout=self.timeout,
-                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
-                json_serialize=json.dumps,
-            )
-        return self._session
+    def url(self, kind: str) -> str:
+        """The URL of ``kind`` (``chat/completions``, ``completions``, ``embeddings``)."""
+        return f"{self.base_url}/{kind}"
 
-    async def _raise_for(self, resp: aiohttp.ClientResponse) -> None:
-        if resp.status < 400:
-            return
-        try:
-            data = await resp.json(content_type=None)
-            msg = data.get("error", {}).get("message") or json.dumps(data)[:500]
-        except Exception:
-            msg = (await resp.text())[:500]
-        where = f"upstream {self.base_url} answered {resp.status}: {msg}"
-        if resp.status == 429:
-            raise RateLimitError(where, code="upstream_rate_limited")
-        if resp.status in (400, 404, 422):
-            raise InvalidRequestError(where, code="upstream_rejected")
-        if resp.status in (408, 504):
-            raise UpstreamTimeoutError(where)
-        raise UpstreamError(where)
-
-    async def _post(self, path: str, body: dict[str, Any]) -> aiohttp.ClientResponse:
-        try:
-            resp = await self._sess().post(self.base_url + path, data=json.dumps(body))
-        except TimeoutError as exc:
-            raise UpstreamTimeoutError(f"upstream {self.base_url} timed out") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamError(f"upstream {self.base_url} unreachable: {exc}") from exc
-        if resp.status >= 400:
-            try:
-                await self._raise_for(resp)
-            finally:
-                resp.release()
-        return resp
+    def body(self, req: ChatRequest) -> dict[str, Any]:
+        """The request body (OpenAI: with the upstream model name)."""
+        return {**openai_body(req, self.allow_fields), "model": self.model}
 
     async def chat(self, req: ChatRequest) -> Completion:
         """A non-streamed completion."""
         chat = req.prompt is None
-        path = "/chat/completions" if chat else "/completions"
-        resp = await self._post(path, _body(req, self.model))
-        try:
-            data = await resp.json(content_type=None)
-        except TimeoutError as exc:
-            raise UpstreamTimeoutError(f"upstream {self.base_url} timed out") from exc
-        except (aiohttp.ClientError, ValueError) as exc:
-            raise UpstreamError(f"upstream {self.base_url} sent an invalid body: {exc}") from exc
-        finally:
-            resp.release()
-        try:
-            choice = data["choices"][0]
-        except (KeyError, IndexError, TypeError) as exc:
-            raise UpstreamError(f"upstream {self.base_url} sent no choices") from exc
-        usage = data.get("usage") or {}
+        data = await self.post_json(
+            self.url("chat/completions" if chat else "completions"), self.body(req)
+        )
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise self.malformed("no choices")
+        choice = choices[0]
+        usage = obj_at(data, "usage")
         return Completion(
             text=_choice_text(choice, chat, delta=False),
             finish_reason=choice.get("finish_reason") or "stop",
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
+            prompt_tokens=_int(usage.get("prompt_tokens")),
+            completion_tokens=_int(usage.get("completion_tokens")),
             upstream_request_id=data.get("id"),
         )
 
     async def stream(self, req: ChatRequest) -> AsyncIterator[Delta]:
-        """Pass the upstream SSE stream through as deltas."""
+        """Pass the upstream SSE stream through as deltas; the last carries usage."""
         chat = req.prompt is None
-        path = "/chat/completions" if chat else "/completions"
         req.stream = True
-        resp = await self._post(path, _body(req, self.model))
+        resp = await self.post_stream(
+            self.url("chat/completions" if chat else "completions"), self.body(req)
+        )
         finish: str | None = None
         usage: dict[str, Any] = {}
         upstream_id: str | None = None
+        done = False
         try:
-            async for raw in resp.content:
-                line = raw.strip()
-                if not line.startswith(b"data:"):
-                    continue
-                payload = line[5:].strip()
-                if payload == b"[DONE]":
+            async for ev in self.events(resp):
+                if ev.data.strip() == "[DONE]":
+                    done = True
                     break
-                try:
-                    chunk = json.loads(payload)
-                except ValueError:
-                    continue
+                chunk = self.event_json(ev)
                 if "error" in chunk:
-                    raise UpstreamError(f"upstream error mid-stream: {chunk['error']}")
+                    raise self.failed(f"error mid-stream: {chunk['error']}")
                 upstream_id = upstream_id or chunk.get("id")
-                if chunk.get("usage"):
+                if isinstance(chunk.get("usage"), dict):
                     usage = chunk["usage"]
                 for choice in chunk.get("choices") or []:
-                    text = _choice_text(choice, chat, delta=True)
+                    if not isinstance(choice, dict):
+                        raise self.malformed("a malformed SSE chunk (choice is not an object)")
                     if choice.get("finish_reason"):
                         finish = choice["finish_reason"]
+                    text = _choice_text(choice, chat, delta=True)
                     if text:
                         yield Delta(text=text)
-        except TimeoutError as exc:
-            raise UpstreamTimeoutError(f"upstream {self.base_url} stalled mid-stream") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamError(f"upstream {self.base_url} broke the stream: {exc}") from exc
         finally:
             resp.release()
+        if not done:
+            raise self.stream_broken("ended the stream before [DONE]")
         yield Delta(
             finish_reason=finish or "stop",
-            prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"),
+            prompt_tokens=_int(usage.get("prompt_tokens")) if usage else None,
+            completion_tokens=_int(usage.get("completion_tokens")) if usage else None,
             upstream_request_id=upstream_id,
         )
 
+    def embed_body(self, texts: list[str]) -> dict[str, Any]:
+        """The embeddings request body."""
+        return {"model": self.model, "input": texts}
+
     async def embed(self, texts: list[str]) -> EmbeddingResult:
-        """Remote embeddings."""
-        resp = await self._post("/embeddings", {"model": self.model, "input": texts})
-        try:
-            data = await resp.json(content_type=None)
-        finally:
-            resp.release()
-        rows = sorted(data.get("data") or [], key=lambda r: r.get("index", 0))
+        """Remote embeddings, in input order."""
+        data = await self.post_json(self.url("embeddings"), self.embed_body(texts))
+        rows = data.get("data")
+        if not isinstance(rows, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("embedding"), list) for r in rows
+        ):
+            raise self.malformed("an embeddings body without data[].embedding")
+        rows = sorted(rows, key=lambda r: _int(r.get("index")))
+        if len(rows) != len(texts):
+            raise self.malformed(f"{len(rows)} embeddings for {len(texts)} inputs")
+        usage = obj_at(data, "usage")
         return EmbeddingResult(
             vectors=[r["embedding"] for r in rows],
-            prompt_tokens=int((data.get("usage") or {}).get("prompt_tokens") or 0),
+            prompt_tokens=_int(usage.get("prompt_tokens")),
             model=data.get("model") or self.model,
         )
-
-    async def close(self) -> None:
-        """Close the session."""
-        if self._session is not None:
-            await self._session.close()
 
 
 def register(registry: ProviderRegistry) -> None:
