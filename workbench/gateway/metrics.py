@@ -54,6 +54,17 @@ def set_known_models(names: Iterable[str]) -> None:
     _known_models = frozenset(str(n) for n in names)
 
 
+_MAX_MODELS = 1000
+
+
+def add_known_models(names: Iterable[str]) -> None:
+    """Add route names of a newly published policy (bounded: at most 1000 names)."""
+    global _known_models
+    new = _known_models | frozenset(str(n) for n in names)
+    if len(new) <= _MAX_MODELS:
+        _known_models = new
+
+
 def endpoint_label(endpoint: object) -> str:
     """The bounded ``endpoint`` label of a request path or route template."""
     path = str(endpoint or "")

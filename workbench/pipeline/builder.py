@@ -81,6 +81,7 @@ class Routers:
                 self._by_hash.clear()
             router = Router(engine.policy.routing, self.infos, self.state)
             self._by_hash[key] = router
+            metrics.add_known_models(router.routes())
         return router
 
 
