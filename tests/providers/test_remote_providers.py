@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from bench._proc import free_port
 from bench.fake_providers import FakeProvider, running_fake
@@ -357,3 +358,58 @@ def test_remote_providers_register_with_capabilities():
     for name in ("anthropic", "gemini", "cohere"):
         assert registry.get(name).capabilities == {"chat"}
     assert registry.get("azure-openai").capabilities == {"chat", "completions", "embeddings"}
+
+
+# ---------------------------------------------------------------------------- odd upstreams
+async def _serve_json(payload: Any) -> tuple[web.AppRunner, int]:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(payload)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_json_in_the_wrong_schema_is_malformed(provider: str, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    runner, port = await _serve_json({"object": "something else", "data": 1})
+    base = f"http://127.0.0.1:{port}"
+    client = client_for(provider, base)
+    try:
+        with pytest.raises(UpstreamMalformedError) as e:
+            await client.chat(req())
+        assert_clean(e.value, base)
+    finally:
+        await client.close()
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_unresolvable_host_is_unreachable(provider: str, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    base = "http://no-such-upstream.invalid"
+    client = client_for(provider, base, timeouts={"connect": 2, "read": 2})
+    try:
+        with pytest.raises(UpstreamConnectionError, match="name not resolved") as e:
+            await client.chat(req())
+        assert "no-such-upstream" not in str(e.value)
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_stall_mid_stream_times_out(provider: str, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    async with running_fake(FORMATS[provider][0], chunk_delay_ms=1500) as fake:
+        client = client_for(provider, fake.base_url, timeouts={"connect": 1, "read": 0.2})
+        try:
+            with pytest.raises(UpstreamTimeoutError, match="stalled mid-stream") as e:
+                await call(client, True)
+            assert_clean(e.value, fake.base_url)
+        finally:
+            await client.close()
