@@ -140,5 +140,8 @@ def test_home_option(home: Path, tmp_path: Path) -> None:
         assert len(store.list()) == 1
 
 
-def test_placeholder_gateway_commands_are_registered() -> None:
-    assert {"up", "down", "status", "keys", "logs"} <= set(main.commands)
+def test_gateway_commands_are_registered() -> None:
+    import click
+
+    names = set(main.list_commands(click.Context(main)))
+    assert {"up", "down", "status", "keys", "logs", "policy", "guardrails"} <= names

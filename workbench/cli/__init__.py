@@ -1,11 +1,16 @@
 """The ``workbench`` command line.
 
-One module per command group: :mod:`workbench.cli.keys`, :mod:`workbench.cli.logs`, and the
-gateway lifecycle commands (``up``, ``down``, ``status``) in :mod:`workbench.cli.gateway`.
+One module per command group: :mod:`workbench.cli.keys`, :mod:`workbench.cli.logs`,
+:mod:`workbench.cli.policy`, :mod:`workbench.cli.guardrails`, and the gateway lifecycle
+commands (``up``, ``down``, ``status``) in :mod:`workbench.cli.gateway`.
 Every option can also be given as a ``WORKBENCH_*`` environment variable (click's
 ``auto_envvar_prefix``: ``workbench keys list --workspace W`` reads
 ``WORKBENCH_KEYS_LIST_WORKSPACE``); ``--home`` is ``WORKBENCH_HOME``. Expected errors print
 one line on stderr and exit with code 2.
+
+Start-up stays light: a command group's module is imported only when that group runs (or
+when ``--help`` lists it), and each module imports its heavy dependencies (DuckDB, Ray,
+torch, guardrails-ai) inside the commands that need them.
 """
 
 from __future__ import annotations
@@ -15,18 +20,24 @@ from pathlib import Path
 
 import click
 
-from workbench.cli._common import WorkbenchGroup
-from workbench.cli.gateway import down, status, up
-from workbench.cli.guardrails import guardrails
-from workbench.cli.keys import keys
-from workbench.cli.logs import logs
-from workbench.cli.policy import policy
+from workbench.cli._common import LazyGroup
 
 __all__ = ["main"]
 
+COMMANDS = {
+    "up": "workbench.cli.gateway:up",
+    "down": "workbench.cli.gateway:down",
+    "status": "workbench.cli.gateway:status",
+    "keys": "workbench.cli.keys:keys",
+    "logs": "workbench.cli.logs:logs",
+    "policy": "workbench.cli.policy:policy",
+    "guardrails": "workbench.cli.guardrails:guardrails",
+}
+
 
 @click.group(
-    cls=WorkbenchGroup,
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
     context_settings={"auto_envvar_prefix": "WORKBENCH", "help_option_names": ["-h", "--help"]},
 )
 @click.option(
@@ -40,12 +51,3 @@ def main(home: Path | None) -> None:
     """LLM gateway and governance workbench."""
     if home is not None:
         os.environ["WORKBENCH_HOME"] = str(home.expanduser().resolve())
-
-
-main.add_command(up)
-main.add_command(down)
-main.add_command(status)
-main.add_command(keys)
-main.add_command(logs)
-main.add_command(policy)
-main.add_command(guardrails)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,6 +36,36 @@ class WorkbenchGroup(click.Group):
             return super().invoke(ctx)
         except (WorkbenchError, ValueError) as exc:
             raise CliError(_one_line(str(exc)) or type(exc).__name__) from exc
+
+
+class LazyGroup(WorkbenchGroup):
+    """A :class:`WorkbenchGroup` whose subcommands are imported on first use.
+
+    ``lazy_commands`` maps a command name to ``"module:attribute"``; the module is imported
+    only when that command runs or a help page lists it, so ``workbench keys list`` never
+    imports the gateway's or the log reader's dependencies.
+    """
+
+    def __init__(
+        self, *args: Any, lazy_commands: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Eager and lazy command names, sorted."""
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command ``cmd_name``, importing its module if it is a lazy one."""
+        target = self.lazy_commands.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
 
 
 def _one_line(text: str) -> str:

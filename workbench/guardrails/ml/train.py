@@ -19,7 +19,7 @@ import numpy as np
 
 from workbench.guardrails.ml import data
 from workbench.guardrails.ml.encoder import MAX_TOKENS, WINDOW_STRIDE, Featurizer
-from workbench.guardrails.ml.heads import WEIGHTS_DIR, TextHead, hash_features, save_head
+from workbench.guardrails.ml.heads import TextHead, hash_features, save_head
 from workbench.guardrails.ml.metrics import auc, best_f1_threshold, binary
 from workbench.guardrails.ml.recipes import RECIPES, TextRecipe, TokenRecipe
 from workbench.guardrails.ml.scorer import window_texts
@@ -256,20 +256,31 @@ def train_text_head(recipe: TextRecipe, featurizer: Featurizer) -> tuple[TextHea
     return head, manifest
 
 
+def default_out_dir() -> Path:
+    """Where ``train`` writes when no directory is given: ``$WORKBENCH_HOME/guardrails/weights``.
+
+    Never the installed package's committed ``weights/`` (pass that explicitly to refresh
+    the committed heads)."""
+    from workbench.home import home
+
+    return home() / "guardrails" / "weights"
+
+
 def train(
     names: list[str],
     out_dir: Path | None = None,
     featurizer: Featurizer | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
-    """Train the named heads (``all`` = every recipe) into ``out_dir``; manifest paths."""
+    """Train the named heads (``all`` = every recipe) into ``out_dir`` (default
+    :func:`default_out_dir`); returns the manifest paths."""
     from workbench.guardrails.ml.train_ner import train_token_head
 
     wanted = list(RECIPES) if names == ["all"] or "all" in names else names
     unknown = [n for n in wanted if n not in RECIPES]
     if unknown:
         raise ValueError(f"unknown check(s) {unknown}; have {sorted(RECIPES)}")
-    out = out_dir or WEIGHTS_DIR
+    out = out_dir or default_out_dir()
     feat = featurizer or Featurizer.load(device="cpu")
     written: dict[str, Path] = {}
     for name in wanted:
@@ -296,6 +307,7 @@ __all__ = [
     "TextData",
     "WindowMatrix",
     "cross_validate",
+    "default_out_dir",
     "encoder_info",
     "gather",
     "library_versions",

