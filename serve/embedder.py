@@ -1,4 +1,10 @@
-"""``Embedder``: the MiniLM sentence encoder as a batched Ray Serve deployment."""
+"""``Embedder``: a replica-hosted embeddings engine as a batched Ray Serve deployment.
+
+The engine comes from the target's provider factory
+(:func:`workbench.providers.replicas.build_replica_engine`): ``embeddings`` gives the
+MiniLM encoder, a plugin provider its own
+:class:`~workbench.providers.replicas.ReplicaEmbeddingEngine`.
+"""
 
 from __future__ import annotations
 
@@ -18,31 +24,18 @@ class Embedder:
     def __init__(self, target: dict[str, Any], home: str) -> None:
         os.environ.setdefault("WORKBENCH_HOME", home)
         from workbench.config.gateway import ModelTarget
-        from workbench.providers.embeddings import Embedder as Engine
+        from workbench.providers.replicas import build_replica_engine
 
         self.target = ModelTarget.model_validate(target)
-        self.engine = Engine.load(self.target.model)
+        self.engine = build_replica_engine(self.target, "embeddings")
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.005)
     async def _embed_batch(self, batches: list[list[str]]) -> list[EmbeddingResult]:
-        flat = [t for texts in batches for t in texts]
-        vecs = await asyncio.to_thread(self.engine.encode, flat)
-        counts = await asyncio.to_thread(
-            lambda: [self.engine.count_tokens(texts) for texts in batches]
-        )
-        out, i = [], 0
-        for texts, n_tok in zip(batches, counts, strict=True):
-            out.append(
-                EmbeddingResult(
-                    vectors=vecs[i : i + len(texts)].tolist(),
-                    prompt_tokens=int(n_tok),
-                    model=self.engine.model_name,
-                )
-            )
-            i += len(texts)
-        return out
+        from workbench.providers.replicas import embed_batches
+
+        return await asyncio.to_thread(embed_batches, self.engine, batches)
 
     async def embed(self, texts: list[str]) -> EmbeddingResult:
-        """Vectors for ``texts`` (L2-normalized, 384 dims)."""
+        """One vector per text (MiniLM: L2-normalized, 384 dims)."""
         result: EmbeddingResult = await self._embed_batch(texts)
         return result

@@ -1,8 +1,11 @@
-"""``ModelReplica``: one Ray Serve deployment per configured local model.
+"""``ModelReplica``: one Ray Serve deployment per configured replica-hosted chat model.
 
-Requests are batched dynamically with ``@serve.batch``; each batch runs one
-decode loop of :class:`workbench.providers.local.LocalModel` in a worker thread so
-the replica's event loop keeps accepting requests meanwhile.
+The engine comes from the target's provider factory
+(:func:`workbench.providers.replicas.build_replica_engine`): ``local`` gives a
+:class:`workbench.providers.local.LocalModel`, a plugin provider its own
+:class:`~workbench.providers.replicas.ReplicaChatEngine`. Requests are batched
+dynamically with ``@serve.batch``; each batch runs one ``generate_stream`` loop in a
+worker thread so the replica's event loop keeps accepting requests meanwhile.
 """
 
 from __future__ import annotations
@@ -41,21 +44,18 @@ class ModelReplica:
     def __init__(self, target: dict[str, Any], home: str) -> None:
         os.environ.setdefault("WORKBENCH_HOME", home)
         from workbench.config.gateway import ModelTarget
-        from workbench.providers.local import LocalModel
+        from workbench.providers.replicas import build_replica_engine, engine_info
 
         self.target = ModelTarget.model_validate(target)
-        self.engine = LocalModel.load(
-            self.target.model or "tiny",
-            fallback=self.target.fallback,
-            default_max_tokens=self.target.max_new_tokens_default,
-        )
+        self.engine = build_replica_engine(self.target, "chat")
+        self._info = engine_info(self.engine)
         self._lock = asyncio.Lock()
         self.replica = _replica_id()
-        if self.engine.is_fallback:
+        if self._info["is_fallback"]:
             log.warning(
                 "model %s: serving the tiny fallback LM (%s)",
                 self.target.name,
-                self.engine.fallback_reason,
+                self._info["fallback_reason"],
             )
         self.generate_batch.set_max_batch_size(self.target.max_batch_size)
         self.generate_batch.set_batch_wait_timeout_s(self.target.batch_wait_timeout_s)
@@ -64,14 +64,7 @@ class ModelReplica:
 
     def info(self) -> dict[str, Any]:
         """What this replica serves."""
-        return {
-            "name": self.target.name,
-            "model": self.engine.served_name,
-            "device": str(self.engine.device),
-            "is_fallback": self.engine.is_fallback,
-            "fallback_reason": self.engine.fallback_reason,
-            "replica": self.replica,
-        }
+        return {"name": self.target.name, **self._info, "replica": self.replica}
 
     async def _steps(self, reqs: list[ChatRequest]) -> AsyncGenerator[list[Delta | None], None]:
         """Drive one batched decode loop, a step at a time, in a worker thread.

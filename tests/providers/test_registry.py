@@ -6,9 +6,9 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from workbench.config.gateway import ModelTarget, parse_config
+from workbench.config.gateway import ModelTarget, load_config, parse_config
 from workbench.errors import ConfigError
-from workbench.providers import ProviderRegistry, registry
+from workbench.providers import ProviderRegistry, ProviderSpec, registry
 
 
 def test_builtins_register_through_the_entry_point_group():
@@ -39,3 +39,29 @@ def test_broken_plugin_does_not_break_the_registry(monkeypatch):
 def test_provider_validation_errors_surface_as_config_errors():
     with pytest.raises(ConfigError, match="base_url"):
         parse_config({"models": [{"name": "x", "provider": "openai-compatible"}]})
+
+
+def test_replica_kinds_of_the_builtins():
+    assert registry.get("local").replica_kind == "chat"
+    assert registry.get("embeddings").replica_kind == "embeddings"
+    assert registry.get("echo").replica_kind is None
+
+
+def test_a_replica_provider_no_replica_can_host_is_refused_at_config_load(tmp_path, monkeypatch):
+    registry.names()  # built-ins first
+
+    def _factory(target):  # pragma: no cover - must never be called at config load
+        raise AssertionError("config load called the factory")
+
+    monkeypatch.setitem(registry._specs, "hybrid", ProviderSpec(
+        name="hybrid", factory=_factory, capabilities=frozenset({"chat", "embeddings"}),
+        runs_in="replica"))
+    path = tmp_path / "gateway.yaml"
+    path.write_text("gateway:\n  port: 8001\nmodels:\n  - name: echo\n    provider: echo\n"
+                    "  - name: both\n    provider: hybrid\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    err = info.value
+    assert err.path == str(path) and err.line == 6 and err.field == "models.1 (both)"
+    assert "'hybrid' runs in a replica" in err.message
+    assert "capabilities (chat, embeddings) match no replica" in err.message
