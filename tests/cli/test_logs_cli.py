@@ -215,3 +215,45 @@ def test_log_dir_option_and_env(tmp_path: Path, home: Path) -> None:
     assert "req-009" in by_env.stdout
     default = run("logs", "query", "SELECT count(*) AS n FROM requests")
     assert default.stdout.strip().splitlines()[1].strip() == "0"
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted((root / "requests").rglob("*.parquet"))
+
+
+def test_compact_merges_closed_hours(home: Path) -> None:
+    root = home / "logs"
+    for batch in range(4):  # one file per flush
+        _write(root, [_record(10 * batch + i) for i in range(3)])
+    assert len(_files(root)) == 4
+    result = run("logs", "compact", "--json")
+    report = json.loads(result.stdout)
+    assert report["partitions"] == 1 and report["files_before"] == 4 and report["rows"] == 12
+    assert len(_files(root)) == report["files_after"] == 1
+    count = run(
+        "logs", "query", "SELECT count(DISTINCT request_id) AS n, count(*) AS m FROM requests"
+    )
+    assert count.stdout.split()[-2:] == ["12", "12"]
+    again = run("logs", "compact")
+    assert again.stdout.startswith("compacted 0 partition(s)")
+
+
+def test_compact_leaves_an_open_hour(home: Path) -> None:
+    root = home / "logs"
+    now = datetime.now(UTC)
+    _write(root, [_record(1, received_at=now)])
+    _write(root, [_record(2, received_at=now)])
+    result = run("logs", "compact")
+    assert result.stdout.startswith("compacted 0 partition(s)")
+    assert "1 not closed yet" in result.stderr
+    assert len(_files(root)) == 2
+
+
+def test_compact_refuses_while_a_writer_holds_the_log(home: Path) -> None:
+    writer = logstore.LogWriter(home / "logs")
+    try:
+        result = CliRunner().invoke(main, ["logs", "compact"])
+    finally:
+        writer.close()
+    assert result.exit_code == 2
+    assert "in use by a running gateway" in result.stderr

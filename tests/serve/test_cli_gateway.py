@@ -1,12 +1,37 @@
-"""`workbench status` / `up` against the session gateway (started with `up --detach`)."""
+"""The gateway's process lifecycle through the CLI (real Ray Serve, real HTTP on loopback).
+
+- ``status`` / ``up`` / ``logs`` against the session gateway (started with ``up --detach``);
+- every socket the gateway's processes listen on is on loopback;
+- a graceful stop (SIGTERM to ``workbench up``, and ``workbench down``) lets requests in
+  flight finish, refuses new ones with 503, logs exactly one record per request with the
+  status its client saw, and exits 0 without a traceback.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from bench.fake_upstream import UPSTREAM_KEY, FakeUpstream, start_fake_upstream
+from tests.conftest import ROOT, WORKBENCH, free_port
+
 pytestmark = pytest.mark.slow
+
+LISTEN = "0A"  # TCP state in /proc/net/tcp*
+WILDCARDS = {"0.0.0.0", "::"}
 
 
 def test_status_reports_running_and_ready(gateway):
@@ -23,15 +48,349 @@ def test_second_up_is_refused(gateway):
 
 
 def test_logs_cli_sees_traffic(gateway):
-    import httpx
-
-    r = httpx.post(gateway.base_url + "/v1/chat/completions", timeout=30,
-                   headers={"Authorization": f"Bearer {gateway.key}"},
-                   json={"model": "echo", "messages": [{"role": "user", "content": "tail me"}]})
+    r = httpx.post(
+        gateway.base_url + "/v1/chat/completions",
+        timeout=30,
+        headers={"Authorization": f"Bearer {gateway.key}"},
+        json={"model": "echo", "messages": [{"role": "user", "content": "tail me"}]},
+    )
     rid = r.headers["x-workbench-request-id"]
     gateway.wait_logged({rid})
     tail = gateway.cli("logs", "tail", "-n", "50", "--json").stdout
     assert rid in tail
-    q = gateway.cli("logs", "query", f"select status from requests where request_id='{rid}'",
-                    "--format", "json").stdout
+    q = gateway.cli(
+        "logs", "query", f"select status from requests where request_id='{rid}'", "--format", "json"
+    ).stdout
     assert "ok" in q
+
+
+# ------------------------------------------------------------------ listening sockets
+
+
+def _processes(root: int) -> set[int]:
+    """``root``, its descendants, and every process of its session."""
+    parents: dict[int, int] = {}
+    session: set[int] = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        if int(fields[3]) == root:
+            session.add(int(entry))
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        kids = [c for c, p in parents.items() if p == pid and c not in tree]
+        tree.update(kids)
+        frontier.extend(kids)
+    return tree | session
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        pass
+    return inodes
+
+
+def _address(hex_addr: str) -> tuple[str, int]:
+    import ipaddress
+
+    host, port = hex_addr.split(":")
+    raw = bytes.fromhex(host)
+    # /proc/net/tcp* stores the address as 32-bit words in host (little-endian) order
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    ip = ipaddress.ip_address(words)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ip), int(port, 16)
+
+
+def listening_sockets(root_pid: int) -> list[tuple[str, int, int]]:
+    """(address, port, pid) of every TCP socket that the process tree listens on."""
+    owners: dict[str, int] = {}
+    for pid in _processes(root_pid):
+        for inode in _socket_inodes(pid):
+            owners[inode] = pid
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                cols = line.split()
+                if cols[3] == LISTEN and cols[9] in owners:
+                    found.append((*_address(cols[1]), owners[cols[9]]))
+    return found
+
+
+def _name(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode()[:80]
+    except OSError:
+        return "?"
+
+
+def test_every_listening_socket_is_on_loopback(gateway):
+    state = json.loads((gateway.home / "gateway.json").read_text())
+    assert state["host"] == "127.0.0.1"
+    sockets = listening_sockets(int(state["pid"]))
+    ports = {port for _, port, _ in sockets}
+    assert int(state["port"]) in ports  # the gateway's own front is among them
+    assert len(sockets) >= 8  # GCS, raylet, agents, workers, HAProxy, replicas ...
+    exposed = [(a, p, _name(pid)) for a, p, pid in sockets if a in WILDCARDS]
+    assert exposed == []
+    assert all(a.startswith("127.") for a, _, _ in sockets), sockets
+
+
+# ------------------------------------------------------------------ graceful stop
+
+DELAY_MS = 8000  # every upstream answer starts after this
+CHUNK_DELAY_MS = 300
+MAX_TOKENS = 10
+N_PLAIN, N_STREAM = 4, 3
+
+
+class SlowUpstream:
+    """The fake OpenAI upstream on its own loop, slow enough to be caught mid-request."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        fut = asyncio.run_coroutine_threadsafe(
+            start_fake_upstream(0, DELAY_MS, CHUNK_DELAY_MS), self.loop
+        )
+        self.runner, port = fut.result(timeout=30)
+        self.app: FakeUpstream = self.runner.app[UPSTREAM_KEY]
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=30)
+
+
+@dataclass
+class Outcome:
+    """What one client saw."""
+
+    stream: bool
+    status: int = 0
+    request_id: str | None = None
+    body: Any = None
+    events: list[Any] = field(default_factory=list)
+    done: bool = False
+    error: str | None = None
+
+
+def chat(base: str, stream: bool, text: str) -> Outcome:
+    out = Outcome(stream=stream)
+    body = {
+        "model": "slow",
+        "messages": [{"role": "user", "content": text}],
+        "max_tokens": MAX_TOKENS,
+        "stream": stream,
+    }
+    try:
+        with httpx.Client(timeout=120) as client:
+            with client.stream("POST", base + "/v1/chat/completions", json=body) as r:
+                out.status = r.status_code
+                out.request_id = r.headers.get("x-workbench-request-id")
+                if not stream or r.status_code != 200:
+                    out.body = json.loads(r.read())
+                    return out
+                for line in r.iter_lines():
+                    if line == "data: [DONE]":
+                        out.done = True
+                    elif line.startswith("data: "):
+                        out.events.append(json.loads(line[6:]))
+    except httpx.HTTPError as exc:
+        out.error = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+@dataclass
+class Dedicated:
+    """A gateway of its own (not the session one): this test stops it."""
+
+    home: Path
+    base: str
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+
+def _config(home: Path, port: int, upstream: str) -> Path:
+    cfg = home / "gateway.yaml"
+    cfg.write_text(
+        f"""
+gateway: {{host: 127.0.0.1, port: {port}, require_auth: false}}
+guardrails: {{scorer: false}}
+logging: {{flush_interval_s: 0.3}}
+models:
+  - {{name: slow, provider: openai-compatible, base_url: "{upstream}", model: slow-model,
+      timeouts: {{connect: 2, read: 60}}}}
+"""
+    )
+    return cfg
+
+
+def _wait_ready(gw: Dedicated, timeout: float = 420.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if gw.proc is not None and gw.proc.poll() is not None:
+            pytest.fail(f"gateway exited {gw.proc.returncode}:\n{gw.log.read_text()[-4000:]}")
+        try:
+            if httpx.get(gw.base + "/health", timeout=2).json().get("status") == "ready":
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"gateway not ready:\n{gw.log.read_text()[-4000:]}")
+
+
+@pytest.fixture
+def upstream() -> Iterator[SlowUpstream]:
+    up = SlowUpstream()
+    try:
+        yield up
+    finally:
+        up.stop()
+
+
+def start_dedicated(tmp_path: Path, upstream: SlowUpstream, how: str) -> Dedicated:
+    home = tmp_path / "home"
+    home.mkdir()
+    port = free_port()
+    cfg = _config(home, port, upstream.base_url)
+    env = {**os.environ, "WORKBENCH_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    gw = Dedicated(home=home, base=f"http://127.0.0.1:{port}", env=env, log=home / "gateway.log")
+    up = [*WORKBENCH, "up", "--config", str(cfg), "--grace", "60"]
+    if how == "sigterm":  # in the foreground, as systemd or Kubernetes run it
+        with open(gw.log, "wb") as out:
+            gw.proc = subprocess.Popen(
+                up,
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+    else:
+        r = subprocess.run(
+            [*up, "--detach", "--wait", "420"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=480,
+        )
+        assert r.returncode == 0, r.stderr + gw.log.read_text()[-4000:]
+    _wait_ready(gw)
+    return gw
+
+
+def _stop(gw: Dedicated, how: str) -> Future[int]:
+    """Send the stop; the future resolves to the stopping side's exit code."""
+    pool = ThreadPoolExecutor(1)
+    if how == "sigterm":
+        assert gw.proc is not None
+        gw.proc.send_signal(signal.SIGTERM)
+        return pool.submit(gw.proc.wait, 300)
+
+    def down() -> int:
+        r = subprocess.run(
+            [*WORKBENCH, "down"],
+            env=gw.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert "stopped" in r.stdout and "killed" not in r.stdout + r.stderr, r.stdout
+        return r.returncode
+
+    return pool.submit(down)
+
+
+def _draining_refusal(gw: Dedicated) -> Outcome:
+    """Once /health says draining, a new request is refused with 503."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            health = httpx.get(gw.base + "/health", timeout=5)
+        except httpx.HTTPError:
+            health = None
+        if health is not None and health.status_code == 503:
+            assert health.json()["status"] == "draining"
+            return chat(gw.base, False, "too late")
+        time.sleep(0.05)
+    pytest.fail("the gateway never reported draining")
+
+
+def _logged(home: Path) -> dict[str, list[dict[str, Any]]]:
+    from workbench.logstore import query
+
+    rows = query(
+        "select request_id, http_status, status, error_code, stream, finish_reason from requests",
+        root=home / "logs",
+    ).to_dicts()
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_id.setdefault(row["request_id"], []).append(row)
+    return by_id
+
+
+@pytest.mark.parametrize("how", ["sigterm", "down"])
+def test_stop_lets_requests_in_flight_finish(how: str, tmp_path: Path, upstream: SlowUpstream):
+    gw = start_dedicated(tmp_path, upstream, how)
+    with ThreadPoolExecutor(N_PLAIN + N_STREAM) as pool:
+        calls = [pool.submit(chat, gw.base, False, f"plain {i}") for i in range(N_PLAIN)]
+        calls += [pool.submit(chat, gw.base, True, f"stream {i}") for i in range(N_STREAM)]
+        deadline = time.monotonic() + 60
+        while upstream.app.served["chat"] < N_PLAIN + N_STREAM:  # all are in flight
+            assert time.monotonic() < deadline, upstream.app.served
+            time.sleep(0.05)
+        stopped = _stop(gw, how)
+        refused = _draining_refusal(gw)
+        outcomes = [c.result(timeout=120) for c in calls]
+    assert stopped.result(timeout=300) == 0
+
+    for o in outcomes:
+        assert o.error is None and o.status == 200, o
+        if o.stream:
+            assert o.done and o.events[-1]["choices"][0]["finish_reason"] == "length", o
+            assert len(o.events) >= MAX_TOKENS
+        else:
+            assert o.body["choices"][0]["finish_reason"] == "length", o
+    assert refused.status == 503, refused
+    assert refused.body["error"]["code"] == "shutting_down"
+
+    log = gw.log.read_text()
+    assert "Traceback" not in log and "Aborted" not in log and "core dumped" not in log, log
+    assert "gateway stopped" in log
+    assert not (gw.home / "gateway.json").exists()
+
+    logged = _logged(gw.home)
+    for o in [*outcomes, refused]:
+        assert o.request_id is not None
+        rows = logged.get(o.request_id, [])
+        assert len(rows) == 1, (o.request_id, rows)
+        assert rows[0]["http_status"] == o.status, rows[0]
+    ok_rows = [logged[o.request_id][0] for o in outcomes if o.request_id]
+    assert all(r["status"] == "ok" and r["error_code"] is None for r in ok_rows), ok_rows
+    assert logged[refused.request_id or ""][0]["error_code"] == "shutting_down"

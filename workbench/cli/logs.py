@@ -1,4 +1,4 @@
-"""``workbench logs``: read the request log (tail, follow, ad-hoc SQL)."""
+"""``workbench logs``: read the request log (tail, follow, ad-hoc SQL), compact it."""
 
 from __future__ import annotations
 
@@ -152,6 +152,55 @@ def query_cmd(ctx: click.Context, sql: str, fmt: str) -> None:
         click.echo(format_table(rows, df.columns))
         if not rows:
             click.echo("(no rows)", err=True)
+
+
+@logs.command("compact")
+@click.option(
+    "--grace",
+    "grace_s",
+    type=click.FloatRange(min=0),
+    default=900.0,
+    show_default=True,
+    help="An hour's partition is closed (and merged) this many seconds after the hour ends.",
+)
+@click.option(
+    "--max-rows-per-file",
+    type=click.IntRange(min=1),
+    default=1_000_000,
+    show_default=True,
+    help="Rows per merged file.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def compact_cmd(ctx: click.Context, grace_s: float, max_rows_per_file: int, as_json: bool) -> None:
+    """Merge the many small files of closed hourly partitions into a few.
+
+    Readers stay correct while it runs. A running gateway's LogSink compacts its log by
+    itself; while it holds the log this command refuses (exit code 2).
+    """
+    from workbench.logstore import WriterLockedError, compact
+
+    try:
+        report = compact(_root(ctx), grace_s=grace_s, max_rows_per_file=max_rows_per_file)
+    except WriterLockedError as exc:
+        raise CliError(
+            f"the request log is in use by a running gateway, which compacts it itself ({exc})"
+        ) from exc
+    if as_json:
+        click.echo(dumps(report.as_dict()))
+        return
+    click.echo(
+        f"compacted {report.partitions} partition(s): {report.files_before} files -> "
+        f"{report.files_after}, {report.rows} rows"
+    )
+    skipped = report.skipped_open + report.skipped_pending + report.skipped_changed
+    if skipped:
+        click.echo(
+            f"skipped {skipped}: {report.skipped_open} not closed yet, "
+            f"{report.skipped_pending} with unflushed rows, {report.skipped_changed} changed "
+            "while merging (next run)",
+            err=True,
+        )
 
 
 # ---------------------------------------------------------------------- helpers
