@@ -1,12 +1,15 @@
 """The request log: one Parquet row per request, written by a single durable writer.
 
 Write with :class:`LogWriter` (spool + fsync before ack, idempotent by ``request_id``,
-crash-safe flush into ``requests/date=YYYY-MM-DD/hour=HH/`` partitions); read with
-:func:`connect`, :func:`query` and :func:`tail` (DuckDB over the Parquet files, no locks).
+crash-safe flush into ``requests/date=YYYY-MM-DD/hour=HH/`` partitions, records that do
+not fit the schema dead-lettered instead of blocking a batch); merge the files of closed
+hours with :func:`compact`; read with :func:`connect`, :func:`query` and :func:`tail`
+(DuckDB over the Parquet files, no locks, one cached database per lake).
 """
 
 from __future__ import annotations
 
+from .compaction import CompactionReport, compact, compact_closed
 from .deadletter import read_dead_letters
 from .migrations import Migration, migrate
 from .normalize import normalize_record, salvage_record
@@ -22,6 +25,7 @@ from .schema import (
 from .writer import LogWriter, WriterLockedError
 
 __all__ = [
+    "CompactionReport",
     "FIELDS",
     "FIELD_DOCS",
     "FIELD_NAMES",
@@ -29,6 +33,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "LogWriter",
     "Migration",
+    "compact",
+    "compact_closed",
     "WriterLockedError",
     "connect",
     "migrate",

@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,14 @@ def read_epoch(root: Path) -> int:
         return 0
 
 
+def epoch_age_s(root: Path) -> float:
+    """Seconds since the epoch last changed (an odd epoch this old means a crashed swap)."""
+    try:
+        return max(0.0, time.time() - (root / EPOCH_FILE).stat().st_mtime)
+    except FileNotFoundError:
+        return 0.0
+
+
 def _write_epoch(root: Path, value: int) -> None:
     atomic_write_bytes(root / EPOCH_FILE, str(value).encode())
 
@@ -118,11 +127,24 @@ def swap(root: Path, partition: Path, staging: Path, merged: list[str], old: lis
             temps[temp] = name
         fsync_dir(partition)
         journal = {"partition": str(partition.relative_to(root)), "merged": temps, "old": old}
-        atomic_write_bytes(root / JOURNAL_FILE, json.dumps(journal).encode())  # commit point
+        _commit(root, journal)
         _apply_journal(root, journal)
-    shutil.rmtree(staging, ignore_errors=True)  # after an exchange: the superseded files
-    fsync_dir(staging.parent)
+    _discard(staging)  # after an exchange: the superseded files
     return "exchange" if swapped else "journal"
+
+
+def _commit(root: Path, journal: dict[str, Any]) -> None:
+    """Write the journal: from here on the swap is rolled forward, never back."""
+    atomic_write_bytes(root / JOURNAL_FILE, json.dumps(journal).encode())
+
+
+def _discard(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    fsync_dir(folder.parent)
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
 
 
 def _apply_journal(root: Path, journal: dict[str, Any]) -> None:
@@ -133,7 +155,7 @@ def _apply_journal(root: Path, journal: dict[str, Any]) -> None:
             if (partition / tmp).exists():
                 os.replace(partition / tmp, partition / final)
         for name in journal["old"]:
-            (partition / name).unlink(missing_ok=True)
+            _remove(partition / name)
         fsync_dir(partition)
     finally:
         end_change(root)
@@ -156,7 +178,6 @@ def recover(root: Path) -> None:
     staging = root / STAGING_DIR
     if staging.exists():
         for leftover in staging.iterdir():
-            shutil.rmtree(leftover, ignore_errors=True)
-        fsync_dir(staging)
+            _discard(leftover)
     if read_epoch(root) % 2:
         end_change(root)

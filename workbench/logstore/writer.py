@@ -337,8 +337,14 @@ class LogWriter:
 
     @contextmanager
     def layout_lock(self) -> Iterator[None]:
-        """Hold off flushes (no new Parquet file appears) while a partition is swapped."""
+        """Hold off flushes (no new Parquet file appears) while a partition is swapped.
+
+        Raises ``RuntimeError`` if the writer is closed: only the lake's writer may
+        change its layout.
+        """
         with self._flush_lock:
+            if self._closed:
+                raise RuntimeError("LogWriter is closed")
             yield
 
     # -- closing -------------------------------------------------------------------
@@ -350,11 +356,17 @@ class LogWriter:
         try:
             self.flush()
         finally:
-            with self._lock:
-                self._closed = True
-                if self._current is not None:
-                    self._current.close()
-            self._lock_fh.close()
+            with self._flush_lock:  # a partition swap in progress finishes first
+                with self._lock:
+                    self._closed = True
+                    if self._current is not None:
+                        self._current.close()
+                self._lock_fh.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` ran (the lake is no longer this writer's)."""
+        return self._closed
 
     def stats(self) -> dict[str, int]:
         """Counters: accepted, duplicates_dropped, pending, files_written, recovered,
