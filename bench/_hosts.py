@@ -62,7 +62,8 @@ class RayHost:
         self, models: list[dict[str, Any]], policy_yaml: str, workdir: Path, wb: str | None = None
     ) -> None:
         self.gw = _gateway.start_gateway(models, workdir, wb=wb)
-        self.base_url, self.api_key = self.gw.base_url, self.gw.api_key
+        self.base_url: str = self.gw.base_url
+        self.api_key: str | None = self.gw.api_key
         self.workdir = workdir
         try:
             self._publish(policy_yaml)
@@ -153,7 +154,8 @@ class InProcessHost:
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 raise BenchError("the in-process gateway did not start")
             time.sleep(0.05)
-        self.base_url, self.api_key = f"http://{LOOPBACK}:{port}/v1", None
+        self.base_url: str = f"http://{LOOPBACK}:{port}/v1"
+        self.api_key: str | None = None
 
     def logged(self, trace_prefix: str) -> Counter[str]:
         return Counter(

@@ -1,7 +1,8 @@
 """Gateway overhead: direct vs floor pass-through vs LiteLLM's proxy vs our gateway.
 
 ``python -m bench.gateway_overhead [--levels 1,8,32] [--requests 300] [--delay-ms 20]
-[--repeat 1] [--skip-floor] [--skip-litellm] [--skip-gateway]``
+[--repeat 1] [--skip-floor] [--skip-litellm] [--skip-gateway] [--policy none|default|both]
+[--before REV] [--ttft-streams N]``
 
 Starts the fake upstream (a subprocess), then for each target in turn (only one
 proxy runs at a time) and each concurrency level sends warm-up requests (not
@@ -11,7 +12,16 @@ errors, and the CPU milliseconds per request of the proxy's process tree, the
 upstream and the load generator; then the ratios of our gateway against LiteLLM
 and the floor. With ``--repeat K`` every figure is the median of K runs.
 
-After the gateway leg it checks that every request sent to the gateway (warm-up
+Our gateway runs once per *variant* (see :mod:`bench._overhead_gateway`):
+``--policy none`` (nothing published), ``default`` (``policies/default.yaml`` live, ML
+checks through the real scorer hop) or ``both``; ``--before REV`` adds the same legs
+for commit REV's gateway (:mod:`bench._before`) and prints before vs after side by
+side with ratios and a >10% regression verdict. ``--ttft-streams N`` also measures
+time to first token on every gateway leg (and direct): N streams, one at a time, of
+text with no sentence end from a fake upstream that sends a word every
+``--ttft-chunk-ms``.
+
+After each gateway leg it checks that every request sent to the gateway (warm-up
 included) is in the request log (``workbench logs query``).
 """
 
@@ -23,64 +33,40 @@ import contextlib
 import json
 import math
 import os
-import secrets
 import shutil
-import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from bench import _gateway
+from bench._before import REPO, Tree, before_tree, check_tree
+from bench._overhead_gateway import gateway_leg, variants
+from bench._overhead_legs import Target, floor_leg, litellm_leg, upstream_proc
+from bench._overhead_report import (
+    Comparison,
+    comparisons,
+    print_level,
+    print_ratios,
+    print_side_by_side,
+    print_ttft,
+)
 from bench._proc import (
     LOOPBACK,
     BenchError,
     Proc,
     descendant_pids,
-    free_port,
     install_uvloop,
     interrupts_raise,
     load_average,
-    python_module_argv,
-    start_process,
-    wait_ready,
 )
 from bench.loadgen import LoadResult, run_load
-
-# Env for the LiteLLM proxy: no network fetches at start-up or on first use, no
-# .env loading (PRODUCTION mode), errors-only logging (no per-request access log).
-LITELLM_ENV = {
-    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-    "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True",
-    "LITELLM_LOCAL_BLOG_POSTS": "True",
-    "LITELLM_LOCAL_POLICY_TEMPLATES": "True",
-    "LITELLM_LOCAL_AUTOROUTER_PRESETS": "True",
-    "LITELLM_TELEMETRY": "False",
-    "LITELLM_DONT_SHOW_FEEDBACK_BOX": "True",
-    "LITELLM_MODE": "PRODUCTION",
-    "LITELLM_LOG": "ERROR",
-    "DISABLE_ADMIN_UI": "True",
-    "NO_DOCS": "True",
-}
-# never let a database/redis/master key from the caller's environment leak in
-LITELLM_ENV_DROP = ("DATABASE_URL", "LITELLM_MASTER_KEY", "REDIS_HOST", "REDIS_URL")
-
-
-@dataclass
-class Target:
-    name: str
-    base_url: str
-    model: str
-    api_key: str | None = None
-    proc: Proc | None = None
-    note: str = ""
-    idle_cpu_rate: float = 0.0  # CPU seconds per second the proxy tree burns idle
+from bench.reliability import fake_upstream
+from bench.ttft import measure_ttft
 
 
 @dataclass
@@ -168,155 +154,8 @@ def measure(
     return cell, sent
 
 
-# ------------------------------------------------------------------ the legs
-@contextlib.contextmanager
-def upstream_proc(workdir: Path, delay_ms: float) -> Iterator[tuple[Proc, int]]:
-    port = free_port()
-    proc = start_process(
-        "fake_upstream",
-        python_module_argv("bench.fake_upstream", "--port", str(port), "--delay-ms", str(delay_ms)),
-        log_dir=workdir,
-    )
-    try:
-        wait_ready(proc, f"http://{LOOPBACK}:{port}/v1/models", timeout_s=30)
-        yield proc, port
-    finally:
-        proc.stop()
-
-
-@contextlib.contextmanager
-def floor_leg(workdir: Path, up_port: int) -> Iterator[Target]:
-    port = free_port()
-    proc = start_process(
-        "passthrough",
-        python_module_argv(
-            "bench.passthrough", "--port", str(port), "--upstream", f"http://{LOOPBACK}:{up_port}"
-        ),
-        log_dir=workdir,
-    )
-    try:
-        wait_ready(proc, f"http://{LOOPBACK}:{port}/health", timeout_s=30)
-        yield Target("floor", f"http://{LOOPBACK}:{port}/v1", "fake-model", proc=proc)
-    finally:
-        proc.stop()
-
-
-def litellm_bin(explicit: str | None) -> str:
-    if explicit:
-        return explicit
-    here = Path(sys.executable).parent / "litellm"
-    if here.exists():
-        return str(here)
-    found = shutil.which("litellm")
-    if not found:
-        raise BenchError("LiteLLM is not installed (pip install -e '.[bench]'), or --skip-litellm")
-    return found
-
-
-@contextlib.contextmanager
-def litellm_leg(workdir: Path, up_port: int, exe: str | None, timeout_s: float) -> Iterator[Target]:
-    exe = litellm_bin(exe)
-    port = free_port()
-    master_key = "sk-bench-" + secrets.token_urlsafe(24)
-    ldir = workdir / "litellm"
-    ldir.mkdir(exist_ok=True)
-    cfg = {
-        "model_list": [
-            {
-                "model_name": "fake-upstream",
-                "litellm_params": {
-                    "model": "openai/fake-model",
-                    "api_base": f"http://{LOOPBACK}:{up_port}/v1",
-                    "api_key": "dummy",
-                },
-                # priced like a configured model, so cost tracking finds it
-                "model_info": {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0},
-            }
-        ],
-        "litellm_settings": {"telemetry": False, "drop_params": True, "set_verbose": False},
-        # no database_url: no DB, no spend logs; recent LiteLLM refuses to start
-        # without a master key, so it gets a strong random one
-        "general_settings": {"master_key": master_key},
-    }
-    cfg_path = ldir / "config.yaml"
-    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    argv = [exe, "--config", str(cfg_path), "--host", LOOPBACK, "--port", str(port)]
-    argv += ["--num_workers", "1"]
-    t0 = time.monotonic()
-    proc = start_process(
-        "litellm", argv, log_dir=workdir, env=LITELLM_ENV, cwd=ldir, drop_env=LITELLM_ENV_DROP
-    )
-    try:
-        wait_ready(proc, f"http://{LOOPBACK}:{port}/health/readiness", timeout_s=timeout_s)
-        note = f"started in {time.monotonic() - t0:.1f} s"
-        yield Target(
-            "litellm", f"http://{LOOPBACK}:{port}/v1", "fake-upstream", master_key, proc, note
-        )
-    finally:
-        proc.stop(first=signal.SIGTERM, grace_s=15.0)
-
-
-# ------------------------------------------------------------------ output
-def _f(x: float, fmt: str = "{:.1f}") -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else fmt.format(x)
-
-
-def print_level(level: int, cells: dict[str, Cell]) -> None:
-    direct = cells.get("direct")
-    print(f"\nconcurrency {level}")
-    hdr = (
-        f"{'target':<9}{'p50 ms':>9}{'p99 ms':>9}{'+p50 ms':>9}{'+p99 ms':>9}{'req/s':>9}"
-        f"{'errors':>8}{'proxy CPU':>11}{'net of idle':>13}{'upstr CPU':>11}{'loadgen CPU':>13}"
-    )
-    print(hdr)
-    print(f"{'':<72}{'ms/req':>11}{'ms/req':>13}{'ms/req':>11}{'ms/req':>13}")
-    for name in ("direct", "floor", "litellm", "gateway"):
-        c = cells.get(name)
-        if c is None:
-            continue
-        add50 = c.p50 - direct.p50 if direct and name != "direct" else math.nan
-        add99 = c.p99 - direct.p99 if direct and name != "direct" else math.nan
-        print(
-            f"{name:<9}{_f(c.p50, '{:.2f}'):>9}{_f(c.p99, '{:.2f}'):>9}"
-            f"{_f(add50, '{:+.2f}'):>9}{_f(add99, '{:+.2f}'):>9}{_f(c.rps):>9}"
-            f"{c.errors:>8}{_f(c.proxy_cpu_ms, '{:.2f}'):>11}{_f(c.proxy_net_cpu_ms, '{:.2f}'):>13}"
-            f"{_f(c.upstream_cpu_ms, '{:.2f}'):>11}{_f(c.loadgen_cpu_ms, '{:.2f}'):>13}"
-        )
-        for s in c.error_samples:
-            print(f"{'':<9}error: {s}")
-
-
-def _ratio(a: float, b: float) -> str:
-    if math.isnan(a) or math.isnan(b) or b <= 0:
-        return "n/a"
-    return f"{a / b:.2f}x"
-
-
-def print_ratios(levels: list[int], table: dict[int, dict[str, Cell]]) -> None:
-    rows = []
-    for lv in levels:
-        cells = table.get(lv, {})
-        d, g = cells.get("direct"), cells.get("gateway")
-        if d is None or g is None:
-            continue
-        for other in ("litellm", "floor"):
-            o = cells.get(other)
-            if o is None:
-                continue
-            rows.append(
-                f"  c={lv:<4} vs {other:<8} added p50 {_ratio(g.p50 - d.p50, o.p50 - d.p50):>8}"
-                f"   req/s {_ratio(g.rps, o.rps):>7}"
-            )
-    if rows:
-        print(
-            "\nour gateway relative to (added p50: ours / theirs, lower is better; "
-            "req/s: ours / theirs, higher is better)"
-        )
-        print("\n".join(rows))
-
-
 # ------------------------------------------------------------------ main
-def main(argv: list[str] | None = None) -> int:
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.gateway_overhead", description=__doc__)
     p.add_argument("--levels", default="1,8,32", help="concurrency levels (default 1,8,32)")
     p.add_argument("--requests", type=int, default=300, help="counted requests per run")
@@ -326,6 +165,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-floor", action="store_true")
     p.add_argument("--skip-litellm", action="store_true")
     p.add_argument("--skip-gateway", action="store_true")
+    p.add_argument(
+        "--policy",
+        choices=("none", "default", "both"),
+        default="none",
+        help="our gateway with no policy, with policies/default.yaml live, or both legs",
+    )
+    p.add_argument(
+        "--before", default=None, metavar="REV", help="also run commit REV's gateway (before)"
+    )
+    p.add_argument("--ttft-streams", type=int, default=0, help="TTFT streams per gateway leg")
+    p.add_argument("--ttft-words", type=int, default=80, help="words per TTFT stream")
+    p.add_argument("--ttft-chunk-ms", type=float, default=20.0, help="gap between words, ms")
     p.add_argument("--litellm-bin", default=None)
     p.add_argument("--workbench-bin", default=None)
     p.add_argument("--start-timeout", type=float, default=300.0, help="readiness timeout, s")
@@ -333,36 +184,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json-out", default=None, help="also write all figures to this file")
     p.add_argument("--keep-tmp", action="store_true", help="keep configs and process logs")
     a = p.parse_args(argv)
-    levels = [int(x) for x in a.levels.split(",") if x.strip()]
-    if not levels or min(levels) < 1 or a.requests < 1 or a.repeat < 1:
+    a.level_list = [int(x) for x in a.levels.split(",") if x.strip()]
+    if not a.level_list or min(a.level_list) < 1 or a.requests < 1 or a.repeat < 1:
         p.error("levels, --requests and --repeat must be positive")
+    if a.ttft_streams < 0 or a.ttft_words < 1:
+        p.error("--ttft-streams must be >= 0 and --ttft-words >= 1")
+    a.policies = ["none", "default"] if a.policy == "both" else [a.policy]
+    return a
 
-    uv = install_uvloop()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
-    print(
-        f"gateway overhead: fake upstream delay {a.delay_ms:g} ms, {a.requests} requests per run "
-        f"(+ warm-up), levels {levels}, repeat {a.repeat} (medians)\n"
-        f"machine: {os.cpu_count()} CPUs shared by the load generator (this process, "
-        f"uvloop {'on' if uv else 'off'}), the fake upstream and the proxy under test; "
-        f"one proxy runs at a time; all on 127.0.0.1; load average before: {load_average()}",
-        flush=True,
-    )
-    table: dict[int, dict[str, Cell]] = {lv: {} for lv in levels}
-    failures: list[str] = []
-    log_check: dict[str, Any] = {}
 
-    def run_target(t: Target, upstream: Proc) -> int:
+def make_runner(
+    a: argparse.Namespace, table: dict[int, dict[str, Cell]]
+) -> Callable[[Any, Proc], int]:
+    """``run_target(target, upstream)``: every level for one target; requests sent."""
+
+    def run_target(t: Any, upstream: Proc) -> int:
         sent = 0
         idle = ""
         if t.proc is not None:
             c0, t0 = t.proc.cpu_seconds(), time.monotonic()
             time.sleep(2.0)
             t.idle_cpu_rate = (t.proc.cpu_seconds() - c0) / (time.monotonic() - t0)
-            idle_pct = 100 * t.idle_cpu_rate
             nproc = 1 + len(descendant_pids(t.proc.pid))
-            idle = f", idle CPU {idle_pct:.0f}% of a core ({nproc} processes)"
+            idle = f", idle CPU {100 * t.idle_cpu_rate:.0f}% of a core ({nproc} processes)"
         print(f"\n--- {t.name}{': ' + t.note if t.note else ''}{idle}", flush=True)
-        for lv in levels:
+        for lv in a.level_list:
             cell, n = measure(
                 t,
                 lv,
@@ -381,29 +227,109 @@ def main(argv: list[str] | None = None) -> int:
             )
         return sent
 
+    return run_target
+
+
+def _other_legs(
+    a: argparse.Namespace, workdir: Path, up_port: int, up: Proc, run: Callable[..., int]
+) -> list[str]:
+    failures = []
+    if not a.skip_floor:
+        try:
+            with floor_leg(workdir, up_port) as t:
+                run(t, up)
+        except BenchError as exc:
+            failures.append(f"floor: {exc}")
+            print(f"floor leg FAILED: {exc}")
+    if not a.skip_litellm:
+        try:
+            with litellm_leg(workdir, up_port, a.litellm_bin, a.start_timeout) as t:
+                run(t, up)
+        except BenchError as exc:
+            failures.append(f"litellm: {exc}")
+            print(f"\nLiteLLM leg FAILED: {exc}")
+    return failures
+
+
+def _our_legs(
+    a: argparse.Namespace,
+    workdir: Path,
+    ports: tuple[int, int | None],
+    up: Proc,
+    run: Callable[..., int],
+    stack: contextlib.ExitStack,
+) -> tuple[dict[str, Any], list[str], str | None]:
+    """Every gateway variant; (results by variant, failures, the before commit)."""
+    before: Tree | None = None
+    failures: list[str] = []
+    if a.before:
+        try:
+            before = stack.enter_context(before_tree(a.before, workdir))
+            print(f"\nbefore: {check_tree(before)}", flush=True)
+        except BenchError as exc:
+            failures.append(f"before: {exc}")
+            print(f"\nthe before tree could not be set up: {exc}")
+    results: dict[str, Any] = {}
+    for v in variants(a.policies, before, a.workbench_bin):
+        try:
+            results[v.name] = gateway_leg(a, workdir, ports, up, run, v)
+        except BenchError as exc:
+            failures.append(f"{v.name}: {exc}")
+            print(f"\nour gateway leg {v.name} FAILED: {exc}")
+    return results, failures, before.rev[:12] if before else None
+
+
+def _after_rev() -> str:
     try:
-        with interrupts_raise(), upstream_proc(workdir, a.delay_ms) as (up, up_port):
-            run_target(Target("direct", f"http://{LOOPBACK}:{up_port}/v1", "fake-model"), up)
-            if not a.skip_floor:
-                try:
-                    with floor_leg(workdir, up_port) as t:
-                        run_target(t, up)
-                except BenchError as exc:
-                    failures.append(f"floor: {exc}")
-                    print(f"floor leg FAILED: {exc}")
-            if not a.skip_litellm:
-                try:
-                    with litellm_leg(workdir, up_port, a.litellm_bin, a.start_timeout) as t:
-                        run_target(t, up)
-                except BenchError as exc:
-                    failures.append(f"litellm: {exc}")
-                    print(f"\nLiteLLM leg FAILED: {exc}")
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, cwd=REPO
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        ).stdout.strip()
+    except OSError:
+        return "this checkout"
+    return f"{head}{' + uncommitted changes' if dirty else ''}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = _parse(argv)
+    levels = a.level_list
+    uv = install_uvloop()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
+    print(
+        f"gateway overhead: fake upstream delay {a.delay_ms:g} ms, {a.requests} requests per run "
+        f"(+ warm-up), levels {levels}, repeat {a.repeat} (medians)\n"
+        f"machine: {os.cpu_count()} CPUs shared by the load generator (this process, "
+        f"uvloop {'on' if uv else 'off'}), the fake upstream and the proxy under test; "
+        f"one proxy runs at a time; all on 127.0.0.1; load average before: {load_average()}",
+        flush=True,
+    )
+    table: dict[int, dict[str, Cell]] = {lv: {} for lv in levels}
+    run = make_runner(a, table)
+    failures: list[str] = []
+    ours: dict[str, Any] = {}
+    ttft: dict[str, Any] = {}
+    before_rev: str | None = None
+    try:
+        with interrupts_raise(), contextlib.ExitStack() as stack:
+            up, up_port = stack.enter_context(upstream_proc(workdir, a.delay_ms))
+            words_port: int | None = None
+            if a.ttft_streams > 0:
+                words = fake_upstream("fake_words", workdir, chunk_delay_ms=a.ttft_chunk_ms)
+                words_port = stack.enter_context(words)[1]
+            run(Target("direct", f"http://{LOOPBACK}:{up_port}/v1", "fake-model"), up)
+            if words_port is not None:
+                ttft["direct"] = direct_ttft(a, words_port)
+            failures += _other_legs(a, workdir, up_port, up, run)
             if not a.skip_gateway:
-                try:
-                    log_check = gateway_leg(a, workdir, up_port, up, run_target)
-                except BenchError as exc:
-                    failures.append(f"gateway: {exc}")
-                    print(f"\nour gateway leg FAILED (is `workbench up` working yet?): {exc}")
+                ours, failed, before_rev = _our_legs(
+                    a, workdir, (up_port, words_port), up, run, stack
+                )
+                failures += failed
     except KeyboardInterrupt:
         print("\ninterrupted: stopped all benchmark processes", file=sys.stderr)
         return 130
@@ -412,39 +338,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n(configs and process logs kept in {workdir})")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-
-    print("\n=== results (medians) ===")
-    for lv in levels:
-        if table[lv]:
-            print_level(lv, table[lv])
-    print_ratios(levels, table)
-    if log_check:
-        print(
-            f"\nrequest log: {log_check['logged']} rows for {log_check['sent']} requests sent "
-            f"to the gateway (warm-up included): {log_check['verdict']}"
-        )
-    print(f"\nload average after: {load_average()} (other work on the machine skews the figures)")
-    print(
-        "\nCPU columns: CPU time of the process tree during the counted phase / requests "
-        "(the gateway's tree includes all of Ray's processes); 'net of idle' subtracts the "
-        "tree's idle CPU rate (measured for 2 s before the load) x the phase's wall time."
-    )
+    ttft.update({k: v["ttft"] for k, v in ours.items() if "ttft" in v})
+    comps = report(a, table, ours, ttft, before_rev)
     if a.json_out:
-        Path(a.json_out).write_text(
-            json.dumps(
-                {
-                    "args": vars(a),
-                    "cells": {
-                        str(lv): {k: c.__dict__ for k, c in cells.items()}
-                        for lv, cells in table.items()
-                    },
-                    "log_check": log_check,
-                    "failures": failures,
-                },
-                indent=2,
-                default=str,
-            )
-        )
+        data = {
+            "args": vars(a),
+            "cells": {
+                str(lv): {k: c.__dict__ for k, c in cells.items()} for lv, cells in table.items()
+            },
+            "gateway_legs": ours,
+            "ttft": ttft,
+            "before_vs_after": [c.as_dict() for c in comps],
+            "failures": failures,
+        }
+        Path(a.json_out).write_text(json.dumps(data, indent=2, default=str))
         print(f"figures written to {a.json_out}")
     if failures:
         print("\nlegs that did not run: " + "; ".join(f.split(":")[0] for f in failures))
@@ -452,46 +359,50 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def gateway_leg(
-    a: argparse.Namespace,
-    workdir: Path,
-    up_port: int,
-    up: Proc,
-    run_target: Callable[[Target, Proc], int],
-) -> dict[str, Any]:
-    gdir = workdir / "gateway"
-    gdir.mkdir(exist_ok=True)
-    models = [
-        {
-            "name": "fake-upstream",
-            "provider": "openai-compatible",
-            "base_url": f"http://{LOOPBACK}:{up_port}/v1",
-            "model": "fake-model",
-            "api_key_env": _gateway.UPSTREAM_KEY_ENV,
-        }
-    ]
-    gw = _gateway.start_gateway(models, gdir, wb=a.workbench_bin, ready_timeout_s=a.start_timeout)
-    try:
-        t = Target(
-            "gateway",
-            gw.base_url,
-            "fake-upstream",
-            gw.api_key,
-            gw.proc,
-            f"started in {gw.startup_s:.1f} s",
+def direct_ttft(a: argparse.Namespace, words_port: int) -> dict[str, Any]:
+    """TTFT straight from the word-streaming upstream (the baseline)."""
+    res = asyncio.run(
+        measure_ttft(
+            f"http://{LOOPBACK}:{words_port}/v1",
+            model="fake-model",
+            streams=a.ttft_streams,
+            words=a.ttft_words,
         )
-        sent = run_target(t, up)
-        print(f"  waiting for the log flush, then counting rows ({sent} requests sent)...")
-        logged = _gateway.wait_logged(gw, sent)
-        verdict = "OK, every request logged" if logged == sent else "MISMATCH"
-        after_stop = None
-        if logged != sent:
-            gw.stop()
-            after_stop = _gateway.count_logged(gw)
-            verdict += f" (after an orderly stop: {after_stop} rows)"
-        return {"sent": sent, "logged": logged, "after_stop": after_stop, "verdict": verdict}
-    finally:
-        gw.stop()
+    )
+    return res.as_dict()
+
+
+def report(
+    a: argparse.Namespace,
+    table: dict[int, dict[str, Cell]],
+    ours: dict[str, Any],
+    ttft: dict[str, Any],
+    before_rev: str | None,
+) -> list[Comparison]:
+    """Print every table; the before/after comparisons."""
+    levels = a.level_list
+    print("\n=== results (medians) ===")
+    for lv in levels:
+        if table[lv]:
+            print_level(lv, table[lv])
+    print_ratios(levels, table, list(ours))
+    comps = comparisons(levels, table, a.policies)
+    if before_rev:
+        print_side_by_side(comps, before_rev, _after_rev())
+    print_ttft(ttft)
+    for name, r in ours.items():
+        extra = f"; {r['under_policy']} rows under policy 'default'" if "under_policy" in r else ""
+        print(
+            f"\nrequest log of {name}: {r['logged']} rows for {r['sent']} requests sent "
+            f"(warm-up and TTFT streams included): {r['verdict']}{extra}"
+        )
+    print(f"\nload average after: {load_average()} (other work on the machine skews the figures)")
+    print(
+        "\nCPU columns: CPU time of the process tree during the counted phase / requests "
+        "(the gateway's tree includes all of Ray's processes); 'net of idle' subtracts the "
+        "tree's idle CPU rate (measured for 2 s before the load) x the phase's wall time."
+    )
+    return comps
 
 
 if __name__ == "__main__":

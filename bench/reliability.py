@@ -147,10 +147,13 @@ def _control(port: int, path: str, body: dict[str, Any] | None = None) -> dict[s
 
 
 @contextlib.contextmanager
-def fake_upstream(name: str, workdir: Path) -> Iterator[tuple[Proc, int]]:
-    """``python -m bench.fake_providers --format openai`` as a process."""
+def fake_upstream(
+    name: str, workdir: Path, chunk_delay_ms: float = 0.0
+) -> Iterator[tuple[Proc, int]]:
+    """``python -m bench.fake_providers --format openai`` as a process (its port)."""
     port = free_port()
     argv = python_module_argv("bench.fake_providers", "--format", "openai", "--port", str(port))
+    argv += ["--chunk-delay-ms", str(chunk_delay_ms)]
     proc = start_process(name, argv, log_dir=workdir)
     try:
         wait_ready(proc, f"http://{LOOPBACK}:{port}/_stats", timeout_s=30)
