@@ -19,25 +19,15 @@ import pytest
 RECEIVED: list[dict[str, Any]] = []
 
 
-class InFlight:
-    """How many /slow* requests the server is answering at once (and the most seen)."""
+class Gather:
+    """``/gather`` answers only once ``parties`` requests are waiting at the server at the
+    same time (a barrier); if the client sent them one after another, they fail (500)."""
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.now = 0
-        self.max = 0
+    barrier = threading.Barrier(1)
 
-    def __enter__(self) -> None:
-        with self.lock:
-            self.now += 1
-            self.max = max(self.max, self.now)
-
-    def __exit__(self, *exc: object) -> None:
-        with self.lock:
-            self.now -= 1
-
-
-IN_FLIGHT = InFlight()
+    @classmethod
+    def expect(cls, parties: int) -> None:
+        cls.barrier = threading.Barrier(parties, timeout=20)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -71,8 +61,13 @@ class Handler(BaseHTTPRequestHandler):
             "/nopass": {"score": 1},
         }
         if self.path in ("/slow", "/slow2"):
-            with IN_FLIGHT:
-                time.sleep(1.0 if self.path == "/slow" else 2.0)
+            time.sleep(1.0 if self.path == "/slow" else 2.0)
+            return self._send(200, b'{"pass": true}')
+        if self.path == "/gather":
+            try:
+                Gather.barrier.wait()
+            except threading.BrokenBarrierError:
+                return self._send(500, b'{"error": "requests did not arrive together"}')
             return self._send(200, b'{"pass": true}')
         if self.path == "/error":
             return self._send(500, b'{"error": "boom"}')
@@ -81,9 +76,13 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, json.dumps(answers[self.path]).encode())
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 128  # accept a burst of concurrent checks
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = Server(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -235,16 +234,15 @@ async def test_webhook_timeout_on_the_engine_path_keeps_the_loop_free(
 
 
 async def test_concurrent_webhook_checks_do_not_serialise(catalogue: Any, server: str) -> None:
-    engine = _webhook_engine(catalogue, f"{server}/slow")
-    IN_FLIGHT.max = 0
+    engine = _webhook_engine(catalogue, f"{server}/gather", timeout_s=30)
+    Gather.expect(24)
     outs = await asyncio.gather(*(engine.run_stage("input", [f"t{i}"]) for i in range(24)))
-    assert all(o.deny is None for o in outs)
-    assert IN_FLIGHT.max == 24  # every request was waiting at the server at the same time
+    # each check passes only if all 24 were waiting at the server at the same time
+    assert [o.deny for o in outs] == [None] * 24
 
 
 async def test_texts_of_one_stage_are_checked_concurrently(catalogue: Any, server: str) -> None:
-    engine = _webhook_engine(catalogue, f"{server}/slow")
-    IN_FLIGHT.max = 0
+    engine = _webhook_engine(catalogue, f"{server}/gather", timeout_s=30)
+    Gather.expect(6)
     out = await engine.run_stage("input", [f"message {i}" for i in range(6)])
-    assert len(out.verdicts) == 1 and out.verdicts[0].passed
-    assert IN_FLIGHT.max == 6
+    assert len(out.verdicts) == 1 and out.verdicts[0].passed, out.verdicts[0].message
