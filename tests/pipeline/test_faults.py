@@ -28,7 +28,7 @@ from workbench.config.gateway import parse_config
 
 KEY = "sk-fault-test-secret-0123456789abcdef"
 CHAT = {"messages": [{"role": "user", "content": "tell me a story about rivers"}]}
-BREAKER = {"failure_threshold": 2, "cooldown_s": 0.3, "window_s": 30, "half_open_probes": 1}
+BREAKER = {"failure_threshold": 2, "cooldown_s": 1.0, "window_s": 30, "half_open_probes": 1}
 ROUTING: dict[str, Any] = {
     "routes": {
         "solo": {"mode": "single", "targets": ["primary"]},
@@ -386,7 +386,7 @@ async def test_breaker_opens_then_closes_after_cooldown(rig: Rig) -> None:
     assert served["target"] == "backup" and served["status"] == "ok"
     assert rig.primary.stats["requests"] == 2
 
-    await asyncio.sleep(0.35)  # cool-down over: one half-open probe, which fails
+    await asyncio.sleep(1.05)  # cool-down over: one half-open probe, which fails
     r, rec = await rig.post("safe")
     assert [(a["target"], a["status"]) for a in attempts_of(rec)] == [
         ("primary", "upstream_error"),
@@ -395,7 +395,7 @@ async def test_breaker_opens_then_closes_after_cooldown(rig: Rig) -> None:
     assert rig.breaker("primary")["breaker"] == "open"  # the failed probe re-opened it
 
     rig.primary.set_fault(mode="ok")
-    await asyncio.sleep(0.35)
+    await asyncio.sleep(1.05)
     r, rec = await rig.post("safe")  # the probe succeeds: closed again
     assert [(a["target"], a["status"]) for a in attempts_of(rec)] == [("primary", "ok")]
     assert rig.breaker("primary")["breaker"] == "closed"
