@@ -181,3 +181,16 @@ def test_compaction_keeps_columns_of_older_files(root: Path, make_records: Recor
     compact(root, now=_now(root))
     df = query("SELECT request_id, legacy, gateway_version FROM requests", root)
     assert df.height == 8 and df["legacy"].drop_nulls().len() == table.num_rows
+
+
+def test_an_unreadable_partition_does_not_stop_the_others(
+    root: Path, make_records: Records
+) -> None:
+    _fill(root, make_records, flushes=2, size=6, hours=3)  # two closed hours
+    now = _now(root)
+    broken = sorted(p for p in _files(root) if p.parent.name != f"hour={now.hour:02d}")[0]
+    broken.write_bytes(b"not parquet")
+    report = compact(root, now=now)
+    assert report.partitions == 1 and report.failed == 1
+    assert broken.exists()  # left as it was, for an operator to look at
+    assert list((root / _layout.STAGING_DIR).iterdir()) == []

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from . import _layout
@@ -52,6 +53,7 @@ class CompactionReport:
     skipped_open: int = 0  # partitions not closed yet
     skipped_pending: int = 0  # the writer holds unflushed rows for them
     skipped_changed: int = 0  # a file arrived while merging: retried next pass
+    failed: int = 0  # partitions left as they were after an error (logged)
     method: str | None = None  # "exchange" or "journal" (the last swap)
 
     def as_dict(self) -> dict[str, Any]:
@@ -102,24 +104,13 @@ def _plan(files: list[Path], max_rows: int) -> tuple[list[Path], list[Path]]:
     return merge, keep
 
 
-def _target_schema(files: list[Path]) -> pa.Schema:
-    """The current schema plus any column an input has that it lacks (never drop data)."""
-    target = schema()
-    for path in files:
-        for field in pq.read_schema(path):
-            if field.name not in target.names:
-                target = target.append(field)
-    return target
-
-
-def _align(table: pa.Table, target: pa.Schema) -> pa.Table:
-    columns = [
-        table.column(f.name).cast(f.type)
-        if f.name in table.column_names
-        else pa.nulls(table.num_rows, f.type)
-        for f in target
-    ]
-    return pa.Table.from_arrays(columns, schema=target)
+def _dataset(files: list[Path]) -> ds.Dataset:
+    """The files as one dataset whose schema is the current one plus any column an input
+    has that it lacks (compaction never drops data); missing columns read as null."""
+    found = ds.dataset([str(p) for p in files], format="parquet")
+    target = pa.unify_schemas([schema(), *(f.physical_schema for f in found.get_fragments())])
+    target = target.with_metadata(schema().metadata)
+    return ds.dataset([str(p) for p in files], format="parquet", schema=target)
 
 
 class _Output:
@@ -160,20 +151,19 @@ class _Output:
 
 
 def _merge(files: list[Path], staging: Path, max_rows: int, row_group_rows: int) -> _Output:
-    """Stream ``files`` into new compacted files in ``staging``."""
-    target = _target_schema(files)
-    out = _Output(staging, target, max_rows)
-    buffered: list[pa.Table] = []
+    """Stream ``files`` into new compacted files in ``staging`` (bounded memory)."""
+    dataset = _dataset(files)
+    out = _Output(staging, dataset.schema, max_rows)
+    buffered: list[pa.RecordBatch] = []
     count = 0
-    for path in files:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=row_group_rows):
-            buffered.append(_align(pa.Table.from_batches([batch]), target))
-            count += batch.num_rows
-            if count >= row_group_rows:
-                out.write(pa.concat_tables(buffered))
-                buffered, count = [], 0
+    for batch in dataset.to_batches(batch_size=row_group_rows):
+        buffered.append(batch)
+        count += batch.num_rows
+        if count >= row_group_rows:
+            out.write(pa.Table.from_batches(buffered, schema=dataset.schema))
+            buffered, count = [], 0
     if buffered:
-        out.write(pa.concat_tables(buffered))
+        out.write(pa.Table.from_batches(buffered, schema=dataset.schema))
     out.close()
     fsync_dir(staging)
     return out
@@ -231,7 +221,14 @@ def compact_closed(
         if not _is_closed(date, hour, now, grace_s):
             report.skipped_open += 1
             continue
-        outcome, out, merged = _compact_partition(writer, (date, hour), partition, opts)
+        try:
+            outcome, out, merged = _compact_partition(writer, (date, hour), partition, opts)
+        except Exception:
+            if writer.closed:
+                raise
+            report.failed += 1  # e.g. an unreadable file: the other partitions go on
+            log.exception("compacting %s failed; it is left as it was", partition)
+            continue
         if outcome == "pending":
             report.skipped_pending += 1
         elif outcome == "changed":

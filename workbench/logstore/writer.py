@@ -156,7 +156,11 @@ class LogWriter:
         for start, hour_dir in sorted(hours):
             stamp = start.timestamp()
             for path in sorted(hour_dir.glob("*.parquet")):
-                ids = pq.read_table(path, columns=["request_id"], partitioning=None)
+                try:
+                    ids = pq.read_table(path, columns=["request_id"], partitioning=None)
+                except Exception as exc:  # one unreadable file must not keep the log down
+                    log.error("cannot read request ids from %s: %s", path, type(exc).__name__)
+                    continue
                 for rid in ids.column("request_id").to_pylist():
                     self._seen[rid] = stamp
 
