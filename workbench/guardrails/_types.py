@@ -40,6 +40,9 @@ class Verdict:
     message: str | None = None
     mode: str = "enforce"
     window: int | None = None  # stream window index, for output checks on streams
+    # (matched text, label) of each span a secret/PII-like check flagged: what the log
+    # must mask. Never serialised (not in to_dict, not in repr).
+    masks: list[tuple[str, str]] = field(default_factory=list, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The form stored in the request log's ``guardrail_verdicts``."""

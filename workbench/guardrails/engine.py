@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.guardrails._masking import is_sensitive, scrub, span_masks
 from workbench.guardrails._registry import CheckRegistry, CheckSpec
 from workbench.guardrails._registry import registry as default_registry
 from workbench.guardrails._types import Scorer, Span, StageOutcome, Verdict
@@ -46,6 +48,14 @@ class CompiledCheck:
     sample_rate: float
     mode: str
     message: str | None
+    roles: frozenset[str] | None = None  # input texts it reads (None: all)
+    sensitive: bool = False  # its matches are masked in the log (see _masking)
+
+    def reads(self, roles: Sequence[str] | None, n: int) -> list[int]:
+        """Indexes of the ``n`` texts (with these ``roles``) this check reads."""
+        if roles is None or self.roles is None:
+            return list(range(n))
+        return [i for i in range(n) if roles[i] in self.roles]
 
 
 def _sampled(rate: float, key: str, check: str) -> bool:
@@ -115,6 +125,8 @@ class GuardrailEngine:
                         sample_rate=c.sample_rate,
                         mode=c.mode,
                         message=c.message,
+                        roles=frozenset(c.roles) if getattr(c, "roles", None) else None,
+                        sensitive=is_sensitive(c.validator, getattr(c, "mask_in_log", None)),
                     )
                 )
 
@@ -122,23 +134,29 @@ class GuardrailEngine:
         """The checks of a stage, enforcing ones or log-only ones."""
         return [c for c in self.stages[stage] if (c.mode == "log_only") == log_only]
 
-    async def _scores(self, checks: list[CompiledCheck], texts: list[str]) -> list[dict[str, Any]]:
-        """Precompute every classifier the ML checks need, for every text, concurrently."""
+    async def _scores(
+        self, checks: list[CompiledCheck], texts: list[str], roles: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Precompute every classifier the ML checks need, for every text an ML check
+        reads, concurrently."""
         per_text: list[dict[str, Any]] = [{} for _ in texts]
         if self.scorer is None:
             return per_text  # validators compute in-process (notebook path)
-        wanted = sorted({cl for c in checks for cl in c.spec.classifiers})
-        if not wanted:
+        ml = [c for c in checks if c.spec.classifiers]
+        wanted = sorted({cl for c in ml for cl in c.spec.classifiers})
+        needed = sorted({i for c in ml for i in c.reads(roles, len(texts))})
+        if not wanted or not needed:
             return per_text
         scorer = self.scorer
+        subset = [texts[i] for i in needed]
 
         async def one(cl: str) -> tuple[str, list[Any]]:
             if cl == "pii_ner":
-                return cl, list(await scorer.tag(texts))
-            return cl, list(await scorer.score(cl, texts))
+                return cl, list(await scorer.tag(subset))
+            return cl, list(await scorer.score(cl, subset))
 
         for cl, values in await asyncio.gather(*(one(cl) for cl in wanted)):
-            for i, v in enumerate(values):
+            for i, v in zip(needed, values, strict=True):
                 per_text[i][cl] = v
         return per_text
 
@@ -151,9 +169,12 @@ class GuardrailEngine:
         sample_key: str = "",
         log_only: bool = False,
         window: int | None = None,
+        roles: Sequence[str] | None = None,
     ) -> StageOutcome:
         """Run a stage's checks on ``texts`` (e.g. the user messages) and decide.
 
+        ``roles`` (one per text: ``user``, ``system``, ``tools``, ...) limits each check
+        to the texts of the roles it reads (its policy ``roles``; default all).
         Returns the verdicts, the texts rewritten by redact/fix checks, and the first
         failing check whose action is deny / fallback / retry.
         """
@@ -165,64 +186,49 @@ class GuardrailEngine:
         ]
         if not checks or not texts:
             return out
-        scores = await self._scores(checks, texts)
+        scores = await self._scores(checks, texts, roles)
         base_meta = {"stage": stage, "request": request or {}}
         redactions: list[list[tuple[int, int, str]]] = [[] for _ in texts]
         fixers: list[CompiledCheck] = []
+        reads: dict[str, list[int]] = {}
         for c in checks:
+            reads[c.name] = c.reads(roles, len(texts))
+            if not reads[c.name]:
+                continue  # none of the roles it reads is in this request
             t0 = time.perf_counter()
             failed_results = []
-            everything = list(range(len(texts)))
-            for i, res in await _validate_at(c.validator, texts, everything, base_meta, scores):
+            for i, res in await _validate_at(c.validator, texts, reads[c.name], base_meta, scores):
                 if getattr(res, "outcome", "pass") == "fail":
                     failed_results.append((i, res))
             latency = (time.perf_counter() - t0) * 1000.0
             passed = not failed_results
-            spans = [s for i, r in failed_results for s in _spans(r, i)]
-            score = None
-            for _, r in failed_results:
-                md = getattr(r, "metadata", None) or {}
-                if "score" in md:
-                    score = max(score or 0.0, float(md["score"]))
-            msg = "; ".join(str(r.error_message) for _, r in failed_results)[:500] or None
-            action = "none" if passed or c.mode == "log_only" else c.on_fail
-            if action == "noop":
-                action = "flag"
-            v = Verdict(
-                check=c.name,
-                validator=c.validator_name,
-                stage=stage,
-                passed=passed,
-                action=action,
-                latency_ms=latency,
-                score=score,
-                spans=spans,
-                message=msg,
-                mode=c.mode,
-                window=window,
-            )
+            v = _verdict(c, stage, window, texts, failed_results, latency)
             out.verdicts.append(v)
             if passed or c.mode == "log_only":
                 continue
-            if action == "deny" and out.deny is None:
+            if v.action == "deny" and out.deny is None:
                 out.deny = v
-            elif action == "fallback" and out.fallback is None:
+            elif v.action == "fallback" and out.fallback is None:
                 out.fallback = v
-            elif action == "retry" and out.retry is None:
+            elif v.action == "retry" and out.retry is None:
                 out.retry = v
-            elif action == "redact":
+            elif v.action == "redact":
                 for i, r in failed_results:
                     redactions[i].extend(_redaction_spans(r, texts[i]))
-            elif action == "fix":
+            elif v.action == "fix":
                 fixers.append(c)
         if any(redactions):
             out.texts = [_apply_redactions(t, r) for t, r in zip(texts, redactions, strict=True)]
             out.changed = True
         for c in fixers:  # fixes apply in policy order, each on the current text
             new = []
-            everything = list(range(len(texts)))
-            fixes = dict(await _validate_at(c.validator, out.texts, everything, base_meta, scores))
+            fixes = dict(
+                await _validate_at(c.validator, out.texts, reads[c.name], base_meta, scores)
+            )
             for i, text in enumerate(out.texts):
+                if i not in reads[c.name]:
+                    new.append(text)
+                    continue
                 res = fixes[i]
                 fixed = getattr(res, "fix_value", None)
                 new.append(
@@ -275,6 +281,51 @@ async def _validate_at(
     else:
         results = [validator.validate(texts[i], {**meta, "scores": scores[i]}) for i in indexes]
     return list(zip(indexes, results, strict=True))
+
+
+def _verdict(
+    c: CompiledCheck,
+    stage: str,
+    window: int | None,
+    texts: list[str],
+    failed: list[tuple[int, Any]],
+    latency: float,
+) -> Verdict:
+    """The verdict of one check; a sensitive check's matches become masks, and its
+    message and span reasons are scrubbed of them."""
+    passed = not failed
+    spans = [s for i, r in failed for s in _spans(r, i)]
+    score = None
+    for _, r in failed:
+        md = getattr(r, "metadata", None) or {}
+        if "score" in md:
+            score = max(score or 0.0, float(md["score"]))
+    msg = "; ".join(str(r.error_message) for _, r in failed)[:500] or None
+    action = "none" if passed or c.mode == "log_only" else c.on_fail
+    if action == "noop":
+        action = "flag"
+    masks = []
+    if c.sensitive and failed:
+        spanned = {s.message for s in spans}
+        whole = [i for i, _ in failed if i not in spanned]
+        masks = span_masks(spans, texts, whole, c.validator_name)
+        msg = scrub(msg, masks) if msg else msg
+        for s in spans:
+            s.reason = scrub(s.reason, masks)
+    return Verdict(
+        check=c.name,
+        validator=c.validator_name,
+        stage=stage,
+        passed=passed,
+        action=action,
+        latency_ms=latency,
+        score=score,
+        spans=spans,
+        message=msg,
+        mode=c.mode,
+        window=window,
+        masks=masks,
+    )
 
 
 def _redaction_spans(result: Any, text: str) -> list[tuple[int, int, str]]:

@@ -15,8 +15,14 @@ A policy file looks like this (every key but ``id`` is optional)::
         sample_rate: 1.0       # 0 < x <= 1: run on this share of requests
         mode: enforce          # enforce | log_only (runs after the response, never changes it)
         message: null          # text for the client when it denies
-    output: [...]              # same shape
-    streaming: {window: sentence, window_tokens: 32}
+        roles: null            # input only: which texts it reads (default: all of them):
+                               # system developer user assistant tool function tools
+                               # response_format prompt embedding_input
+        mask_in_log: null      # mask its flagged spans in the log (default: secrets/PII checks)
+    output: [...]              # same shape (no roles)
+    streaming: {window: sentence, window_tokens: 32,   # a window ends at a sentence end or
+                max_window_chars: 400, max_window_tokens: 64,  # at the first bound hit
+                max_window_ms: 250}
     fallback: {model: null, message: null}
     retry: {max_attempts: 2}
     logging: {store_bodies: true, redact_bodies: true}
@@ -40,6 +46,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import typing
 from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, Literal
 
@@ -48,9 +55,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -60,6 +69,7 @@ from workbench.routing.config import RoutingConfig
 __all__ = [
     "ACTIONS",
     "DEFER_RULES",
+    "ROLES",
     "STAGES",
     "Action",
     "AppliesTo",
@@ -70,6 +80,7 @@ __all__ = [
     "Mode",
     "Policy",
     "RetryConfig",
+    "Role",
     "SLUG_PATTERN",
     "Stage",
     "StreamingConfig",
@@ -86,6 +97,14 @@ ACTIONS: tuple[str, ...] = ("deny", "flag", "redact", "fix", "fallback", "retry"
 Mode = Literal["enforce", "log_only"]
 Stage = Literal["input", "output"]
 STAGES: tuple[Stage, ...] = ("input", "output")
+Role = Literal[
+    "system", "developer", "user", "assistant", "tool", "function",
+    "tools", "response_format", "prompt", "embedding_input",
+]  # fmt: skip
+ROLES: tuple[str, ...] = typing.get_args(Role)
+"""The texts an input check can read: message roles; ``tools`` (function names,
+descriptions and parameter schemas); ``response_format`` (its JSON schema); ``prompt``
+(legacy completions); ``embedding_input`` (texts sent to an embedding model)."""
 
 Loc = tuple[str | int, ...]
 """A path into the policy document: keys and list indexes, as pydantic reports them."""
@@ -114,8 +133,16 @@ class CheckConfig(_Strict):
     sample_rate: float = Field(default=1.0, gt=0, le=1)
     mode: Mode = "enforce"
     message: str | None = None
+    roles: list[Role] | None = Field(default=None, min_length=1)
+    mask_in_log: bool | None = None
 
     _empty_params = field_validator("params", mode="before")(_none_to_empty)
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_newer(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Fields added after policies were first published are left out at their
+        # default, so the content hash of every stored version stays what it was.
+        return _without_defaults(handler(self), {"roles": None, "mask_in_log": None})
 
 
 class AppliesTo(_Strict):
@@ -125,11 +152,31 @@ class AppliesTo(_Strict):
     models: list[NonEmpty] = Field(default_factory=lambda: ["*"], min_length=1)
 
 
+_STREAM_BOUNDS = {"max_window_chars": 400, "max_window_tokens": 64, "max_window_ms": 250}
+
+
 class StreamingConfig(_Strict):
-    """How output checks see a streamed answer: per sentence or per N tokens."""
+    """How output checks see a streamed answer: per sentence or per N tokens, each window
+    bounded in characters, whitespace tokens and milliseconds (from its first character),
+    so text without a sentence end still streams."""
 
     window: Literal["sentence", "tokens"] = "sentence"
     window_tokens: int = Field(default=32, ge=1)
+    max_window_chars: int = Field(default=_STREAM_BOUNDS["max_window_chars"], ge=1)
+    max_window_tokens: int = Field(default=_STREAM_BOUNDS["max_window_tokens"], ge=1)
+    max_window_ms: int = Field(default=_STREAM_BOUNDS["max_window_ms"], ge=1)
+
+    @model_serializer(mode="wrap")
+    def _omit_default_bounds(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Left out at their defaults: stored versions keep their content hash.
+        return _without_defaults(handler(self), dict(_STREAM_BOUNDS))
+
+
+def _without_defaults(data: Any, defaults: dict[str, Any]) -> Any:
+    """``data`` without the keys of ``defaults`` whose value is the default."""
+    if not isinstance(data, dict):
+        return data
+    return {k: v for k, v in data.items() if k not in defaults or v != defaults[k]}
 
 
 class FallbackConfig(_Strict):
@@ -258,6 +305,14 @@ def rule_problems(policy: Policy) -> list[tuple[Loc, str]]:
             )
         else:
             seen[check.name] = where
+        if check.roles is not None and stage == "output":
+            problems.append(
+                (
+                    (stage, i, "roles"),
+                    "roles choose the input texts a check reads; "
+                    "output checks read the model's answer (remove roles)",
+                )
+            )
         if check.on_fail in ("fallback", "retry") and stage == "input":
             problems.append(
                 (
