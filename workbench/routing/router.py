@@ -70,6 +70,7 @@ class Router:
         self.sleep = sleep
         self.clock = clock
         self.selector = Selector(state, self.targets, self.config.dynamic, self.rng)
+        self._entries: dict[str, RouteNode] = {}
         self.problems: list[str] = [
             f"routing.{'.'.join(map(str, loc))}: {msg}"
             for loc, msg in routing_problems(self.config, known_targets=self.targets)
@@ -98,7 +99,7 @@ class Router:
         run: Run[T] = Run(req, call, attempts, self.clock() + self.config.request_timeout_s)
         scope = Scope(route=None, reason="primary", retry=self.config.retry)
         try:
-            return await self._node(run, RouteNode(target=req.model), scope)
+            return await self._node(run, self._entry(req.model), scope)
         except Skipped:
             last = run.last_error
             if isinstance(last, OutputRejected):
@@ -108,6 +109,14 @@ class Router:
             raise run.all_skipped() from None
         except OutputRejected as exc:
             raise exc.error from None
+
+    def _entry(self, model: str) -> RouteNode:
+        node = self._entries.get(model)
+        if node is None:
+            node = RouteNode(target=model)
+            if len(self._entries) < 4096:  # model names are checked by knows() first
+                self._entries[model] = node
+        return node
 
     # -- the tree ----------------------------------------------------------------------
     async def _node(self, run: Run[T], node: RouteNode, scope: Scope) -> tuple[Attempt, T]:

@@ -26,6 +26,7 @@ __all__ = ["Run", "Scope", "Skipped", "attempt_timeouts"]
 
 T = TypeVar("T")
 _DEFAULT_CONNECT_S = 5.0
+_NO_OVERRIDE = TimeoutOverride()
 
 
 class Skipped(Exception):
@@ -84,7 +85,7 @@ def attempt_timeouts(
     request budget; none exceeds what is left of the budget, nor ``total``.
     """
     own = info.timeouts
-    o = override or TimeoutOverride()
+    o = override if override is not None else _NO_OVERRIDE
     total = o.total or _seconds(own, "total") or remaining
     total = min(total, remaining)
     first_byte = o.first_byte or _seconds(own, "first_byte") or _seconds(own, "read") or total
