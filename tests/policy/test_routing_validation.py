@@ -166,3 +166,13 @@ def test_routing_example_validates_against_the_default_gateway_config() -> None:
     reg, _ = example_registry()
     policy = load_policy(POLICIES / "routing.yaml", reg, known_targets=names)
     assert policy.routing.routes, "the example defines routes"
+
+
+def test_typos_inside_routes_get_a_did_you_mean(tmp_path: Path) -> None:
+    text = HEAD + (
+        "    smart:\n"
+        "      mode: fallback\n"
+        "      tagets: [local]\n"  # 6
+    )
+    errs = errors_of(tmp_path, text)
+    assert "p.yaml:6: routing.routes.smart.tagets: unknown key (did you mean 'targets'?)" in errs

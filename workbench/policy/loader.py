@@ -198,8 +198,10 @@ def _key_hint(model: type[BaseModel], loc: Loc) -> str:
 def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:
     """The field names of the model reached by following ``loc`` from ``model``."""
     current: Any = model
+    mapping_key = False  # the next part is a key of a dict[str, Model] field
     for part in loc:
-        if isinstance(part, int):
+        if isinstance(part, int) or mapping_key:
+            mapping_key = False
             continue
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return []
@@ -207,16 +209,20 @@ def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:
         if field is None:
             return []
         current = _model_in(field.annotation)
+        mapping_key = typing.get_origin(field.annotation) is dict
     if isinstance(current, type) and issubclass(current, BaseModel):
         return list(current.model_fields)
     return []
 
 
 def _model_in(annotation: Any) -> Any:
-    """The pydantic model inside ``annotation`` (``M``, ``list[M]``, ``M | None``), if any."""
+    """The pydantic model inside ``annotation`` (``M``, ``list[M]``, ``M | None``,
+    ``dict[str, M]``), if any."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     origin = typing.get_origin(annotation)
+    if origin is dict:
+        return _model_in(typing.get_args(annotation)[-1])
     if origin in (list, typing.Union, types.UnionType):
         for arg in typing.get_args(annotation):
             found = _model_in(arg)
