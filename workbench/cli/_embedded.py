@@ -132,6 +132,13 @@ def start_ray() -> None:
     """``ray.init`` with every Ray port on loopback and Serve's binds patched."""
     import ray
 
+    try:
+        _init_ray(ray)
+    except Exception as exc:  # e.g. the node timed out during start-up on a busy machine
+        raise click.ClickException(f"Ray did not start: {exc}") from exc
+
+
+def _init_ray(ray: Any) -> None:
     ray.init(
         include_dashboard=False,
         namespace="workbench",
@@ -213,7 +220,8 @@ def shutdown(run_dir: Path | None) -> None:
     from ray import serve
 
     try:
-        serve.shutdown()
+        if ray.is_initialized():
+            serve.shutdown()
     finally:
         ray.shutdown()
         reap_leftovers()
