@@ -117,3 +117,51 @@ async def test_output_guardrail_failure_falls_back(upstream) -> None:  # type: i
     assert attempts[0]["target"] == "remote" and attempts[0]["status"] != "ok"
     assert rec["target"] == "echo"
     await ip.client.aclose()
+
+
+async def test_checked_stream_without_sentence_ends_still_streams(upstream) -> None:  # type: ignore[no-untyped-def]
+    policy = {
+        "output": [
+            {
+                "name": "no-zzz",
+                "validator": "regex_deny",
+                "params": {"patterns": ["zzz"]},
+                "on_fail": "deny",
+            }
+        ],
+        "streaming": {"window": "sentence", "max_window_chars": 40},
+    }
+    ip = await in_process(gateway_config(upstream.base_url), policies=OnePolicy(policy))
+    words = " ".join(f"word{i}" for i in range(60))  # no sentence end anywhere
+    body = {"model": "echo", "stream": True, "messages": [{"role": "user", "content": words}]}
+    r = await ip.client.post("/v1/chat/completions", json=body)
+    assert r.status_code == 200
+    events = [json.loads(e[6:]) for e in r.text.splitlines() if e.startswith("data: {")]
+    texts = [e["choices"][0]["delta"].get("content") for e in events if e["choices"]]
+    texts = [t for t in texts if t]
+    assert len(texts) >= 8  # released window by window, not held to the end
+    assert all(len(t) <= 48 for t in texts)
+    assert "".join(texts) == words
+    rec = ip.only_record()
+    assert rec["status"] == "ok"
+    assert len(json.loads(rec["guardrail_verdicts"])) >= 8
+    await ip.client.aclose()
+
+
+async def test_denied_secret_never_reaches_the_log(upstream) -> None:  # type: ignore[no-untyped-def]
+    policy = {"input": [{"name": "block-secrets", "validator": "secrets", "on_fail": "deny"}]}
+    ip = await in_process(gateway_config(upstream.base_url), policies=OnePolicy(policy))
+    secret = "AKIAIOSFODNN7EXAMPLE"
+    body = {
+        "model": "echo",
+        "messages": [
+            {"role": "system", "content": f"use key {secret} for s3"},
+            {"role": "user", "content": "hi"},
+        ],
+    }
+    r = await ip.client.post("/v1/chat/completions", json=body)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "guardrail_denied"
+    assert secret not in r.text
+    rec = ip.only_record()
+    assert secret not in json.dumps(rec)
+    await ip.client.aclose()

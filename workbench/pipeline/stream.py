@@ -17,6 +17,7 @@ from typing import Any
 
 from workbench.errors import UpstreamTimeoutError, WorkbenchError
 from workbench.gateway import responses
+from workbench.guardrails._stream import StreamGuard, paced
 from workbench.pipeline.types import Exchange
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,26 @@ async def _next(ex: Exchange) -> Any:
         raise UpstreamTimeoutError(
             f"upstream {ex.ctx.target} did not finish the stream in time", code="upstream_timeout"
         ) from None
+
+
+async def _deltas(ex: Exchange) -> AsyncIterator[Any]:
+    while (d := await _next(ex)) is not None:
+        yield d
+
+
+async def _pieces(
+    ex: Exchange, windows: StreamGuard | None
+) -> AsyncIterator[tuple[Any, list[str]]]:
+    """(delta or None, text released now): through the output windows when checked.
+
+    With windows, their time bound releases held text even while no delta arrives.
+    """
+    if windows is None:
+        async for d in _deltas(ex):
+            yield d, [d.text] if d.text else []
+        return
+    async for item in paced(windows, _deltas(ex), lambda d: d.text):
+        yield item
 
 
 def _failed_midway(ex: Exchange, err: WorkbenchError) -> None:
@@ -69,13 +90,12 @@ async def sse_body(
     try:
         if chat:
             yield chunks.first()
-        while (d := await _next(ex)) is not None:
-            if d.text:
-                for piece in await windows.feed(d.text) if windows else [d.text]:
-                    ctx.mark_first_byte()
-                    parts.append(piece)
-                    yield chunks.text(piece)
-            if d.finish_reason is not None:
+        async for d, pieces in _pieces(ex, windows):
+            for piece in pieces:
+                ctx.mark_first_byte()
+                parts.append(piece)
+                yield chunks.text(piece)
+            if d is not None and d.finish_reason is not None:
                 final = d
         for piece in await windows.finish() if windows else []:
             ctx.mark_first_byte()
