@@ -9,7 +9,9 @@
   gives its router. The hot path never waits on Ray: ``allow`` and ``record`` work on a
   local mirror; every ``sync_interval_s`` a background task pushes the results recorded
   since the last sync and adopts the actor's merged view in the same round trip (results
-  recorded while that call was in flight are applied again on top of it).
+  recorded while that call was in flight are applied again on top of it). The task starts
+  with the first result recorded inside a running event loop (or call :meth:`start`), so
+  the state can be built in a replica's constructor.
 
 Timestamps are wall-clock (``time.time``) so that replicas and the actor agree on when a
 breaker opened. If the actor is lost (its owner replica died), the next sync creates it
@@ -109,8 +111,10 @@ class SharedRoutingState:
         breaker: CircuitBreakerConfig | None = None,
         ewma_alpha: float | None = None,
         clock: Callable[[], float] = time.time,
+        autostart: bool = True,
     ) -> None:
         self.name, self.namespace = name, namespace
+        self.autostart = autostart
         self.sync_interval_s = sync_interval_s
         self.local = LocalRoutingState(breaker, ewma_alpha, clock=clock)
         self.clock = clock
@@ -135,6 +139,8 @@ class SharedRoutingState:
         breaker: CircuitBreakerConfig | None = None,
         ewma_alpha: float | None = None,
     ) -> None:
+        if self._task is None and self.autostart:
+            self._start_if_running()
         alpha = ewma_alpha if ewma_alpha is not None else self.local.ewma_alpha
         self.local.record(target, ok, latency_ms, breaker_failure, breaker, alpha)
         settings = None if breaker is None else self._dump(breaker)
@@ -159,6 +165,13 @@ class SharedRoutingState:
             self._task = asyncio.get_running_loop().create_task(self._loop())
         return self._task
 
+    def _start_if_running(self) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no event loop in this thread: start() must be called later
+            return
+        self.start()
+
     async def close(self) -> None:
         """Stop the background task and push what is still pending."""
         if self._task is not None:
@@ -176,6 +189,7 @@ class SharedRoutingState:
         return {
             "actor": f"{self.namespace}/{self.name}",
             "connected": self._epoch is not None,
+            "background_sync": self._task is not None and not self._task.done(),
             "last_sync_s_ago": age,
             "pending_events": len(self._pending),
             "sync_failures": self.sync_failures,

@@ -61,8 +61,9 @@ def _start_ray(tries: int = 3) -> None:
 
 def pair(clock: FakeClock) -> tuple[SharedRoutingState, SharedRoutingState, str]:
     name = f"routing-state-{uuid.uuid4().hex[:8]}"
-    a = SharedRoutingState(name=name, breaker=CFG, clock=clock)
-    b = SharedRoutingState(name=name, breaker=CFG, clock=clock)
+    # Synced by hand (no background task) so the test decides when replicas talk.
+    a = SharedRoutingState(name=name, breaker=CFG, clock=clock, autostart=False)
+    b = SharedRoutingState(name=name, breaker=CFG, clock=clock, autostart=False)
     return a, b, name
 
 
@@ -138,8 +139,7 @@ async def test_background_sync_and_recovery_from_a_lost_actor(local_ray: None) -
     cfg = CFG.model_copy(update={"cooldown_s": 3600})  # stays open however slow this runs
     a = SharedRoutingState(name=f"rs-{uuid.uuid4().hex[:8]}", breaker=cfg, sync_interval_s=0.05)
     b = SharedRoutingState(name=a.name, breaker=cfg, sync_interval_s=0.05)
-    a.start()
-    b.start()
+    b.start()  # a starts its own task with its first recorded result (autostart)
     try:
         for _ in range(3):
             a.record("up", False, None, True, cfg)
@@ -151,7 +151,8 @@ async def test_background_sync_and_recovery_from_a_lost_actor(local_ray: None) -
         # Both reconnect to a new actor and seed it with what they know, so a replica
         # that starts now learns the open breaker from it.
         await _until(lambda: a.sync_status()["connected"] and b.sync_status()["connected"])
-        fresh = SharedRoutingState(name=a.name, breaker=cfg)
+        assert a.sync_status()["background_sync"]
+        fresh = SharedRoutingState(name=a.name, breaker=cfg, autostart=False)
         assert await fresh.sync_now()
         assert fresh.snapshot()["up"]["breaker"] == "open" and not fresh.allow("up", cfg)
         assert fresh.snapshot()["up"]["window_failures"] == 0  # opened: window reset
