@@ -146,9 +146,9 @@ def check_tree(tree: Tree) -> str:
 
 
 @contextlib.contextmanager
-def before_tree(rev: str, workdir: Path) -> Iterator[Tree]:
-    """Commit ``rev`` extracted under ``workdir`` with its own ``workbench`` command."""
-    base = workdir / "before"
+def before_tree(rev: str, workdir: Path, label: str = "before") -> Iterator[Tree]:
+    """Commit ``rev`` extracted under ``workdir/label`` with its own ``workbench`` command."""
+    base = workdir / label
     try:
         full = extract(rev, base / "tree")
         py, cli = make_env(base / "tree", base / "venv")

@@ -42,11 +42,16 @@ class Variant:
         return f"{self.tree}/{self.policy}"
 
 
-def variants(policies: list[str], before: Tree | None, wb: str | None) -> list[Variant]:
-    """The gateway starts of a run, in order."""
+def variants(
+    policies: list[str], before: Tree | None, wb: str | None, after_tree: Tree | None = None
+) -> list[Variant]:
+    """The gateway starts of a run, in order (``after_tree``: a commit instead of this
+    checkout for the after side)."""
     out = []
     for i, pol in enumerate(policies):
         after = Variant("after", pol, wb, REPO)
+        if after_tree is not None:
+            after = Variant("after", pol, str(after_tree.workbench), after_tree.root)
         if before is None:
             out.append(after)
             continue

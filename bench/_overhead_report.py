@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import math
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from bench._before import REPO
+from bench._proc import load_average
 
 #: The rule behind the before/after verdict: added p50 may grow by at most 10% (or by the
 #: noise floor, whichever is larger) and throughput may drop by at most 10%.
@@ -186,3 +191,56 @@ def print_ttft(rows: dict[str, dict[str, Any]]) -> None:
         )
         for e in r.get("errors", []):
             print(f"{'':<16}error: {e}")
+
+
+def _after_rev(a: argparse.Namespace) -> str:
+    if a.after:
+        return subprocess.run(
+            ["git", "rev-parse", "--short=12", a.after], capture_output=True, text=True, cwd=REPO
+        ).stdout.strip()
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, cwd=REPO
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        ).stdout.strip()
+    except OSError:
+        return "this checkout"
+    return f"{head}{' + uncommitted changes' if dirty else ''}"
+
+
+def report(
+    a: argparse.Namespace,
+    table: dict[int, dict[str, Any]],
+    ours: dict[str, Any],
+    ttft: dict[str, Any],
+    before_rev: str | None,
+) -> list[Comparison]:
+    """Print every table; the before/after comparisons."""
+    levels = a.level_list
+    print("\n=== results (medians) ===")
+    for lv in levels:
+        if table[lv]:
+            print_level(lv, table[lv])
+    print_ratios(levels, table, list(ours))
+    comps = comparisons(levels, table, a.policies)
+    if before_rev:
+        print_side_by_side(comps, before_rev, _after_rev(a))
+    print_ttft(ttft)
+    for name, r in ours.items():
+        extra = f"; {r['under_policy']} rows under policy 'default'" if "under_policy" in r else ""
+        print(
+            f"\nrequest log of {name}: {r['logged']} rows for {r['sent']} requests sent "
+            f"(warm-up and TTFT streams included): {r['verdict']}{extra}"
+        )
+    print(f"\nload average after: {load_average()} (other work on the machine skews the figures)")
+    print(
+        "\nCPU columns: CPU time of the process tree during the counted phase / requests "
+        "(the gateway's tree includes all of Ray's processes); 'net of idle' subtracts the "
+        "tree's idle CPU rate (measured for 2 s before the load) x the phase's wall time."
+    )
+    return comps

@@ -35,7 +35,6 @@ import math
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,17 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench._before import REPO, Tree, before_tree, check_tree
+from bench._before import Tree, before_tree, check_tree
 from bench._overhead_gateway import gateway_leg, variants
 from bench._overhead_legs import Target, floor_leg, litellm_leg, upstream_proc
-from bench._overhead_report import (
-    Comparison,
-    comparisons,
-    print_level,
-    print_ratios,
-    print_side_by_side,
-    print_ttft,
-)
+from bench._overhead_report import report
 from bench._proc import (
     LOOPBACK,
     BenchError,
@@ -174,6 +166,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--before", default=None, metavar="REV", help="also run commit REV's gateway (before)"
     )
+    p.add_argument(
+        "--after",
+        default=None,
+        metavar="REV",
+        help="run commit REV as the after side instead of this checkout's working tree",
+    )
     p.add_argument("--ttft-streams", type=int, default=0, help="TTFT streams per gateway leg")
     p.add_argument("--ttft-words", type=int, default=80, help="words per TTFT stream")
     p.add_argument("--ttft-chunk-ms", type=float, default=20.0, help="gap between words, ms")
@@ -260,39 +258,28 @@ def _our_legs(
     stack: contextlib.ExitStack,
 ) -> tuple[dict[str, Any], list[str], str | None]:
     """Every gateway variant; (results by variant, failures, the before commit)."""
-    before: Tree | None = None
+    trees: dict[str, Tree | None] = {"before": None, "after": None}
     failures: list[str] = []
-    if a.before:
+    for label, rev in (("before", a.before), ("after", a.after)):
+        if not rev:
+            continue
         try:
-            before = stack.enter_context(before_tree(a.before, workdir))
-            print(f"\nbefore: {check_tree(before)}", flush=True)
+            trees[label] = tree = stack.enter_context(before_tree(rev, workdir, label))
+            print(f"\n{label}: {check_tree(tree)}", flush=True)
         except BenchError as exc:
-            failures.append(f"before: {exc}")
-            print(f"\nthe before tree could not be set up: {exc}")
+            failures.append(f"{label}: {exc}")
+            print(f"\nthe {label} tree could not be set up: {exc}")
+    if a.after and trees["after"] is None:
+        return {}, failures, None
+    before = trees["before"]
     results: dict[str, Any] = {}
-    for v in variants(a.policies, before, a.workbench_bin):
+    for v in variants(a.policies, before, a.workbench_bin, trees["after"]):
         try:
             results[v.name] = gateway_leg(a, workdir, ports, up, run, v)
         except BenchError as exc:
             failures.append(f"{v.name}: {exc}")
             print(f"\nour gateway leg {v.name} FAILED: {exc}")
     return results, failures, before.rev[:12] if before else None
-
-
-def _after_rev() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, cwd=REPO
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-        ).stdout.strip()
-    except OSError:
-        return "this checkout"
-    return f"{head}{' + uncommitted changes' if dirty else ''}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -370,39 +357,6 @@ def direct_ttft(a: argparse.Namespace, words_port: int) -> dict[str, Any]:
         )
     )
     return res.as_dict()
-
-
-def report(
-    a: argparse.Namespace,
-    table: dict[int, dict[str, Cell]],
-    ours: dict[str, Any],
-    ttft: dict[str, Any],
-    before_rev: str | None,
-) -> list[Comparison]:
-    """Print every table; the before/after comparisons."""
-    levels = a.level_list
-    print("\n=== results (medians) ===")
-    for lv in levels:
-        if table[lv]:
-            print_level(lv, table[lv])
-    print_ratios(levels, table, list(ours))
-    comps = comparisons(levels, table, a.policies)
-    if before_rev:
-        print_side_by_side(comps, before_rev, _after_rev())
-    print_ttft(ttft)
-    for name, r in ours.items():
-        extra = f"; {r['under_policy']} rows under policy 'default'" if "under_policy" in r else ""
-        print(
-            f"\nrequest log of {name}: {r['logged']} rows for {r['sent']} requests sent "
-            f"(warm-up and TTFT streams included): {r['verdict']}{extra}"
-        )
-    print(f"\nload average after: {load_average()} (other work on the machine skews the figures)")
-    print(
-        "\nCPU columns: CPU time of the process tree during the counted phase / requests "
-        "(the gateway's tree includes all of Ray's processes); 'net of idle' subtracts the "
-        "tree's idle CPU rate (measured for 2 s before the load) x the phase's wall time."
-    )
-    return comps
 
 
 if __name__ == "__main__":
