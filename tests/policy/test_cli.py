@@ -146,3 +146,26 @@ def test_diff_rollback_unpublish_audit(write: Write) -> None:
 def test_publish_author_option(write: Write) -> None:
     run("publish", str(write("demo.yaml", GOOD)), "-m", "m", "--author", "dora")
     assert PolicyStore().get("demo@v1").author == "dora"
+
+
+ROUTED = """
+id: routed
+routing:
+  routes:
+    smart:
+      mode: fallback
+      targets: [echo, gpt-4o-minni]
+"""
+
+
+def test_validate_and_publish_check_routing_targets_against_the_gateway_config(
+    write: Write,
+) -> None:
+    path = write("routed.yaml", ROUTED)
+    res = run("validate", str(path))
+    assert res.exit_code != 0
+    assert f"{path}:6:" in res.output and "gpt-4o-minni" in res.output
+    with pytest.raises(Exception, match="gpt-4o-minni"):
+        run("publish", str(path), "-m", "routes")
+    fixed = write("fixed.yaml", ROUTED.replace("gpt-4o-minni", "gpt-4o-mini"))
+    assert run("validate", str(fixed)).exit_code == 0

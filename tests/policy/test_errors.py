@@ -179,7 +179,7 @@ def test_duplicate_check_names(write: Write, reg: LocalRegistry) -> None:
     expect(path, reg, 8, "output.1.name", "duplicate check name 'same'", "input.0")
 
 
-@pytest.mark.parametrize("section", ["routing", "cache", "limits"])
+@pytest.mark.parametrize("section", ["cache", "limits"])
 def test_reserved_sections_must_be_empty(write: Write, reg: LocalRegistry, section: str) -> None:
     path = write("x.yaml", f"id: x\n{section}:\n  strategy: cheapest\n")
     expect(path, reg, 2, section, "reserved for a later release")

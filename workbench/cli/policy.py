@@ -37,6 +37,18 @@ def policy() -> None:
     """Author and publish guardrail policies ($WORKBENCH_HOME/policies)."""
 
 
+def _gateway_models() -> list[str] | None:
+    """The model names of the gateway config ($WORKBENCH_CONFIG or the embedded default),
+    which routing targets must name; None (check skipped, with a note) if it cannot load."""
+    from workbench.config.gateway import load_config
+
+    try:
+        return [m.name for m in load_config().models]
+    except ConfigError as exc:
+        click.echo(f"note: routing targets not checked (gateway config: {exc})", err=True)
+        return None
+
+
 @policy.command("validate")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate_cmd(files: tuple[Path, ...]) -> None:
@@ -52,7 +64,9 @@ def validate_cmd(files: tuple[Path, ...]) -> None:
             click.echo(f"error: {exc}", err=True)
             failed += 1
             continue
-        parsed, errors = check_policy(data, path=str(path), locate=locate)
+        parsed, errors = check_policy(
+            data, path=str(path), locate=locate, known_targets=_gateway_models()
+        )
         if errors:
             failed += 1
             for err in errors:
@@ -73,7 +87,7 @@ def publish_cmd(file: Path, message: str, author: str | None) -> None:
     """Validate FILE, store it as a new version and make it live."""
     from workbench.policy.model import short_hash
 
-    version = _store().publish(file, message, author=author)
+    version = _store().publish(file, message, author=author, known_targets=_gateway_models())
     if version.already_live:
         click.echo(
             f"No change: {version.version_id} is already live with identical content "

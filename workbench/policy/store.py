@@ -27,7 +27,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -177,9 +177,17 @@ class PolicyStore:
 
     # -- writing -----------------------------------------------------------------------
     def publish(
-        self, source: str | Path | Policy, message: str, author: str | None = None
+        self,
+        source: str | Path | Policy,
+        message: str,
+        author: str | None = None,
+        *,
+        known_targets: Collection[str] | None = None,
     ) -> Version:
         """Validate ``source`` (a file or a Policy), store it as a new version, make it live.
+
+        ``known_targets``: the gateway's model names; routing targets must be among them
+        (None skips that check).
 
         Publishing content identical to the live version writes nothing and returns that
         version with ``already_live=True``.
@@ -187,9 +195,11 @@ class PolicyStore:
         if not message or not message.strip():
             raise ValueError("a publish message is required (what changed and why)")
         if isinstance(source, Policy):
-            policy, origin = validate_policy(source, self.registry), None
+            policy = validate_policy(source, self.registry, known_targets=known_targets)
+            origin = None
         else:
-            policy, origin = load_policy(source, self.registry), str(Path(source).resolve())
+            policy = load_policy(source, self.registry, known_targets=known_targets)
+            origin = str(Path(source).resolve())
         digest = policy_hash(policy)
         who = author or default_author()
         with self._lock():
