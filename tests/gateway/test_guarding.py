@@ -162,10 +162,13 @@ async def test_checks_read_only_their_roles(reg: CheckRegistry) -> None:
     ctx, req = chat(messages)
     guard = RequestGuard(engine(reg, [deny_secrets(roles=["user", "tool"])]), ctx, req)
     await guard.check_input()  # the system message is not this check's business
+    assert ctx.guardrail_verdicts[0]["passed"] is True
     ctx2, req2 = chat(messages)
     guard2 = RequestGuard(engine(reg, [deny_secrets(roles=["system"])]), ctx2, req2)
     with pytest.raises(GuardrailDeniedError):
         await guard2.check_input()
+    span = ctx2.guardrail_verdicts[0]["spans"][0]
+    assert (span["where"], span["role"]) == ("messages[0].content", "system")
 
 
 async def test_a_check_whose_roles_are_absent_leaves_no_verdict(reg: CheckRegistry) -> None:

@@ -102,9 +102,16 @@ class RequestGuard:
             self.masks.extend(new)
             self.ctx.request_body = mask_body(self.ctx.request_body, self.masks)
 
-    def _record(self, outcome: StageOutcome) -> None:
+    def _record(self, outcome: StageOutcome, *, on_input: bool = False) -> None:
         self._add_masks(outcome.verdicts)
-        self.ctx.guardrail_verdicts.extend(v.to_dict() for v in outcome.verdicts)
+        dicts = [v.to_dict() for v in outcome.verdicts]
+        if on_input:  # name the slot each span is in: "messages[0].content" and its role
+            for d in dicts:
+                for sp in d["spans"]:
+                    if 0 <= sp["message"] < len(self.slots):
+                        slot = self.slots[sp["message"]]
+                        sp["where"], sp["role"] = slot.where, slot.role
+        self.ctx.guardrail_verdicts.extend(dicts)
 
     def _log_only(self, stage: str, texts: list[str], roles: list[str] | None = None) -> None:
         if not texts or not self.engine.checks(stage, log_only=True):
@@ -119,7 +126,7 @@ class RequestGuard:
                 log_only=True,
                 roles=roles,
             )
-            self._record(out)
+            self._record(out, on_input=stage == "input")
 
         self.ctx.pending.append(asyncio.get_running_loop().create_task(run()))
 
@@ -133,7 +140,7 @@ class RequestGuard:
         out = await self.engine.run_stage(
             "input", texts, self.meta, sample_key=self.ctx.request_id, roles=roles
         )
-        self._record(out)
+        self._record(out, on_input=True)
         if out.deny is not None:
             raise denial(out.deny, self.messages.get(out.deny.check))
         if out.changed:
