@@ -165,7 +165,7 @@ def test_validate_and_publish_check_routing_targets_against_the_gateway_config(
     res = run("validate", str(path))
     assert res.exit_code != 0
     assert f"{path}:6:" in res.output and "gpt-4o-minni" in res.output
-    with pytest.raises(Exception, match="gpt-4o-minni"):
-        run("publish", str(path), "-m", "routes")
+    pub = run("publish", str(path), "-m", "routes")
+    assert pub.exit_code != 0 and "gpt-4o-minni" in pub.output
     fixed = write("fixed.yaml", ROUTED.replace("gpt-4o-minni", "gpt-4o-mini"))
     assert run("validate", str(fixed)).exit_code == 0
