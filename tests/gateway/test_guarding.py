@@ -363,3 +363,11 @@ def test_mask_body_keeps_json_valid_and_masks_numbers_and_keys() -> None:
         "plain text <CC>."
     )
     assert mask_body(body, []) == body
+
+
+def test_stream_guard_takes_the_policy_bounds(reg: CheckRegistry) -> None:
+    streaming = {"window": "tokens", "max_window_chars": 50, "max_window_tokens": 7}
+    eng = engine(reg, [], streaming={**streaming, "max_window_ms": 90})
+    ctx, req = chat([{"role": "user", "content": "hi"}])
+    sg = RequestGuard(eng, ctx, req).stream_guard()
+    assert (sg.window, sg.max_chars, sg.max_tokens, sg.max_ms) == ("tokens", 50, 7, 90.0)
