@@ -221,23 +221,7 @@ class GuardrailEngine:
             out.texts = [_apply_redactions(t, r) for t, r in zip(texts, redactions, strict=True)]
             out.changed = True
         for c in fixers:  # fixes apply in policy order, each on the current text
-            new = []
-            fixes = dict(
-                await _validate_at(c.validator, out.texts, reads[c.name], base_meta, scores)
-            )
-            for i, text in enumerate(out.texts):
-                if i not in reads[c.name]:
-                    new.append(text)
-                    continue
-                res = fixes[i]
-                fixed = getattr(res, "fix_value", None)
-                new.append(
-                    fixed
-                    if getattr(res, "outcome", "pass") == "fail" and isinstance(fixed, str)
-                    else text
-                )
-            if new != out.texts:
-                out.texts, out.changed = new, True
+            await _apply_fix(c, out, reads[c.name], base_meta, scores)
         return out
 
     def as_guard(self, stage: str) -> Any:
@@ -281,6 +265,24 @@ async def _validate_at(
     else:
         results = [validator.validate(texts[i], {**meta, "scores": scores[i]}) for i in indexes]
     return list(zip(indexes, results, strict=True))
+
+
+async def _apply_fix(
+    c: CompiledCheck,
+    out: StageOutcome,
+    indexes: list[int],
+    meta: dict[str, Any],
+    scores: list[dict[str, Any]],
+) -> None:
+    """Rewrite ``out.texts`` (those at ``indexes``) with one fixing check's fix values."""
+    fixes = dict(await _validate_at(c.validator, out.texts, indexes, meta, scores))
+    new = list(out.texts)
+    for i, res in fixes.items():
+        fixed = getattr(res, "fix_value", None)
+        if getattr(res, "outcome", "pass") == "fail" and isinstance(fixed, str):
+            new[i] = fixed
+    if new != out.texts:
+        out.texts, out.changed = new, True
 
 
 def _verdict(
