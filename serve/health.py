@@ -38,9 +38,16 @@ class HealthProbe:
     """Keeps a recent view of the deployments and builds the /health report."""
 
     def __init__(
-        self, cfg: Any, shipper: Any, policies: Any, scorer: bool, interval_s: float = 2.0
+        self,
+        cfg: Any,
+        shipper: Any,
+        policies: Any,
+        scorer: bool,
+        routing: Any = None,
+        interval_s: float = 2.0,
     ) -> None:
         self.shipper, self.policies, self.scorer = shipper, policies, scorer
+        self.routing = routing
         self.interval_s = interval_s
         self.states: dict[str, dict[str, Any]] = {}
         self.checked_at: float | None = None
@@ -88,6 +95,11 @@ class HealthProbe:
             "log_backlog": logh.get("backlog"),
             **self.policies.info(),
         }
+        if self.routing is not None:
+            info["routing"] = {
+                "sync": self.routing.sync_status(),
+                "targets": self.routing.snapshot(),
+            }
         if self.error:
             info["status_error"] = self.error
         return info

@@ -131,7 +131,8 @@ def route_and_call(targets: Mapping[str, Target]) -> Stage:
                 _route_request(ex), Caller(ex, targets), attempts
             )
         finally:
-            ex.extra_headers["x-workbench-attempts"] = str(len(attempts))
+            tried = sum(1 for a in attempts if a.get("status") != "skipped")
+            ex.extra_headers["x-workbench-attempts"] = str(tried)
         served = ex.answered_by or targets[attempt.target]
         ex.attempt, ex.target = attempt, served.config
         ctx = ex.ctx
