@@ -339,7 +339,7 @@ def _draining_refusal(gw: Dedicated) -> Outcome:
             assert health.json()["status"] == "draining"
             return chat(gw.base, False, "too late")
         time.sleep(0.05)
-    pytest.fail("the gateway never reported draining")
+    pytest.fail(f"the gateway never reported draining:\n{gw.log.read_text()[-4000:]}")
 
 
 def _logged(home: Path) -> dict[str, list[dict[str, Any]]]:
@@ -394,3 +394,128 @@ def test_stop_lets_requests_in_flight_finish(how: str, tmp_path: Path, upstream:
     ok_rows = [logged[o.request_id][0] for o in outcomes if o.request_id]
     assert all(r["status"] == "ok" and r["error_code"] is None for r in ok_rows), ok_rows
     assert logged[refused.request_id or ""][0]["error_code"] == "shutting_down"
+
+
+# ------------------------------------------------- Gateway.drain in-process (no Ray)
+
+
+class _ReplicaContext:
+    replica_tag = "test-replica"
+
+
+@dataclass
+class DrainRig:
+    gw: Any
+    base: str
+    sent: list[dict[str, Any]]
+
+
+@pytest.fixture
+async def drain_rig(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A real uvicorn server on 127.0.0.1 serving a FastAPI app through the Gateway's
+    in-flight tracking, with a real LogShipper; the Gateway's own __init__ (Ray handles,
+    the pipeline) is skipped."""
+    import uvicorn
+    from fastapi import FastAPI
+    from fastapi.responses import StreamingResponse
+    from ray import serve
+
+    from serve.gateway import Gateway as Deployment
+    from workbench.gateway.shipping import LogShipper
+
+    app = FastAPI()
+
+    @app.get("/slow/{seconds}")
+    async def slow(seconds: float) -> dict[str, float]:
+        await asyncio.sleep(seconds)
+        return {"slept": seconds}
+
+    @app.get("/stream/{n}")
+    async def stream(n: int) -> StreamingResponse:
+        async def chunks() -> Any:
+            for i in range(n):
+                await asyncio.sleep(0.05)
+                yield f"data: {i}\n\n".encode()
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(batch: list[dict[str, Any]]) -> int:
+        sent.extend(batch)
+        return len(batch)
+
+    class Rig(Deployment.func_or_class):  # type: ignore[misc,name-defined]
+        def __del__(self) -> None:  # the real one closes what this rig does not build
+            pass
+
+    monkeypatch.setattr(serve, "get_replica_context", lambda: _ReplicaContext())
+    gw = object.__new__(Rig)
+    gw.draining = False
+    gw.shipper = LogShipper(send, interval_s=0.01)
+    server = uvicorn.Server(uvicorn.Config(gw._track_inflight(app), port=0, log_level="critical"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield DrainRig(gw, f"http://127.0.0.1:{port}", sent)
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _in_flight(rig: DrainRig, n: int) -> None:
+    while len(rig.gw._inflight) < n:
+        await asyncio.sleep(0.01)
+
+
+async def test_drain_waits_for_requests_in_flight_and_ships_the_log(drain_rig: DrainRig):
+    async with httpx.AsyncClient(base_url=drain_rig.base, timeout=30) as client:
+        plain = [asyncio.create_task(client.get("/slow/0.5")) for _ in range(3)]
+        streamed = asyncio.create_task(client.get("/stream/10"))
+        await _in_flight(drain_rig, 4)
+        drain_rig.gw.shipper.submit({"request_id": "r1"})
+        reports = await asyncio.gather(drain_rig.gw.drain(10.0), drain_rig.gw.drain(10.0))
+        answers = [await t for t in plain]
+        stream_answer = await streamed
+    assert reports[0] == reports[1]  # one drain, shared by every caller
+    report = reports[0]
+    assert report["replica"] == "test-replica"
+    assert report["in_flight_at_start"] == 4 and report["cut"] == 0
+    assert report["log_shipped"] is True and report["log_backlog"] == 0
+    assert drain_rig.gw.draining is True
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert stream_answer.text.endswith("data: [DONE]\n\n")
+    assert drain_rig.sent == [{"request_id": "r1"}]
+
+
+async def test_drain_cuts_what_outlives_the_grace_period(drain_rig: DrainRig):
+    async with httpx.AsyncClient(base_url=drain_rig.base, timeout=30) as client:
+        slow = asyncio.create_task(client.get("/slow/60"))
+        chunks: list[str] = []
+
+        async def read_stream() -> str | None:
+            try:
+                async with client.stream("GET", "/stream/1000") as r:
+                    async for line in r.aiter_lines():
+                        chunks.append(line)
+            except httpx.HTTPError as exc:
+                return type(exc).__name__
+            return None
+
+        streamed = asyncio.create_task(read_stream())
+        quick = asyncio.create_task(client.get("/slow/0.01"))
+        await _in_flight(drain_rig, 2)
+        while not chunks:  # the stream has started
+            await asyncio.sleep(0.01)
+        report = await drain_rig.gw.drain(0.3)
+        refused, stream_error, fine = await slow, await streamed, await quick
+    assert report["cut"] == 2 and report["in_flight_at_start"] >= 2
+    assert fine.status_code == 200
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "cut_at_shutdown"
+    assert stream_error == "RemoteProtocolError"  # the client sees the cut
+    assert "data: [DONE]" not in chunks
+    assert not drain_rig.gw._inflight
