@@ -1,346 +1,44 @@
-"""Evaluate the ML checks on eval-only data (``workbench guardrails eval``).
+"""Evaluate the ML checks on eval-only data (``workbench guardrails eval``): the driver.
 
 Nothing here fits or tunes anything: every check runs with its committed weights and
-the threshold chosen at training time. The sets:
-
-* ``prompt_injection_test`` (deepset test split): the ``prompt_injection`` check;
-* XSTest safe prompts (250 prompts that sound unsafe but are not): the share flagged by
-  each input check and by the union of prompt_injection + jailbreak + toxicity
-  (over-blocking); the 200 unsafe prompts are reported for information;
-* BIPIA indirect injection: every attack of ``text_attack_test.json`` and
-  ``code_attack_test.json`` inserted (at the start, middle or end, in turn) into a clean
-  email of ``email_test.jsonl``, against the clean emails: ``prompt_injection``;
-* Presidio held-out records (``index % 5 == 0``): ``pii_ner`` per entity type
-  (PERSON; Presidio STREET_ADDRESS as ADDRESS).
-
-Latency: per-check rows time one text alone with the cache cleared (so each includes an
-encoder pass); the ``latency`` section times every ML check of one text (one encoder
-pass) alone, and per text in batches of 32.
+the threshold chosen at training time. :func:`run` runs every set's evaluation
+(:mod:`workbench.guardrails.ml.eval_sets`: prompt-injection test split, XSTest
+over-blocking, BIPIA indirect injection, Presidio held-out PII, latency) and adds the
+host, weight and dataset hashes; :mod:`workbench.guardrails.ml.eval_report` formats and
+writes the report. The names of both are re-exported here.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import platform
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from workbench.guardrails.ml import data
-from workbench.guardrails.ml.heads import WEIGHTS_DIR, read_manifest
-from workbench.guardrails.ml.metrics import auc, binary, percentile
-from workbench.guardrails.ml.metrics import spans as span_metrics
-from workbench.guardrails.ml.scorer import PII_NER, TEXT_CLASSIFIERS, LocalScorer
-
-INPUT_CHECKS = ("prompt_injection", "jailbreak", "toxicity")
-BATCH = 32
-
-
-def _cold(
-    scorer: LocalScorer, fn: Callable[[list[str]], list[Any]], texts: list[str]
-) -> tuple[list[Any], list[float]]:
-    """Run ``fn`` on one text at a time with an empty cache; results and ms per text."""
-    out: list[Any] = []
-    ms: list[float] = []
-    for t in texts:
-        scorer.clear_cache()
-        t0 = time.perf_counter()
-        out.append(fn([t])[0])
-        ms.append((time.perf_counter() - t0) * 1000)
-    return out, ms
-
-
-def _row(
-    check: str,
-    dataset: str,
-    y: list[int] | None,
-    scores: list[float],
-    threshold: float,
-    ms: list[float],
-    note: str = "",
-) -> dict[str, Any]:
-    flagged = [s >= threshold for s in scores]
-    row: dict[str, Any] = {
-        "check": check,
-        "dataset": dataset,
-        "n": len(scores),
-        "threshold": threshold,
-        "flagged_share": float(np.mean(flagged)) if flagged else float("nan"),
-        "latency_p50_ms": percentile(ms, 50),
-        "latency_p99_ms": percentile(ms, 99),
-        "note": note,
-    }
-    if y is not None:
-        m = binary(y, scores, threshold)
-        row.update({k: m[k] for k in ("positives", "precision", "recall", "f1", "fpr")})
-        row["auc"] = auc(y, scores)
-    else:
-        row.update({"positives": None, "precision": None, "recall": None, "f1": None})
-        row.update({"fpr": row["flagged_share"], "auc": None})
-    return row
-
-
-def _limit(items: list[Any], limit: int | None) -> list[Any]:
-    return items if limit is None else items[:limit]
-
-
-# ------------------------------------------------------------------ the sets
-def eval_prompt_injection(scorer: LocalScorer, limit: int | None) -> list[dict[str, Any]]:
-    """The deepset test split."""
-    texts, y = data.texts_labels("prompt_injection_test", "eval")
-    texts, y = _limit(texts, limit), _limit(y, limit)
-    s, ms = _cold(scorer, lambda b: scorer.score("prompt_injection", b), texts)
-    t = scorer.threshold("prompt_injection")
-    return [_row("prompt_injection", "prompt_injection_test", y, s, t, ms)]
-
-
-def xstest(limit: int | None) -> tuple[list[str], list[str], list[str]]:
-    """``(safe prompts, their types, unsafe prompts)``."""
-    import polars as pl
-
-    df = pl.read_csv(data.ref("xstest_prompts", "eval").resolve())
-    safe = df.filter(pl.col("label") == "safe")
-    unsafe = df.filter(pl.col("label") == "unsafe")
-    return (
-        _limit(safe["prompt"].to_list(), limit),
-        _limit(safe["type"].to_list(), limit),
-        _limit(unsafe["prompt"].to_list(), limit),
-    )
-
-
-def eval_xstest(
-    scorer: LocalScorer, limit: int | None
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Over-blocking on XSTest safe prompts, per check and for the union."""
-    safe, types, unsafe = xstest(limit)
-    rows: list[dict[str, Any]] = []
-    flags: dict[str, np.ndarray] = {}
-    unsafe_flags: dict[str, np.ndarray] = {}
-    for check in INPUT_CHECKS:
-        t = scorer.threshold(check)
-        s, ms = _cold(scorer, functools.partial(scorer.score, check), safe)
-        rows.append(_row(check, "xstest_safe", None, s, t, ms, "share of safe prompts flagged"))
-        flags[check] = np.asarray(s) >= t
-        unsafe_flags[check] = np.asarray(scorer.score(check, unsafe)) >= t
-    union = np.logical_or.reduce([flags[c] for c in INPUT_CHECKS])
-    rows.append(
-        {
-            **_row("union(pi+jb+tox)", "xstest_safe", None, union.astype(float).tolist(), 0.5, []),
-            "note": "share of safe prompts flagged by any of the three",
-        }
-    )
-    spans, ms = _cold(scorer, scorer.tag, safe)
-    has = [1.0 if s else 0.0 for s in spans]
-    rows.append(_row("pii_ner", "xstest_safe", None, has, 0.5, ms, "redacts (does not block)"))
-    by_type: dict[str, dict[str, float]] = {}
-    for ty in sorted(set(types)):
-        idx = np.asarray([x == ty for x in types])
-        by_type[ty] = {
-            "n": int(idx.sum()),
-            **{c: float(flags[c][idx].mean()) for c in INPUT_CHECKS},
-            "union": float(union[idx].mean()),
-        }
-    un_union = np.logical_or.reduce([unsafe_flags[c] for c in INPUT_CHECKS])
-    info = {
-        "safe_by_type": by_type,
-        "unsafe_flagged_share": {
-            **{c: float(unsafe_flags[c].mean()) for c in INPUT_CHECKS},
-            "union": float(un_union.mean()),
-            "n": len(unsafe),
-            "note": "for information: these checks are not harmful-request classifiers",
-        },
-    }
-    return rows, info
-
-
-def _insert(context: str, attack: str, where: str) -> str:
-    if where == "start":
-        return f"{attack}\n{context}"
-    if where == "end":
-        return f"{context}\n{attack}"
-    mid = len(context) // 2
-    cuts = [i for i, ch in enumerate(context) if ch == "\n"] or [
-        i for i, ch in enumerate(context) if ch == " "
-    ]
-    cut = min(cuts, key=lambda i: abs(i - mid)) if cuts else mid
-    return f"{context[:cut]}\n{attack}\n{context[cut:]}"
-
-
-def bipia_set(limit: int | None) -> tuple[list[str], list[int], list[str]]:
-    """``(emails, labels, attack family)``: attack-bearing (1) and clean (0) emails."""
-    emails = [r["context"] for r in data.read_jsonl(data.ref("bipia_email_test", "eval").resolve())]
-    attacks: list[tuple[str, str]] = []
-    for name, family in (("bipia_text_attack_test", "text"), ("bipia_code_attack_test", "code")):
-        raw = json.loads(data.ref(name, "eval").resolve().read_text(encoding="utf-8"))
-        for _, items in sorted(raw.items()):
-            attacks.extend((a, family) for a in items)
-    emails = _limit(emails, limit)
-    attacks = _limit(attacks, limit)
-    places = ("start", "middle", "end")
-    texts = [_insert(emails[k % len(emails)], a, places[k % 3]) for k, (a, _) in enumerate(attacks)]
-    return (
-        texts + emails,
-        [1] * len(attacks) + [0] * len(emails),
-        [f for _, f in attacks] + ["clean"] * len(emails),
-    )
-
-
-def eval_bipia(
-    scorer: LocalScorer, limit: int | None
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Indirect injection: attack-bearing vs clean emails, ``prompt_injection``."""
-    texts, y, fam = bipia_set(limit)
-    s, ms = _cold(scorer, lambda b: scorer.score("prompt_injection", b), texts)
-    t = scorer.threshold("prompt_injection")
-    row = _row("prompt_injection", "bipia_email", y, s, t, ms, "attacks inserted into emails")
-    arr = np.asarray(s)
-    famarr = np.asarray(fam)
-    info = {
-        f"recall_{f}": float((arr[famarr == f] >= t).mean())
-        for f in ("text", "code")
-        if (famarr == f).any()
-    }
-    info["clean_flagged_share"] = float((arr[famarr == "clean"] >= t).mean())
-    return [row], info
-
-
-def eval_pii(scorer: LocalScorer, limit: int | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The Presidio held-out split, per entity type."""
-    from workbench.guardrails.ml.train_ner import gold_spans
-
-    records = _limit(data.presidio("eval"), limit)
-    texts = [r["full_text"] for r in records]
-    pred, ms = _cold(scorer, scorer.tag, texts)
-    gold = [gold_spans(r) for r in records]
-    strict = span_metrics(gold, pred, ["PERSON", "ADDRESS"])
-    loc_types = {"STREET_ADDRESS", "GPE", "ZIP_CODE"}
-    lenient_gold = [
-        [
-            {"start": s["start_position"], "end": s["end_position"], "label": "ADDRESS"}
-            for s in r["spans"]
-            if s["entity_type"] in loc_types
-        ]
-        for r in records
-    ]
-    lenient = span_metrics(lenient_gold, pred, ["ADDRESS"])["ADDRESS"]
-    rows = []
-    for lab, presidio_type in (("PERSON", "PERSON"), ("ADDRESS", "STREET_ADDRESS")):
-        m = strict[lab]
-        rows.append(
-            {
-                "check": "pii_ner",
-                "dataset": f"presidio_heldout:{presidio_type}",
-                "n": m["gold"],
-                "threshold": scorer.threshold(PII_NER),
-                "flagged_share": None,
-                "latency_p50_ms": percentile(ms, 50),
-                "latency_p99_ms": percentile(ms, 99),
-                "note": f"overlap match; exact recall {m['exact_recall']:.3f}, "
-                f"char coverage {m['char_coverage']:.3f}",
-                "positives": m["gold"],
-                "precision": m["precision"],
-                "recall": m["recall"],
-                "f1": m["f1"],
-                "fpr": None,
-                "auc": None,
-            }
-        )
-    info = {
-        "records": len(records),
-        "strict": strict,
-        "address_lenient_precision": lenient["precision"],
-        "address_lenient_note": "a predicted ADDRESS overlapping a Presidio STREET_ADDRESS, "
-        "GPE or ZIP_CODE span counts as correct",
-    }
-    return rows, info
-
-
-PATTERN_ENTITIES = (
-    "EMAIL_ADDRESS",
-    "PHONE_NUMBER",
-    "CREDIT_CARD",
-    "IBAN_CODE",
-    "US_SSN",
-    "IP_ADDRESS",
+from workbench.guardrails.ml.eval_report import COLUMNS, table, write
+from workbench.guardrails.ml.eval_report import _finite as _finite
+from workbench.guardrails.ml.eval_sets import (
+    BATCH,
+    INPUT_CHECKS,
+    PATTERN_ENTITIES,
+    bipia_set,
+    eval_bipia,
+    eval_pattern_pii,
+    eval_pii,
+    eval_prompt_injection,
+    eval_xstest,
+    latency,
+    xstest,
 )
-
-
-def eval_pattern_pii(limit: int | None) -> list[dict[str, Any]]:
-    """The ``pii`` check's patterns on the Presidio held-out split, per entity type."""
-    import time
-
-    from workbench.guardrails.validators import find_pii
-
-    records = _limit(data.presidio("eval"), limit)
-    gold, pred, ms = [], [], []
-    for r in records:
-        gold.append(
-            [
-                {"start": s["start_position"], "end": s["end_position"], "label": s["entity_type"]}
-                for s in r["spans"]
-                if s["entity_type"] in PATTERN_ENTITIES
-            ]
-        )
-        t0 = time.perf_counter()
-        found = find_pii(r["full_text"], list(PATTERN_ENTITIES))
-        ms.append((time.perf_counter() - t0) * 1000)
-        pred.append([{"start": f.start, "end": f.end, "label": f.entity} for f in found])
-    m = span_metrics(gold, pred, list(PATTERN_ENTITIES))
-    return [
-        {
-            "check": "pii",
-            "dataset": f"presidio_heldout:{ent}",
-            "n": m[ent]["gold"],
-            "threshold": None,
-            "flagged_share": None,
-            "latency_p50_ms": percentile(ms, 50),
-            "latency_p99_ms": percentile(ms, 99),
-            "note": f"overlap match; exact recall {m[ent]['exact_recall']:.3f}",
-            "positives": m[ent]["gold"],
-            "precision": m[ent]["precision"],
-            "recall": m[ent]["recall"],
-            "f1": m[ent]["f1"],
-            "fpr": None,
-            "auc": None,
-        }
-        for ent in PATTERN_ENTITIES
-    ]
-
-
-def latency(scorer: LocalScorer, texts: list[str]) -> dict[str, Any]:
-    """Every ML check of a text (one encoder pass): alone, and per text in a batch of 32."""
-    names = [*TEXT_CLASSIFIERS, PII_NER]
-    _, alone = _cold(scorer, lambda b: scorer.scores(names, b), texts)
-    per_text: list[float] = []
-    for i in range(0, len(texts) - BATCH + 1, BATCH):
-        chunk = texts[i : i + BATCH]
-        scorer.clear_cache()
-        t0 = time.perf_counter()
-        scorer.scores(names, chunk)
-        per_text.append((time.perf_counter() - t0) * 1000 / len(chunk))
-    scorer.clear_cache()
-    scorer.scores(names, texts)
-    t0 = time.perf_counter()
-    scorer.scores(names, texts)
-    cached = (time.perf_counter() - t0) * 1000 / max(len(texts), 1)
-    tokens = [len(scorer.featurizer.tokenizer(t)["input_ids"]) for t in texts]
-    return {
-        "checks": names,
-        "texts": len(texts),
-        "median_tokens": float(np.median(tokens)) if tokens else None,
-        "alone_p50_ms": percentile(alone, 50),
-        "alone_p99_ms": percentile(alone, 99),
-        "batch32_per_text_p50_ms": percentile(per_text, 50),
-        "batch32_per_text_p99_ms": percentile(per_text, 99),
-        "batches": len(per_text),
-        "cached_per_text_ms": cached,
-    }
+from workbench.guardrails.ml.eval_sets import _cold as _cold
+from workbench.guardrails.ml.eval_sets import _insert as _insert
+from workbench.guardrails.ml.eval_sets import _limit as _limit
+from workbench.guardrails.ml.eval_sets import _row as _row
+from workbench.guardrails.ml.heads import WEIGHTS_DIR, read_manifest
+from workbench.guardrails.ml.scorer import PII_NER, TEXT_CLASSIFIERS, LocalScorer
 
 
 # ------------------------------------------------------------------ driver
@@ -418,65 +116,22 @@ def _torch_threads() -> int:
     return int(torch.get_num_threads())
 
 
-COLUMNS = (
-    "check",
-    "dataset",
-    "n",
-    "precision",
-    "recall",
-    "f1",
-    "fpr",
-    "flagged_share",
-    "latency_p50_ms",
-    "latency_p99_ms",
-)
-
-
-def table(report: dict[str, Any]) -> str:
-    """The rows as a plain text table, then the latency summary."""
-
-    def cell(v: Any) -> str:
-        if v is None or (isinstance(v, float) and not np.isfinite(v)):
-            return "-"
-        return f"{v:.3f}" if isinstance(v, float) else str(v)
-
-    lines = [[c.upper() for c in COLUMNS]]
-    lines += [[cell(r.get(c)) for c in COLUMNS] for r in report["rows"]]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(COLUMNS))]
-    out = [
-        "  ".join(x.ljust(w) for x, w in zip(line, widths, strict=True)).rstrip() for line in lines
-    ]
-    lat = report["latency"]
-    out.append(
-        f"\nall ML checks, one encoder pass ({lat['texts']} texts, median "
-        f"{lat['median_tokens']} tokens): alone p50 {lat['alone_p50_ms']:.1f} ms, "
-        f"p99 {lat['alone_p99_ms']:.1f} ms; batch of {BATCH}: "
-        f"{lat['batch32_per_text_p50_ms']:.2f} ms/text p50 "
-        f"({lat['batches']} batches); cached {lat['cached_per_text_ms']:.3f} ms/text"
-    )
-    return "\n".join(out)
-
-
-def _finite(v: Any) -> Any:
-    """NaN/inf -> None, recursively (strict JSON)."""
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _finite(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_finite(x) for x in v]
-    return v
-
-
-def write(report: dict[str, Any], out: Path) -> list[Path]:
-    """Write the report as JSON at ``out`` and its rows as Parquet beside it."""
-    import polars as pl
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(_finite(report), indent=2, allow_nan=False) + "\n")
-    pq = out.with_suffix(".parquet")
-    pl.DataFrame(report["rows"], infer_schema_length=None).write_parquet(pq)
-    return [out, pq]
-
-
-__all__ = ["COLUMNS", "bipia_set", "latency", "run", "table", "write"]
+__all__ = [
+    "BATCH",
+    "COLUMNS",
+    "INPUT_CHECKS",
+    "PATTERN_ENTITIES",
+    "bipia_set",
+    "dataset_records",
+    "eval_bipia",
+    "eval_pattern_pii",
+    "eval_pii",
+    "eval_prompt_injection",
+    "eval_xstest",
+    "latency",
+    "run",
+    "table",
+    "weights_records",
+    "write",
+    "xstest",
+]
