@@ -165,3 +165,34 @@ async def test_denied_secret_never_reaches_the_log(upstream) -> None:  # type: i
     rec = ip.only_record()
     assert secret not in json.dumps(rec)
     await ip.client.aclose()
+
+
+async def test_policy_retry_and_fallback_actions_are_attempts(upstream) -> None:  # type: ignore[no-untyped-def]
+    def check(action: str) -> dict[str, Any]:
+        return {
+            "name": "no-story",
+            "validator": "regex_deny",
+            "params": {"patterns": ["story"]},
+            "on_fail": action,
+        }
+
+    retry = {"output": [check("retry")], "retry": {"max_attempts": 3}}
+    ip = await in_process(gateway_config(upstream.base_url), policies=OnePolicy(retry))
+    r = await ip.client.post("/v1/chat/completions", json={"model": "echo", **CHAT})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "output.no-story"
+    attempts = json.loads(ip.only_record()["routing_attempts"])
+    statuses = [a["status"] for a in attempts]
+    assert statuses == ["retry:no-story", "retry:no-story", "guardrail_denied"]
+    assert r.headers["x-workbench-attempts"] == "3"
+    await ip.client.aclose()
+
+    fallback = {"output": [check("fallback")], "fallback": {"model": "remote"}}
+    ip = await in_process(gateway_config(upstream.base_url), policies=OnePolicy(fallback))
+    r = await ip.client.post("/v1/chat/completions", json={"model": "echo", **CHAT})
+    assert r.status_code == 200
+    rec = ip.only_record()
+    assert rec["target"] == "remote" and rec["model_served"] == "fake-model"
+    assert r.headers["x-workbench-target"] == "remote"
+    reasons = [a.get("reason") for a in json.loads(rec["routing_attempts"])]
+    assert "policy_fallback" in reasons
+    await ip.client.aclose()

@@ -53,6 +53,7 @@ async def checked_completion(
         out = await guard.check_output(comp.text)
         if out.retry is not None and tries < max_tries:
             tries += 1
+            _record_retry(ex, target, out.retry.check)
             comp = await _generate(target, req, limit)
             pt, ct = pt + comp.prompt_tokens, ct + comp.completion_tokens
             continue
@@ -69,6 +70,21 @@ async def checked_completion(
     comp.prompt_tokens, comp.completion_tokens = pt, ct
     guard.log_only_output(comp.text)
     return comp
+
+
+def _record_retry(ex: Exchange, target: Target, check: str) -> None:
+    """Log a regeneration the policy's ``retry`` asked for, before the router's entry for
+    the attempt in progress (so ``routing_attempts`` stays in time order)."""
+    attempts = ex.ctx.routing_attempts
+    entry = {
+        "target": target.name,
+        "provider": target.config.provider,
+        "status": f"retry:{check}",
+        "reason": "guardrail_retry",
+    }
+    # the router's entry for the attempt in progress: begun, not yet completed
+    in_progress = bool(attempts) and attempts[-1].get("status") == "cancelled"
+    attempts.insert(len(attempts) - 1 if in_progress else len(attempts), entry)
 
 
 async def _policy_fallback(
