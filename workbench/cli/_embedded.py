@@ -19,6 +19,7 @@ A second signal during the drain skips what is left of it (exit code 130).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -160,12 +161,13 @@ def _running_replicas(deployment: str) -> int:
     return sum(n for state, n in states.items() if state == "RUNNING")
 
 
-def drain_ingress(grace_s: float, rounds: int = 8) -> list[dict[str, Any]]:
+async def drain_ingress(grace_s: float, rounds: int = 8) -> list[dict[str, Any]]:
     """Drain every ingress replica (see ``serve.gateway.Gateway.drain``); their reports.
 
     A handle call reaches one replica chosen by Serve, and a replica answers every drain
     call with its one drain's result, so calls go out (three per replica still missing)
-    until each running replica has answered."""
+    until each running replica has answered. Async: with the throughput-optimized Serve
+    mode, handles only work inside an event loop."""
     from ray import serve
 
     handle = serve.get_deployment_handle(INGRESS, app_name=APP_NAME)
@@ -176,20 +178,29 @@ def drain_ingress(grace_s: float, rounds: int = 8) -> list[dict[str, Any]]:
         if missing <= 0:
             break
         calls = [handle.drain.remote(grace_s) for _ in range(3 * missing)]
-        for call in calls:
-            report: dict[str, Any] = call.result(timeout_s=grace_s + 120)
+        for report in await asyncio.wait_for(asyncio.gather(*calls), grace_s + 120):
             seen[str(report["replica"])] = report
     if len(seen) < want:
         raise RuntimeError(f"only {len(seen)} of {want} ingress replicas answered drain")
     return list(seen.values())
 
 
-def flush_log() -> int:
+async def flush_log() -> int:
     """Ask the LogSink to write everything it acknowledged to Parquet; rows written."""
     from ray import serve
 
     handle = serve.get_deployment_handle(LOG_SINK, app_name=APP_NAME)
-    return int(handle.flush.remote().result(timeout_s=120))
+    return int(await asyncio.wait_for(handle.flush.remote(), 120))
+
+
+async def _drain_and_flush(grace_s: float, echo: Callable[[str], None]) -> None:
+    for r in await drain_ingress(grace_s):
+        echo(
+            f"ingress {r['replica']}: {r['in_flight_at_start']} in flight, "
+            f"{r['cut']} cut at the deadline, waited {r['waited_s']:.1f}s, "
+            f"log backlog {r['log_backlog']}"
+        )
+    echo(f"request log flushed ({await flush_log()} rows written)")
 
 
 def graceful_stop(grace_s: float, echo: Callable[[str], None]) -> int:
@@ -197,14 +208,7 @@ def graceful_stop(grace_s: float, echo: Callable[[str], None]) -> int:
     the drain failed (reported; the shutdown still follows), 130 when a second signal
     cut it short."""
     try:
-        reports = drain_ingress(grace_s)
-        for r in reports:
-            echo(
-                f"ingress {r['replica']}: {r['in_flight_at_start']} in flight, "
-                f"{r['cut']} cut at the deadline, waited {r['waited_s']:.1f}s, "
-                f"log backlog {r['log_backlog']}"
-            )
-        echo(f"request log flushed ({flush_log()} rows written)")
+        asyncio.run(_drain_and_flush(grace_s, echo))
         return 0
     except KeyboardInterrupt:
         echo("second signal: stopping now without waiting for requests in flight")
