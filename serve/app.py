@@ -72,7 +72,14 @@ def build_graph(cfg: GatewayConfig) -> Application:
     log_root = (
         str(Path(cfg.logging.dir).expanduser().resolve()) if cfg.logging.dir else str(logs_dir())
     )
-    sink = LogSink.bind(log_root, cfg.logging.flush_rows, cfg.logging.flush_interval_s, home_dir)
+    sink = LogSink.bind(
+        log_root,
+        cfg.logging.flush_rows,
+        cfg.logging.flush_interval_s,
+        home_dir,
+        cfg.logging.compact_interval_s,
+        cfg.logging.compact_grace_s,
+    )
     replicas: dict[str, Application] = {}
     for target in cfg.models:
         spec = registry.get(target.provider)

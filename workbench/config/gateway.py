@@ -50,7 +50,7 @@ class ModelTarget(_Strict):
     batch_wait_timeout_s: float = Field(0.01, ge=0, le=5)
     num_replicas: int = Field(1, ge=1)
     num_gpus: float | None = Field(None, ge=0)
-    max_new_tokens_default: int = Field(256, ge=1)
+    max_new_tokens_default: int = Field(256, ge=1, le=1 << 20)
     # openai-compatible
     base_url: str | None = None
     api_key_env: str | None = None
@@ -93,6 +93,8 @@ class LoggingSettings(_Strict):
     flush_interval_s: float = Field(1.0, gt=0)
     batch_max_records: int = Field(256, ge=1)
     batch_interval_s: float = Field(0.05, gt=0)
+    compact_interval_s: float = Field(300.0, gt=0)  # how often closed hours are merged
+    compact_grace_s: float = Field(900.0, ge=0)  # an hour is closed this long after it ends
 
 
 class GuardrailSettings(_Strict):
