@@ -47,6 +47,10 @@ HAPROXY_PORT_ENV = (
     "RAY_SERVE_HAPROXY_METRICS_PORT",
     "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT",
 )
+# The ingress is drained by graceful_stop before Serve shuts down; Serve's own hold of a
+# stopping direct-ingress replica (30 s, for external load balancers to deregister it)
+# would only delay the exit.
+SERVE_SHUTDOWN_ENV = {"RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "0.5"}
 # Serve's defaults put these under one fixed /tmp/haproxy-serve for every gateway.
 HAPROXY_FILE_ENV = {
     "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": "haproxy.cfg",
@@ -119,6 +123,8 @@ def prepare_env(fast_proxy: bool) -> Path | None:
     if not (fast_proxy and haproxy_available()):
         return None
     os.environ.update(FAST_PROXY_ENV)
+    for var, value in SERVE_SHUTDOWN_ENV.items():
+        os.environ.setdefault(var, value)
     # HAProxy mode binds fixed side ports by default (8404, 9101, 8500); take free ones
     # unless set, so two gateways (e.g. tests beside a dev gateway) can coexist.
     for var in HAPROXY_PORT_ENV:
@@ -203,29 +209,42 @@ async def _drain_and_flush(grace_s: float, echo: Callable[[str], None]) -> None:
     echo(f"request log flushed ({await flush_log()} rows written)")
 
 
-def graceful_stop(grace_s: float, echo: Callable[[str], None]) -> int:
-    """Steps 1 and 2 of the stop (module docstring); the exit code they earn: 0, 1 when
-    the drain failed (reported; the shutdown still follows), 130 when a second signal
-    cut it short."""
+async def _stop_serving(grace_s: float, echo: Callable[[str], None]) -> int:
+    from ray import serve
+
+    code = 0
     try:
-        asyncio.run(_drain_and_flush(grace_s, echo))
-        return 0
+        await _drain_and_flush(grace_s, echo)
+    except Exception as exc:  # a failed drain must not keep Serve running
+        echo(f"drain failed: {type(exc).__name__}: {exc}")
+        code = 1
+    echo("stopping Serve...")
+    await serve.shutdown_async()  # in the loop that owns the handles the drain used
+    return code
+
+
+def graceful_stop(grace_s: float, echo: Callable[[str], None]) -> int:
+    """Steps 1 to 3 of the stop (module docstring) up to Ray's own shutdown; the exit
+    code they earn: 0, 1 when the drain failed (reported; Serve still stops), 130 when a
+    second signal cut them short."""
+    try:
+        return asyncio.run(_stop_serving(grace_s, echo))
     except KeyboardInterrupt:
         echo("second signal: stopping now without waiting for requests in flight")
         return EXIT_FORCED
-    except Exception as exc:  # a failed drain must not keep Ray running
-        echo(f"drain failed: {type(exc).__name__}: {exc}")
-        return 1
 
 
-def shutdown(run_dir: Path | None) -> None:
-    """Stop Serve and Ray, reap what Ray left, remove the state file."""
+def shutdown(run_dir: Path | None, serve_running: bool) -> None:
+    """Stop Serve (unless :func:`graceful_stop` did) and Ray, reap what Ray left, remove
+    the state file."""
     import ray
     from ray import serve
 
     try:
-        if ray.is_initialized():
+        if serve_running and ray.is_initialized():
             serve.shutdown()
+    except Exception as exc:  # e.g. a forced stop left handles on a closed event loop
+        click.echo(f"Serve did not stop cleanly ({type(exc).__name__}: {exc}); Ray stops it")
     finally:
         ray.shutdown()
         reap_leftovers()
@@ -302,8 +321,8 @@ def run_gateway(config_path: str | None, host: str | None, port: int | None, gra
     except KeyboardInterrupt:  # a second signal before the drain began
         click.echo("interrupted")
     finally:
-        click.echo("stopping Serve and Ray...")
-        shutdown(run_dir)
+        click.echo("stopping Ray...")
+        shutdown(run_dir, serve_running=code == EXIT_FORCED)
     click.echo("gateway stopped")
     return code
 
