@@ -72,7 +72,9 @@ class RayHost:
             raise
 
     def _cli(self, *args: str, timeout: float = 120.0) -> str:
-        cp = _gateway._run_cli(self.gw.wb, list(args), self.gw.env, self.workdir, timeout)
+        # the gateway's own config: `policy publish` checks routing targets against it
+        env = {**self.gw.env, "WORKBENCH_CONFIG": str(self.gw.config_path)}
+        cp = _gateway._run_cli(self.gw.wb, list(args), env, self.workdir, timeout)
         if cp.returncode != 0:
             raise BenchError(f"`workbench {args[0]} {args[1]}` failed: {cp.stderr[-600:]}")
         return cp.stdout

@@ -160,7 +160,11 @@ def gateway_leg(
         out.update(sent=sent, logged=logged)
         out["verdict"] = "OK, every request logged" if logged == sent else "MISMATCH"
         if v.policy != "none":
-            sql = "select count(*) as n from requests where policy_id = 'default'"
+            # the record's policy_id is the live version, e.g. "default@3"
+            sql = (
+                "select count(*) as n from requests "
+                "where policy_id = 'default' or policy_id like 'default@%'"
+            )
             out["under_policy"] = _gateway.count_logged(gw, sql)
         return out
     finally:

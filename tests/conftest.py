@@ -15,11 +15,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from bench.fake_providers import FakeProviderThread
 from bench.fake_upstream import FakeUpstreamThread
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +52,8 @@ class Gateway:
     home: Path
     upstream: FakeUpstreamThread
     env: dict[str, str]
+    # fake providers with a fault switch, by gateway model name (see fault_models)
+    fakes: dict[str, FakeProviderThread] = field(default_factory=dict)
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the workbench CLI against this gateway's home."""
@@ -106,15 +109,27 @@ models:
 """
 
 
+def fault_models(fakes: dict[str, FakeProviderThread]) -> str:
+    """Model entries for the fault-switchable fakes (tests/serve/test_faults_e2e.py)."""
+    return "".join(
+        f'  - {{name: {name}, provider: openai-compatible, base_url: "{f.base_url}", '
+        "model: fake-model, timeouts: {connect: 1, read: 5}}\n"
+        for name, f in fakes.items()
+    )
+
+
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """One real gateway (Ray Serve) for the whole session."""
     home = tmp_path_factory.mktemp("gateway-home")
     upstream = FakeUpstreamThread(delay_ms=5).start()
     slow = FakeUpstreamThread(delay_ms=3000).start()
+    fakes = {name: FakeProviderThread("openai").start() for name in ("fault-a", "fault-b")}
     port, dead = free_port(), free_port()
     cfg = home / "gateway.yaml"
-    cfg.write_text(gateway_config(port, upstream.base_url, slow.base_url, dead))
+    cfg.write_text(
+        gateway_config(port, upstream.base_url, slow.base_url, dead) + fault_models(fakes)
+    )
     env = {
         **os.environ,
         "WORKBENCH_HOME": str(home),
@@ -144,6 +159,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         log = (home / "gateway.log").read_text() if (home / "gateway.log").exists() else ""
         upstream.stop()
         slow.stop()
+        for f in fakes.values():
+            f.stop()
         pytest.fail(f"gateway did not start: {proc.stderr}\n{log[-4000:]}")
     gw = Gateway(
         base_url=f"http://127.0.0.1:{port}",
@@ -152,6 +169,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         home=home,
         upstream=upstream,
         env=env,
+        fakes=fakes,
     )
     try:
         yield gw
@@ -161,3 +179,5 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         )
         upstream.stop()
         slow.stop()
+        for f in fakes.values():
+            f.stop()
