@@ -19,15 +19,18 @@ import types
 import typing
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from workbench.config._yamlsource import Locate, load_yaml_with_lines
 from workbench.errors import ConfigError
-from workbench.guardrails import CheckRegistry, CheckSpec
 from workbench.policy.model import DEFER_RULES, Loc, Policy, format_loc, rule_problems
 from workbench.routing.validate import routing_problems
+
+if TYPE_CHECKING:  # the check catalogue (and guardrails-ai) loads only when used
+    from workbench.guardrails import CheckRegistry, CheckSpec
+
 
 __all__ = [
     "PolicyError",

@@ -30,9 +30,9 @@ import re
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.errors import ConfigError, NotFoundError
-from workbench.guardrails import CheckRegistry
 from workbench.home import home
 from workbench.policy._fs import append_line, atomic_write_text, file_lock
 from workbench.policy.loader import load_policy, parse_policy, validate_policy
@@ -46,6 +46,10 @@ from workbench.policy.records import (
     utc_now,
 )
 from workbench.policy.resolve import resolve
+
+if TYPE_CHECKING:  # the check catalogue (and guardrails-ai) loads only when used
+    from workbench.guardrails import CheckRegistry
+
 
 __all__ = ["PolicyStore"]
 
