@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
 
 from bench.fake_upstream import UPSTREAM_KEY, FakeUpstream, start_fake_upstream
 from tests.conftest import ROOT, WORKBENCH, free_port
@@ -158,21 +159,26 @@ def test_every_listening_socket_is_on_loopback(gateway):
 
 # ------------------------------------------------------------------ graceful stop
 
-DELAY_MS = 8000  # every upstream answer starts after this
-CHUNK_DELAY_MS = 300
+GRACE_S = 25  # what `workbench up --grace` gets in these tests
 MAX_TOKENS = 10
 N_PLAIN, N_STREAM = 4, 3
+# upstream name -> (delay before the answer, delay between stream chunks) in ms
+UPSTREAMS = {
+    "slow": (8000, 300),  # answers well within the grace period
+    "stuck": (45_000, 0),  # answers after it: cut before its reply starts
+    "endless": (200, 10_000),  # starts streaming, then outlives it: cut mid-stream
+}
 
 
 class SlowUpstream:
-    """The fake OpenAI upstream on its own loop, slow enough to be caught mid-request."""
+    """A fake OpenAI upstream on its own loop, slow enough to be caught mid-request."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay_ms: float, chunk_delay_ms: float) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         fut = asyncio.run_coroutine_threadsafe(
-            start_fake_upstream(0, DELAY_MS, CHUNK_DELAY_MS), self.loop
+            start_fake_upstream(0, delay_ms, chunk_delay_ms), self.loop
         )
         self.runner, port = fut.result(timeout=30)
         self.app: FakeUpstream = self.runner.app[UPSTREAM_KEY]
@@ -195,13 +201,14 @@ class Outcome:
     events: list[Any] = field(default_factory=list)
     done: bool = False
     error: str | None = None
+    started: threading.Event = field(default_factory=threading.Event)
 
 
-def chat(base: str, stream: bool, text: str) -> Outcome:
-    out = Outcome(stream=stream)
+def chat(base: str, model: str, stream: bool, out: Outcome | None = None) -> Outcome:
+    out = out or Outcome(stream=stream)
     body = {
-        "model": "slow",
-        "messages": [{"role": "user", "content": text}],
+        "model": model,
+        "messages": [{"role": "user", "content": f"{model} {'stream' if stream else 'plain'}"}],
         "max_tokens": MAX_TOKENS,
         "stream": stream,
     }
@@ -218,6 +225,7 @@ def chat(base: str, stream: bool, text: str) -> Outcome:
                         out.done = True
                     elif line.startswith("data: "):
                         out.events.append(json.loads(line[6:]))
+                        out.started.set()
     except httpx.HTTPError as exc:
         out.error = f"{type(exc).__name__}: {exc}"
     return out
@@ -234,7 +242,13 @@ class Dedicated:
     proc: subprocess.Popen[bytes] | None = None
 
 
-def _config(home: Path, port: int, upstream: str) -> Path:
+def _config(home: Path, port: int, upstreams: dict[str, SlowUpstream]) -> Path:
+    models = "".join(
+        f"""  - {{name: {name}, provider: openai-compatible, base_url: "{up.base_url}",
+      model: {name}-model, timeouts: {{connect: 2, read: 900}}}}
+"""
+        for name, up in upstreams.items()
+    )
     cfg = home / "gateway.yaml"
     cfg.write_text(
         f"""
@@ -242,9 +256,7 @@ gateway: {{host: 127.0.0.1, port: {port}, require_auth: false}}
 guardrails: {{scorer: false}}
 logging: {{flush_interval_s: 0.3}}
 models:
-  - {{name: slow, provider: openai-compatible, base_url: "{upstream}", model: slow-model,
-      timeouts: {{connect: 2, read: 60}}}}
-"""
+{models}"""
     )
     return cfg
 
@@ -264,22 +276,23 @@ def _wait_ready(gw: Dedicated, timeout: float = 420.0) -> None:
 
 
 @pytest.fixture
-def upstream() -> Iterator[SlowUpstream]:
-    up = SlowUpstream()
+def upstreams() -> Iterator[dict[str, SlowUpstream]]:
+    ups = {name: SlowUpstream(*delays) for name, delays in UPSTREAMS.items()}
     try:
-        yield up
+        yield ups
     finally:
-        up.stop()
+        for up in ups.values():
+            up.stop()
 
 
-def start_dedicated(tmp_path: Path, upstream: SlowUpstream, how: str) -> Dedicated:
+def start_dedicated(tmp_path: Path, upstreams: dict[str, SlowUpstream], how: str) -> Dedicated:
     home = tmp_path / "home"
     home.mkdir()
     port = free_port()
-    cfg = _config(home, port, upstream.base_url)
+    cfg = _config(home, port, upstreams)
     env = {**os.environ, "WORKBENCH_HOME": str(home), "PYTHONPATH": str(ROOT)}
     gw = Dedicated(home=home, base=f"http://127.0.0.1:{port}", env=env, log=home / "gateway.log")
-    up = [*WORKBENCH, "up", "--config", str(cfg), "--grace", "60"]
+    up = [*WORKBENCH, "up", "--config", str(cfg), "--grace", str(GRACE_S)]
     if how == "sigterm":  # in the foreground, as systemd or Kubernetes run it
         with open(gw.log, "wb") as out:
             gw.proc = subprocess.Popen(
@@ -337,7 +350,7 @@ def _draining_refusal(gw: Dedicated) -> Outcome:
             health = None
         if health is not None and health.status_code == 503:
             assert health.json()["status"] == "draining"
-            return chat(gw.base, False, "too late")
+            return chat(gw.base, "slow", False)
         time.sleep(0.05)
     pytest.fail(f"the gateway never reported draining:\n{gw.log.read_text()[-4000:]}")
 
@@ -355,45 +368,69 @@ def _logged(home: Path) -> dict[str, list[dict[str, Any]]]:
     return by_id
 
 
+def _send_load(
+    pool: ThreadPoolExecutor, gw: Dedicated, ups: dict[str, SlowUpstream]
+) -> tuple[list[Future[Outcome]], Future[Outcome], Future[Outcome]]:
+    """Requests that finish in the grace period, and two that outlive it; returns once
+    every one of them is in flight (and the endless stream has begun)."""
+    calls = [pool.submit(chat, gw.base, "slow", False) for _ in range(N_PLAIN)]
+    calls += [pool.submit(chat, gw.base, "slow", True) for _ in range(N_STREAM)]
+    stuck = pool.submit(chat, gw.base, "stuck", False)
+    endless_out = Outcome(stream=True)
+    endless = pool.submit(chat, gw.base, "endless", True, endless_out)
+    deadline = time.monotonic() + 60
+    while not (
+        ups["slow"].app.served["chat"] == N_PLAIN + N_STREAM
+        and ups["stuck"].app.served["chat"] == 1
+        and endless_out.started.is_set()
+    ):
+        assert time.monotonic() < deadline, {n: u.app.served for n, u in ups.items()}
+        time.sleep(0.05)
+    return calls, stuck, endless
+
+
 @pytest.mark.parametrize("how", ["sigterm", "down"])
-def test_stop_lets_requests_in_flight_finish(how: str, tmp_path: Path, upstream: SlowUpstream):
-    gw = start_dedicated(tmp_path, upstream, how)
-    with ThreadPoolExecutor(N_PLAIN + N_STREAM) as pool:
-        calls = [pool.submit(chat, gw.base, False, f"plain {i}") for i in range(N_PLAIN)]
-        calls += [pool.submit(chat, gw.base, True, f"stream {i}") for i in range(N_STREAM)]
-        deadline = time.monotonic() + 60
-        while upstream.app.served["chat"] < N_PLAIN + N_STREAM:  # all are in flight
-            assert time.monotonic() < deadline, upstream.app.served
-            time.sleep(0.05)
+def test_stop_lets_requests_in_flight_finish(
+    how: str, tmp_path: Path, upstreams: dict[str, SlowUpstream]
+):
+    gw = start_dedicated(tmp_path, upstreams, how)
+    with ThreadPoolExecutor(N_PLAIN + N_STREAM + 2) as pool:
+        calls, stuck_call, endless_call = _send_load(pool, gw, upstreams)
         stopped = _stop(gw, how)
         refused = _draining_refusal(gw)
         outcomes = [c.result(timeout=120) for c in calls]
+        stuck, endless = stuck_call.result(timeout=120), endless_call.result(timeout=120)
     assert stopped.result(timeout=300) == 0
 
-    for o in outcomes:
+    for o in outcomes:  # finished within the grace period: complete answers
         assert o.error is None and o.status == 200, o
         if o.stream:
             assert o.done and o.events[-1]["choices"][0]["finish_reason"] == "length", o
             assert len(o.events) >= MAX_TOKENS
         else:
             assert o.body["choices"][0]["finish_reason"] == "length", o
-    assert refused.status == 503, refused
+    assert refused.status == 503, refused  # arrived while draining
     assert refused.body["error"]["code"] == "shutting_down"
+    assert stuck.status == 503, stuck  # cut at the deadline before its answer began
+    assert stuck.body["error"]["code"] == "cut_at_shutdown"
+    assert endless.status == 200 and endless.events and not endless.done, endless  # cut
 
     log = gw.log.read_text()
     assert "Traceback" not in log and "Aborted" not in log and "core dumped" not in log, log
-    assert "gateway stopped" in log
+    assert "2 cut at the deadline" in log and "gateway stopped" in log, log
     assert not (gw.home / "gateway.json").exists()
 
     logged = _logged(gw.home)
-    for o in [*outcomes, refused]:
-        assert o.request_id is not None
+    for o in [*outcomes, refused, stuck, endless]:  # one record each, as the client saw it
+        assert o.request_id is not None, o
         rows = logged.get(o.request_id, [])
         assert len(rows) == 1, (o.request_id, rows)
-        assert rows[0]["http_status"] == o.status, rows[0]
-    ok_rows = [logged[o.request_id][0] for o in outcomes if o.request_id]
+        assert rows[0]["http_status"] == o.status, (o, rows[0])
+    ok_rows = [logged[o.request_id or ""][0] for o in outcomes]
     assert all(r["status"] == "ok" and r["error_code"] is None for r in ok_rows), ok_rows
     assert logged[refused.request_id or ""][0]["error_code"] == "shutting_down"
+    assert logged[stuck.request_id or ""][0]["error_code"] == "cut_at_shutdown"
+    assert logged[endless.request_id or ""][0]["error_code"] == "cut_at_shutdown"
 
 
 # ------------------------------------------------- Gateway.drain in-process (no Ray)
@@ -416,7 +453,6 @@ async def drain_rig(monkeypatch: pytest.MonkeyPatch) -> Any:
     in-flight tracking, with a real LogShipper; the Gateway's own __init__ (Ray handles,
     the pipeline) is skipped."""
     import uvicorn
-    from fastapi import FastAPI
     from fastapi.responses import StreamingResponse
     from ray import serve
 
@@ -426,9 +462,9 @@ async def drain_rig(monkeypatch: pytest.MonkeyPatch) -> Any:
     app = FastAPI()
 
     @app.get("/slow/{seconds}")
-    async def slow(seconds: float) -> dict[str, float]:
+    async def slow(seconds: float, request: Request) -> dict[str, Any]:
         await asyncio.sleep(seconds)
-        return {"slept": seconds}
+        return {"slept": seconds, "request_id": request.state.workbench_request_id}
 
     @app.get("/stream/{n}")
     async def stream(n: int) -> StreamingResponse:
@@ -466,16 +502,18 @@ async def drain_rig(monkeypatch: pytest.MonkeyPatch) -> Any:
         await task
 
 
-async def _in_flight(rig: DrainRig, n: int) -> None:
+async def _in_flight(rig: DrainRig, n: int, *calls: asyncio.Task[Any]) -> None:
     while len(rig.gw._inflight) < n:
+        done = [c for c in calls if c.done()]
+        assert not done, [c.result() for c in done]  # finished (or failed) too early
         await asyncio.sleep(0.01)
 
 
 async def test_drain_waits_for_requests_in_flight_and_ships_the_log(drain_rig: DrainRig):
     async with httpx.AsyncClient(base_url=drain_rig.base, timeout=30) as client:
-        plain = [asyncio.create_task(client.get("/slow/0.5")) for _ in range(3)]
-        streamed = asyncio.create_task(client.get("/stream/10"))
-        await _in_flight(drain_rig, 4)
+        plain = [asyncio.create_task(client.get("/slow/2")) for _ in range(3)]
+        streamed = asyncio.create_task(client.get("/stream/40"))
+        await _in_flight(drain_rig, 4, *plain, streamed)
         drain_rig.gw.shipper.submit({"request_id": "r1"})
         reports = await asyncio.gather(drain_rig.gw.drain(10.0), drain_rig.gw.drain(10.0))
         answers = [await t for t in plain]
@@ -487,6 +525,8 @@ async def test_drain_waits_for_requests_in_flight_and_ships_the_log(drain_rig: D
     assert report["log_shipped"] is True and report["log_backlog"] == 0
     assert drain_rig.gw.draining is True
     assert [a.status_code for a in answers] == [200, 200, 200]
+    ids = {a.json()["request_id"] for a in answers}  # chosen by the ingress, one each
+    assert len(ids) == 3 and all(len(i) == 32 for i in ids)
     assert stream_answer.text.endswith("data: [DONE]\n\n")
     assert drain_rig.sent == [{"request_id": "r1"}]
 
@@ -507,7 +547,7 @@ async def test_drain_cuts_what_outlives_the_grace_period(drain_rig: DrainRig):
 
         streamed = asyncio.create_task(read_stream())
         quick = asyncio.create_task(client.get("/slow/0.01"))
-        await _in_flight(drain_rig, 2)
+        await _in_flight(drain_rig, 2, slow, streamed)
         while not chunks:  # the stream has started
             await asyncio.sleep(0.01)
         report = await drain_rig.gw.drain(0.3)
@@ -516,6 +556,7 @@ async def test_drain_cuts_what_outlives_the_grace_period(drain_rig: DrainRig):
     assert fine.status_code == 200
     assert refused.status_code == 503
     assert refused.json()["error"]["code"] == "cut_at_shutdown"
+    assert len(refused.headers["x-workbench-request-id"]) == 32  # the id the log records
     assert stream_error == "RemoteProtocolError"  # the client sees the cut
     assert "data: [DONE]" not in chunks
     assert not drain_rig.gw._inflight
