@@ -102,6 +102,22 @@ def _models(up_port: int, words_port: int | None) -> list[dict[str, Any]]:
     return models
 
 
+def start_with_retry(
+    a: argparse.Namespace, models: list[dict[str, Any]], gdir: Path, v: Variant
+) -> _gateway.Gateway:
+    """``workbench up``; one more try when the first start fails (said, not hidden: on a
+    busy machine Serve's proxy actor can miss its first health checks)."""
+    try:
+        return _gateway.start_gateway(
+            models, gdir, wb=v.wb, ready_timeout_s=a.start_timeout, extra_env=CLEAN_ENV
+        )
+    except BenchError as exc:
+        print(f"  {v.name}: start attempt 1 failed, trying once more: {str(exc)[-1500:]}")
+    return _gateway.start_gateway(
+        models, gdir, wb=v.wb, ready_timeout_s=a.start_timeout, extra_env=CLEAN_ENV
+    )
+
+
 @dataclass
 class LegTarget:
     """What ``run_target`` of gateway_overhead needs (its Target's fields)."""
@@ -129,13 +145,7 @@ def gateway_leg(
     gdir.mkdir(parents=True)
     if v.policy == "default":
         publish_default(v, gdir)
-    gw = _gateway.start_gateway(
-        _models(up_port, words_port),
-        gdir,
-        wb=v.wb,
-        ready_timeout_s=a.start_timeout,
-        extra_env=CLEAN_ENV,
-    )
+    gw = start_with_retry(a, _models(up_port, words_port), gdir, v)
     try:
         if v.policy == "default":
             wait_policy_live(gw, "default")
