@@ -18,7 +18,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from serve.health import HealthProbe
-from serve.routing_state import shared_routing_state
+from serve.routing_state import SharedRoutingState
 from workbench.errors import ServiceUnavailableError, UpstreamError, WorkbenchError
 from workbench.providers import ChatRequest, Completion, Delta, EmbeddingResult
 
@@ -162,8 +162,14 @@ class Gateway:
         async def send(batch: list[dict[str, Any]]) -> Any:
             return await self.log_sink.write.remote(batch)
 
+        from workbench.home import logs_dir
+
+        log_root = Path(cfg.logging.dir).expanduser().resolve() if cfg.logging.dir else logs_dir()
         self.shipper = LogShipper(
-            send, batch_max=cfg.logging.batch_max_records, interval_s=cfg.logging.batch_interval_s
+            send,
+            batch_max=cfg.logging.batch_max_records,
+            interval_s=cfg.logging.batch_interval_s,
+            dead_letter_root=log_root,
         )
 
         def submit(record: dict[str, Any]) -> None:
@@ -175,7 +181,10 @@ class Gateway:
             scorer=HandleScorer(scorer) if scorer is not None else None,
             poll_s=cfg.guardrails.policy_poll_s,
         )
-        self.health = HealthProbe(cfg, self.shipper, self.policies, scorer is not None)
+        self.routing_state = SharedRoutingState()
+        self.health = HealthProbe(
+            cfg, self.shipper, self.policies, scorer is not None, routing=self.routing_state
+        )
         self.pipeline = build_pipeline(
             cfg,
             submit_record=submit,
@@ -183,13 +192,115 @@ class Gateway:
             auth=KeyStore() if cfg.gateway.require_auth else None,
             prices=load_prices(Path(cfg.pricing) if cfg.pricing else None),
             policies=self.policies,
-            routing_state=shared_routing_state(),
+            routing_state=self.routing_state,
             draining=lambda: self.draining,
         )
-        return create_app(self.pipeline, health=self.health.report, draining=lambda: self.draining)
+        app = create_app(self.pipeline, health=self.health.report, draining=lambda: self.draining)
+        return self._track_inflight(app)
 
     def __serve_build_asgi_app__(self) -> Any:
         return self._asgi
+
+    def _track_inflight(self, app: Any) -> Any:
+        """Track the HTTP requests in flight, so that :meth:`drain` can wait for them.
+
+        Adds a pure-ASGI middleware to the (not yet started) FastAPI ``app`` and returns
+        the app. A request counts until its response's last byte (a stream until it
+        ends). One that :meth:`drain` cuts at its deadline is cancelled, so the pipeline
+        records it (``cut_at_shutdown``); if its response had not started, the client
+        gets a 503 ``cut_at_shutdown`` error, else its stream simply stops. Each request's
+        id is chosen here (``request.state.workbench_request_id``), so that a 503 sent
+        for a cut request names the request the log records.
+        """
+        import json
+
+        from workbench.pipeline.context import new_request_id
+
+        inflight: dict[asyncio.Task[Any], bool] = {}  # task -> response started
+        cut: set[asyncio.Task[Any]] = set()
+        self._inflight, self._cut = inflight, cut
+        refusal = ServiceUnavailableError(
+            "the gateway shut down before this request finished; retry",
+            code="cut_at_shutdown",
+        ).to_body()
+        body = json.dumps(refusal).encode()
+
+        class InflightMiddleware:
+            def __init__(self, inner: Any) -> None:
+                self.inner = inner
+
+            async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+                task = asyncio.current_task()
+                if scope["type"] != "http" or task is None:
+                    await self.inner(scope, receive, send)
+                    return
+                inflight[task] = False
+                rid = new_request_id()
+                scope.setdefault("state", {})["workbench_request_id"] = rid
+
+                async def sending(message: Any) -> None:
+                    if message["type"] == "http.response.start":
+                        inflight[task] = True
+                    await send(message)
+
+                try:
+                    await self.inner(scope, receive, sending)
+                except asyncio.CancelledError:
+                    if task not in cut:
+                        raise
+                    task.uncancel()
+                    if not inflight.get(task):
+                        headers = [
+                            (b"content-type", b"application/json"),
+                            (b"x-workbench-request-id", rid.encode()),
+                        ]
+                        start = {"type": "http.response.start", "status": 503}
+                        await send({**start, "headers": headers})
+                        await send({"type": "http.response.body", "body": body})
+                finally:
+                    inflight.pop(task, None)
+                    cut.discard(task)
+
+        app.add_middleware(InflightMiddleware)
+        return app
+
+    async def drain(self, grace_s: float) -> dict[str, Any]:
+        """Stop accepting, let requests in flight finish, ship the log (``workbench up``
+        calls this on every ingress replica when it is told to stop).
+
+        New requests get 503 ``shutting_down`` (``self.draining``); requests in flight get
+        up to ``grace_s`` seconds; any still running then are cut (:meth:`_track_inflight`);
+        then every log record is shipped to the LogSink. Calls after the first share its
+        result. Returns this replica's figures.
+        """
+        task: asyncio.Task[dict[str, Any]] | None = getattr(self, "_drain_task", None)
+        if task is None:
+            task = self._drain_task = asyncio.create_task(self._drain(grace_s))
+        return await asyncio.shield(task)
+
+    async def _drain(self, grace_s: float) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        self.draining = True
+        inflight, cut = self._inflight, self._cut
+        at_start = len(inflight)
+        while inflight and loop.time() - start < grace_s:
+            await asyncio.sleep(0.05)
+        left = list(inflight)
+        for t in left:
+            cut.add(t)
+            t.cancel()
+        if left:
+            await asyncio.wait(left, timeout=5.0)
+        shipped = await self.shipper.drain(timeout=60.0)
+        return {
+            "replica": serve.get_replica_context().replica_tag,
+            "in_flight_at_start": at_start,
+            "cut": len(left),
+            "waited_s": round(loop.time() - start, 3),
+            "log_shipped": shipped,
+            "log_backlog": self.shipper.backlog,
+        }
 
     async def __del__(self) -> None:
         try:
@@ -204,4 +315,8 @@ class Gateway:
                 await close()
             except Exception:
                 pass
+        try:
+            await self.routing_state.close()
+        except Exception:
+            pass
         await asyncio.sleep(0)

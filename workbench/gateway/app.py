@@ -51,6 +51,7 @@ def incoming(request: Request, kind: Kind, endpoint: str, **extra: Any) -> Incom
         headers=request.headers,
         client_host=request.client.host if request.client else None,
         read_body=_reader(request),
+        request_id=request.scope.get("state", {}).get("workbench_request_id"),
         **extra,
     )
 

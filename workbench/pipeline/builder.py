@@ -150,6 +150,8 @@ class GatewayPipeline:
             method=incoming.method,
             store_bodies=self.cfg.gateway.store_bodies,
         )
+        if incoming.request_id:
+            ctx.request_id = incoming.request_id
         h = incoming.headers
         ctx.trace_id = h.get("x-trace-id") or h.get("traceparent")
         ctx.user_agent = h.get("user-agent")

@@ -44,7 +44,8 @@ class Incoming:
     client_host: str | None = None
     read_body: BodyReader = _no_body
     model_id: str | None = None  # GET /v1/models/{id}
-    status_hint: int = 404  # for kind "unknown": 404 or 405
+    status_hint: int = 404  # for kind "unknown": 400, 404, 405 or 503
+    request_id: str | None = None  # chosen by the host (else a new one)
 
 
 @dataclass
