@@ -147,6 +147,10 @@ def start_ray() -> None:
 
 def _init_ray(ray: Any) -> None:
     ray.init(
+        # Always a Ray of our own: with no address, ray.init joins a cluster that
+        # `ray start` left on this machine (or RAY_ADDRESS names). Clusters run the app
+        # with `serve deploy` (ray_cluster.yaml), not `workbench up`.
+        address="local",
         include_dashboard=False,
         namespace="workbench",
         log_to_driver=False,
