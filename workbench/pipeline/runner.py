@@ -5,8 +5,9 @@ Every request ends as exactly one record whose status is what the client saw:
 - a :class:`WorkbenchError` from any stage becomes its OpenAI-shaped error reply;
 - any other exception is a bug: the client gets a 500 ``internal_error`` and the record
   says 500 too (never "ok");
-- a request cancelled before it was answered (client gone, or cut at shutdown) is
-  recorded as 499 ``client_disconnected`` / ``cut_at_shutdown``;
+- a request cancelled before it was answered is recorded as 499 ``client_disconnected``
+  (the client went away) or, cut at shutdown, as the 503 ``cut_at_shutdown`` the ingress
+  sends it;
 - a streamed reply is recorded when its stream ends, however it ends (finished, failed
   with an SSE error event, or cut), through :class:`LoggedStream`.
 """
@@ -18,7 +19,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from workbench.errors import WorkbenchError
+from workbench.errors import ServiceUnavailableError, WorkbenchError
 from workbench.gateway import responses
 from workbench.pipeline.types import Exchange, Incoming, Reply, Stage
 
@@ -38,9 +39,16 @@ def error_reply(ex: Exchange, err: WorkbenchError) -> Reply:
 
 
 def cancelled(ex: Exchange, draining: bool) -> None:
-    """Record a request that was cut before its reply went out."""
-    code = "cut_at_shutdown" if draining else "client_disconnected"
-    ex.ctx.fail(WorkbenchError("request cancelled before it was answered", code=code))
+    """Record a request that was cut before its reply went out. At shutdown the ingress
+    answers it 503 ``cut_at_shutdown`` itself (``serve.gateway.Gateway._track_inflight``)."""
+    if draining:
+        msg = "the gateway shut down before this request finished; retry"
+        ex.ctx.fail(ServiceUnavailableError(msg, code="cut_at_shutdown"))
+        ex.ctx.http_status = 503
+        return
+    ex.ctx.fail(
+        WorkbenchError("request cancelled before it was answered", code="client_disconnected")
+    )
     ex.ctx.http_status = 499
 
 

@@ -37,7 +37,7 @@ from workbench.guardrails.ml.eval_sets import _cold as _cold
 from workbench.guardrails.ml.eval_sets import _insert as _insert
 from workbench.guardrails.ml.eval_sets import _limit as _limit
 from workbench.guardrails.ml.eval_sets import _row as _row
-from workbench.guardrails.ml.heads import WEIGHTS_DIR, read_manifest
+from workbench.guardrails.ml.heads import head_dir, read_manifest
 from workbench.guardrails.ml.scorer import PII_NER, TEXT_CLASSIFIERS, LocalScorer
 
 
@@ -55,11 +55,12 @@ def dataset_records() -> list[dict[str, str]]:
     return [data.file_record(n, "eval") for n in names]
 
 
-def weights_records(weights_dir: Path) -> dict[str, Any]:
-    """Threshold and weight-file hash of each head."""
+def weights_records(weights_dir: Path | None) -> dict[str, Any]:
+    """Threshold and weight-file hash of each head (None: each head where the scorer
+    finds it, the user's trained one or the committed one)."""
     out: dict[str, Any] = {}
     for name in [*TEXT_CLASSIFIERS, PII_NER]:
-        m = read_manifest(name, weights_dir)
+        m = read_manifest(name, head_dir(name, weights_dir))
         out[name] = {"threshold": m["threshold"], "weights_sha256": m["weights"]["sha256"]}
     return out
 
@@ -100,7 +101,7 @@ def run(
             "load_avg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
             "torch_threads": _torch_threads(),
         },
-        "weights": weights_records(sc.weights_dir or WEIGHTS_DIR),
+        "weights": weights_records(sc.weights_dir),
         "datasets": dataset_records(),
         "rows": rows,
         "xstest": xs_info,

@@ -162,10 +162,26 @@ def read_manifest(name: str, weights_dir: Path | None = None) -> dict[str, Any]:
     return data
 
 
+def user_weights_dir() -> Path:
+    """``$WORKBENCH_HOME/guardrails/weights``: where ``workbench guardrails train`` writes."""
+    from workbench.home import home
+
+    return home() / "guardrails" / "weights"
+
+
+def head_dir(name: str, weights_dir: Path | None = None) -> Path:
+    """The folder head ``name`` loads from: ``weights_dir`` when given, else the head the
+    user trained (:func:`user_weights_dir`) when there is one, else the committed head."""
+    if weights_dir is not None:
+        return weights_dir
+    user = user_weights_dir()
+    return user if manifest_path(name, user).is_file() else WEIGHTS_DIR
+
+
 @functools.lru_cache(maxsize=32)
 def trained_threshold(name: str) -> float:
-    """The threshold in the committed manifest of head ``name`` (cached)."""
-    return float(read_manifest(name)["threshold"])
+    """The threshold in the manifest of head ``name`` as :func:`head_dir` finds it (cached)."""
+    return float(read_manifest(name, head_dir(name))["threshold"])
 
 
 def save_head(head: Head, manifest: dict[str, Any], weights_dir: Path) -> Path:
@@ -213,6 +229,8 @@ def load_head(name: str, weights_dir: Path | None = None) -> Head:
 
 __all__ = [
     "WEIGHTS_DIR",
+    "head_dir",
+    "user_weights_dir",
     "NgramHash",
     "Head",
     "TextHead",

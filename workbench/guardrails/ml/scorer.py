@@ -34,7 +34,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from workbench.guardrails.ml.encoder import Encoding, Featurizer
-from workbench.guardrails.ml.heads import WEIGHTS_DIR, TextHead, TokenHead, load_head
+from workbench.guardrails.ml.heads import TextHead, TokenHead, head_dir, load_head
 from workbench.guardrails.ml.ner import tag as ner_tag
 
 TEXT_CLASSIFIERS = ("prompt_injection", "jailbreak", "toxicity")
@@ -133,7 +133,8 @@ class LocalScorer:
         ``sub_window`` tokens (0: off) is the length of the token runs pooled, in
         addition to whole windows, when scoring longer texts (see :func:`sub_windows`).
         """
-        self.weights_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
+        # None: per head, the one `workbench guardrails train` wrote, else the committed one
+        self.weights_dir = Path(weights_dir) if weights_dir else None
         self.sub_window = sub_window
         self.sub_stride = sub_stride
         self.cache_size = cache_size
@@ -156,12 +157,14 @@ class LocalScorer:
                 self._featurizer = Featurizer.load(device=self.device)
             heads: dict[str, TextHead] = {}
             for name in TEXT_CLASSIFIERS:
-                if (self.weights_dir / f"{name}.json").is_file():
-                    h = load_head(name, self.weights_dir)
+                wd = head_dir(name, self.weights_dir)
+                if (wd / f"{name}.json").is_file():
+                    h = load_head(name, wd)
                     assert isinstance(h, TextHead)
                     heads[name] = h
-            if (self.weights_dir / f"{PII_NER}.json").is_file():
-                ner = load_head(PII_NER, self.weights_dir)
+            wd = head_dir(PII_NER, self.weights_dir)
+            if (wd / f"{PII_NER}.json").is_file():
+                ner = load_head(PII_NER, wd)
                 assert isinstance(ner, TokenHead)
                 self._ner = ner
             self._heads = heads
