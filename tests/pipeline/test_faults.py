@@ -11,141 +11,22 @@ with its status and ``routing_attempts``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
 
-import httpx
 import pytest
 
-from bench.fake_providers import FakeProvider, start_fake_provider
-from tests.pipeline.conftest import InProcess, closed_port, in_process
-from tests.pipeline.test_routing_path import OnePolicy
-from workbench.config.gateway import parse_config
+from tests.pipeline.fault_rig import (
+    CHAT,
+    Rig,
+    assert_error_shape,
+    assert_no_secrets,
+    attempts_of,
+    rig,
+    sse_events,
+)
 
-KEY = "sk-fault-test-secret-0123456789abcdef"
-CHAT = {"messages": [{"role": "user", "content": "tell me a story about rivers"}]}
-BREAKER = {"failure_threshold": 2, "cooldown_s": 1.0, "window_s": 30, "half_open_probes": 1}
-ROUTING: dict[str, Any] = {
-    "routes": {
-        "solo": {"mode": "single", "targets": ["primary"]},
-        "safe": {"mode": "fallback", "targets": ["primary", "backup"]},
-        "retrying": {
-            "mode": "single",
-            "targets": ["primary"],
-            "retry": {"attempts": 2, "backoff_base_ms": 1, "max_retry_after_s": 5},
-        },
-        "retry-then-fallback": {
-            "mode": "fallback",
-            "retry": {"attempts": 1, "backoff_base_ms": 1, "jitter": "none"},
-            "targets": ["primary", "backup"],
-        },
-        "impatient": {
-            "mode": "fallback",
-            "targets": [{"target": "primary", "timeouts": {"total": 0.3}}, "backup"],
-        },
-        "impatient-stream": {
-            "mode": "fallback",
-            "targets": [{"target": "primary", "timeouts": {"first_byte": 0.3}}, "backup"],
-        },
-        "impatient-solo": {
-            "mode": "single",
-            "targets": [{"target": "primary", "timeouts": {"total": 0.3}}],
-        },
-        "down-first": {"mode": "fallback", "targets": ["down", "backup"]},
-        "down-only": {"mode": "single", "targets": ["down"]},
-    },
-    "retry": {"attempts": 0},
-    "circuit_breaker": BREAKER,
-}
-
-
-@dataclass
-class Rig:
-    """Two fake OpenAI upstreams (``primary``, ``backup``), a closed port (``down``) and
-    the in-process gateway routing over them."""
-
-    primary: FakeProvider
-    backup: FakeProvider
-    ip: InProcess
-
-    async def post(self, model: str, **body: Any) -> tuple[httpx.Response, dict[str, Any]]:
-        """One request; its response and its (only) new log record."""
-        before = len(self.ip.records)
-        r = await self.ip.client.post("/v1/chat/completions", json={"model": model, **CHAT, **body})
-        await r.aread()
-        assert len(self.ip.records) == before + 1, "exactly one record per request"
-        return r, self.ip.records[-1]
-
-    def breaker(self, target: str) -> dict[str, Any]:
-        snap: dict[str, Any] = self.ip.pipeline.routers.state.snapshot()
-        return dict(snap[target])
-
-
-@pytest.fixture
-async def rig(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Rig]:
-    monkeypatch.setenv("FAULT_TEST_KEY", KEY)
-    primary = await start_fake_provider("openai")
-    backup = await start_fake_provider("openai")
-    remote = {"provider": "openai-compatible", "model": "fake-model"}
-    cfg = parse_config(
-        {
-            "gateway": {"require_auth": False},
-            "models": [
-                {
-                    "name": "primary",
-                    **remote,
-                    "base_url": primary.base_url,
-                    "api_key_env": "FAULT_TEST_KEY",
-                    "timeouts": {"connect": 1, "read": 5},
-                },
-                {"name": "backup", **remote, "base_url": backup.base_url},
-                {
-                    "name": "down",
-                    **remote,
-                    "base_url": f"http://127.0.0.1:{closed_port()}/v1",
-                    "timeouts": {"connect": 1, "read": 2},
-                },
-            ],
-        }
-    )
-    ip = await in_process(cfg, policies=OnePolicy({"routing": ROUTING}))
-    try:
-        yield Rig(primary, backup, ip)
-    finally:
-        await ip.client.aclose()
-        for t in ip.pipeline.targets.values():
-            close = getattr(t.backend, "close", None)
-            if close is not None:
-                await close()
-        await primary.stop()
-        await backup.stop()
-
-
-def attempts_of(rec: dict[str, Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = json.loads(rec["routing_attempts"])
-    assert rec["attempt_count"] == len(out)
-    return out
-
-
-def sse_events(r: httpx.Response) -> list[str]:
-    return [line[6:] for line in r.text.splitlines() if line.startswith("data: ")]
-
-
-def assert_error_shape(body: dict[str, Any], code: str) -> None:
-    assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"message", "type", "code", "param"}, body
-    assert body["error"]["code"] == code, body
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-
-
-def assert_no_secrets(rig: Rig, *texts: str) -> None:
-    for text in texts:
-        assert KEY not in text
-        assert f"127.0.0.1:{rig.primary.port}" not in text
+__all__ = ["rig"]  # the fixture, imported for pytest
 
 
 # ------------------------------------------------------------------ 429 + Retry-After
@@ -367,74 +248,3 @@ async def test_down_without_fallback_is_a_502(rig: Rig) -> None:
     assert "127.0.0.1" not in r.text
     assert rec["status"] == "error" and rec["http_status"] == 502
     assert rec["error_code"] == "upstream_unreachable"
-
-
-# ------------------------------------------------------------------ circuit breaker
-async def test_breaker_opens_then_closes_after_cooldown(rig: Rig) -> None:
-    rig.primary.set_fault(mode="500")
-    for _ in range(2):  # failure_threshold 2: the second failure opens it
-        r, rec = await rig.post("safe")
-        assert r.status_code == 200 and rec["target"] == "backup"
-    assert rig.breaker("primary")["breaker"] == "open"
-    assert rig.primary.stats["requests"] == 2
-
-    r, rec = await rig.post("safe")  # open: primary skipped, not called
-    assert r.status_code == 200
-    skipped, served = attempts_of(rec)
-    assert skipped == {**skipped, "target": "primary", "status": "skipped"}
-    assert skipped["reason"] == "breaker_open" and skipped["latency_ms"] is None
-    assert served["target"] == "backup" and served["status"] == "ok"
-    assert rig.primary.stats["requests"] == 2
-
-    await asyncio.sleep(1.05)  # cool-down over: one half-open probe, which fails
-    r, rec = await rig.post("safe")
-    assert [(a["target"], a["status"]) for a in attempts_of(rec)] == [
-        ("primary", "upstream_error"),
-        ("backup", "ok"),
-    ]
-    assert rig.breaker("primary")["breaker"] == "open"  # the failed probe re-opened it
-
-    rig.primary.set_fault(mode="ok")
-    await asyncio.sleep(1.05)
-    r, rec = await rig.post("safe")  # the probe succeeds: closed again
-    assert [(a["target"], a["status"]) for a in attempts_of(rec)] == [("primary", "ok")]
-    assert rig.breaker("primary")["breaker"] == "closed"
-    r, rec = await rig.post("safe")
-    assert rec["target"] == "primary" and rec["attempt_count"] == 1
-
-
-async def test_all_targets_open_is_a_503(rig: Rig) -> None:
-    rig.primary.set_fault(mode="500")
-    for _ in range(2):
-        r, _rec = await rig.post("solo")
-        assert r.status_code == 502
-    r, rec = await rig.post("solo")
-    assert r.status_code == 503, r.text
-    assert_error_shape(r.json(), "circuit_open")
-    assert rec["status"] == "error" and rec["error_code"] == "circuit_open"
-    (only,) = attempts_of(rec)
-    assert only["status"] == "skipped" and only["reason"] == "breaker_open"
-
-
-# ------------------------------------------------------------------ bounded load
-async def test_bounded_load_with_a_failing_primary(rig: Rig) -> None:
-    """60 requests, 8 at a time, streamed and not: no client-visible error, one record
-    per request id, every one served by the fallback or (while closed) the primary."""
-    rig.primary.set_fault(mode="500")
-    n, sem = 60, asyncio.Semaphore(8)
-
-    async def one(i: int) -> tuple[int, str, str]:
-        async with sem:
-            body = {"model": "safe", **CHAT, "stream": i % 2 == 1}
-            r = await rig.ip.client.post("/v1/chat/completions", json=body)
-            done = r.status_code == 200 and (i % 2 == 0 or sse_events(r)[-1] == "[DONE]")
-            return r.status_code if done else -1, r.headers["x-workbench-request-id"], r.text
-
-    results = await asyncio.gather(*(one(i) for i in range(n)))
-    assert [s for s, _, _ in results] == [200] * n, [t for s, _, t in results if s != 200][:3]
-    ids = [rid for _, rid, _ in results]
-    logged = [rec["request_id"] for rec in rig.ip.records]
-    assert sorted(logged) == sorted(ids) and len(set(ids)) == n
-    assert all(rec["status"] == "ok" and rec["target"] == "backup" for rec in rig.ip.records)
-    # the breaker spared the primary most of the load
-    assert rig.primary.stats["requests"] < n
