@@ -15,9 +15,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from workbench.errors import UpstreamTimeoutError, WorkbenchError
+from workbench.errors import WorkbenchError
 from workbench.gateway import responses
 from workbench.guardrails._stream import StreamGuard, paced
+from workbench.pipeline.targets import within
 from workbench.pipeline.types import Exchange
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,9 @@ async def _next(ex: Exchange) -> Any:
     if start.deadline is not None:
         remaining = max(0.0, start.deadline - asyncio.get_running_loop().time())
     try:
-        async with asyncio.timeout(remaining):
-            return await start.rest.__anext__()
+        return await within(start.rest.__anext__(), remaining, str(ex.ctx.target), "end of stream")
     except StopAsyncIteration:
         return None
-    except TimeoutError:
-        raise UpstreamTimeoutError(
-            f"upstream {ex.ctx.target} did not finish the stream in time", code="upstream_timeout"
-        ) from None
 
 
 async def _deltas(ex: Exchange) -> AsyncIterator[Any]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from workbench.config.gateway import ModelTarget
-from workbench.errors import InvalidRequestError
+from workbench.errors import InvalidRequestError, UpstreamTimeoutError
 from workbench.providers import ChatRequest, Completion, Delta, EmbeddingResult
 
 
@@ -55,6 +56,21 @@ class Target:
         if params.max_tokens is None and self.config.provider == "local":
             params = replace(params, max_tokens=self.config.max_new_tokens_default)
         return replace(req, model=self.upstream_model, params=params)
+
+
+T = TypeVar("T")
+
+
+async def within(step: Awaitable[T], limit: float | None, target: str, what: str) -> T:
+    """``await step``, or UpstreamTimeoutError naming ``target`` when ``limit`` s pass
+    first (None: no limit). The one timeout mapping of every upstream wait."""
+    try:
+        async with asyncio.timeout(limit):
+            return await step
+    except TimeoutError:
+        raise UpstreamTimeoutError(
+            f"upstream {target} gave no {what} within {limit or 0:.3g}s"
+        ) from None
 
 
 def capability_of(kind: str) -> str:

@@ -14,10 +14,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from workbench.errors import UpstreamTimeoutError
 from workbench.gateway.api import check_capabilities, check_embedding_request
 from workbench.pipeline.stages.output import checked_completion
-from workbench.pipeline.targets import Target, capability_of
+from workbench.pipeline.targets import Target, capability_of, within
 from workbench.pipeline.types import Exchange, Reply, Stage, StreamStart
 from workbench.routing import Attempt, RouteRequest
 
@@ -54,16 +53,6 @@ def _limit(attempt: Attempt, name: str) -> float | None:
     return float(value) if value else None
 
 
-async def _timed(coro: Any, limit: float | None, target: str, what: str) -> Any:
-    try:
-        async with asyncio.timeout(limit):
-            return await coro
-    except TimeoutError:
-        raise UpstreamTimeoutError(
-            f"upstream {target} gave no {what} within {limit:.3g}s", code="upstream_timeout"
-        ) from None
-
-
 class Caller:
     """One attempt against one target, for each kind of request."""
 
@@ -85,7 +74,7 @@ class Caller:
         t0 = time.perf_counter()
         try:
             if self.ex.kind == "embeddings":
-                return await _timed(
+                return await within(
                     target.backend.embed(self.ex.texts),
                     _limit(attempt, "total"),
                     target.name,
@@ -109,7 +98,7 @@ class Caller:
         limit = min(x for x in (first_byte, total) if x) if (first_byte or total) else None
         it = target.backend.stream(req).__aiter__()
         try:
-            first = await _timed(it.__anext__(), limit, target.name, "first byte")
+            first = await within(it.__anext__(), limit, target.name, "first byte")
         except StopAsyncIteration:
             first = None
         except BaseException:

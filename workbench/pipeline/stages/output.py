@@ -9,28 +9,17 @@ answers from ``fallback.model`` or ``fallback.message``, redact/fix rewrite the 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-from workbench.errors import UpstreamTimeoutError
 from workbench.guardrails._stream import denial
+from workbench.pipeline.targets import Target, within
 from workbench.pipeline.types import Exchange
 from workbench.providers import ChatRequest, Completion
 from workbench.routing import OutputRejected
 
-if TYPE_CHECKING:
-    from workbench.pipeline.targets import Target
-
 
 async def _generate(target: Target, req: ChatRequest, limit: float | None) -> Completion:
-    try:
-        async with asyncio.timeout(limit):
-            return await target.backend.chat(req)
-    except TimeoutError:
-        raise UpstreamTimeoutError(
-            f"upstream {target.name} gave no answer within {limit:.3g}s"
-        ) from None
+    return await within(target.backend.chat(req), limit, target.name, "answer")
 
 
 async def checked_completion(
