@@ -3,7 +3,9 @@
 ``/health`` must say "not ready" when requests would fail or go unlogged: a model
 replica or the guardrail scorer that is not running, or a log shipper whose backlog is
 stuck. The deployments' states come from Serve's controller (``serve.status()``), polled
-off the event loop every ``interval_s``; the report itself is a cheap read.
+off the event loop every ``interval_s`` while someone asks for /health (the poller stops
+after ``idle_polls`` intervals without a request, and the next one restarts it); the
+report itself is a cheap read.
 """
 
 from __future__ import annotations
@@ -45,17 +47,20 @@ class HealthProbe:
         scorer: bool,
         routing: Any = None,
         interval_s: float = 2.0,
+        idle_polls: int = 6,
     ) -> None:
         self.shipper, self.policies, self.scorer = shipper, policies, scorer
         self.routing = routing
         self.interval_s = interval_s
+        self.idle_polls = idle_polls
+        self.asked_at = 0.0
         self.states: dict[str, dict[str, Any]] = {}
         self.checked_at: float | None = None
         self.error: str | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def _poll(self) -> None:
-        while True:
+        while time.monotonic() - self.asked_at < self.idle_polls * self.interval_s:
             try:
                 self.states = await asyncio.to_thread(_deployment_states)
                 self.checked_at, self.error = time.time(), None
@@ -78,6 +83,7 @@ class HealthProbe:
 
     def report(self) -> dict[str, Any]:
         """The facts /health shows; ``ready`` is false when something would fail."""
+        self.asked_at = time.monotonic()
         self._ensure_polling()
         problems: list[str] = []
         for name, st in self.states.items():
