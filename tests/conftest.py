@@ -99,6 +99,8 @@ models:
       timeouts: {{connect: 1, read: 0.3}}}}
   - {{name: upstream-down, provider: openai-compatible,
       base_url: "http://127.0.0.1:{dead_port}/v1", model: x, timeouts: {{connect: 1, read: 1}}}}
+  - {{name: fault-down, provider: openai-compatible,
+      base_url: "http://127.0.0.1:{dead_port}/v1", model: x, timeouts: {{connect: 1, read: 1}}}}
   - {{name: tiny, provider: local, model: tiny, max_batch_size: 8, batch_wait_timeout_s: 0.02,
       max_new_tokens_default: 16}}
   - {{name: minilm, provider: embeddings}}

@@ -31,7 +31,7 @@ applies_to: {{workspaces: ["tests"], models: ["fault-route", "fault-down-route"]
 routing:
   routes:
     fault-route: {{mode: fallback, targets: [fault-a, fault-b]}}
-    fault-down-route: {{mode: fallback, targets: [upstream-down, fault-b]}}
+    fault-down-route: {{mode: fallback, targets: [fault-down, fault-b]}}
   retry: {{attempts: 1, backoff_base_ms: 5}}
   circuit_breaker: {{failure_threshold: 20, cooldown_s: 0.5}}
 """
@@ -152,6 +152,6 @@ def test_primary_down_under_load_no_client_errors(gateway: Any) -> None:
         a["status"]
         for row in rows.values()
         for a in json.loads(row["routing_attempts"])
-        if a["target"] == "upstream-down"
+        if a["target"] == "fault-down"
     }
     assert "upstream_unreachable" in statuses
