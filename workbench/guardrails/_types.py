@@ -43,6 +43,9 @@ class Verdict:
     # (matched text, label) of each span a secret/PII-like check flagged: what the log
     # must mask. Never serialised (not in to_dict, not in repr).
     masks: list[tuple[str, str]] = field(default_factory=list, repr=False, compare=False)
+    # what the check computed and on which texts (see _memo): lets a replay reuse it
+    config_hash: str | None = field(default=None, repr=False, compare=False)
+    text_hash: str | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The form stored in the request log's ``guardrail_verdicts``."""
@@ -60,6 +63,8 @@ class Verdict:
         }
         if self.window is not None:
             d["window"] = self.window
+        if self.config_hash is not None and self.text_hash is not None:
+            d["config_hash"], d["text_hash"] = self.config_hash, self.text_hash
         return d
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.guardrails._masking import is_sensitive, scrub, span_masks
+from workbench.guardrails._memo import StageKeys, VerdictMemo, config_hash, reads_request
 from workbench.guardrails._registry import CheckRegistry, CheckSpec
 from workbench.guardrails._registry import registry as default_registry
 from workbench.guardrails._types import Scorer, Span, StageOutcome, Verdict
@@ -50,6 +51,8 @@ class CompiledCheck:
     message: str | None
     roles: frozenset[str] | None = None  # input texts it reads (None: all)
     sensitive: bool = False  # its matches are masked in the log (see _masking)
+    config_hash: str = ""  # what it computes (see _memo): validator, params, roles
+    reads_request: bool = False  # its result may depend on the request, not only the text
 
     def reads(self, roles: Sequence[str] | None, n: int) -> list[int]:
         """Indexes of the ``n`` texts (with these ``roles``) this check reads."""
@@ -99,10 +102,12 @@ class GuardrailEngine:
         registry: CheckRegistry | None = None,
         policy_hash: str | None = None,
         version_id: str | None = None,
+        memo: VerdictMemo | None = None,
     ) -> None:
         reg = registry or default_registry
         self.policy = policy
         self.scorer = scorer
+        self.memo = memo  # reuse of check results (replay); None in the gateway
         self.policy_id: str | None = getattr(policy, "id", None)
         self.version_id = version_id
         if policy_hash is None and policy is not None:
@@ -114,19 +119,23 @@ class GuardrailEngine:
         for stage in ("input", "output"):
             for c in getattr(policy, stage, None) or []:
                 spec = reg.get(c.validator)
+                validator = spec.make(c.params)
+                roles = frozenset(c.roles) if getattr(c, "roles", None) else None
                 self.stages[stage].append(
                     CompiledCheck(
                         name=c.name,
                         validator_name=c.validator,
                         spec=spec,
-                        validator=spec.make(c.params),
+                        validator=validator,
                         on_fail=c.on_fail,
                         params=dict(c.params or {}),
                         sample_rate=c.sample_rate,
                         mode=c.mode,
                         message=c.message,
-                        roles=frozenset(c.roles) if getattr(c, "roles", None) else None,
+                        roles=roles,
                         sensitive=is_sensitive(c.validator, getattr(c, "mask_in_log", None)),
+                        config_hash=config_hash(c.validator, dict(c.params or {}), roles),
+                        reads_request=reads_request(validator),
                     )
                 )
 
@@ -186,23 +195,31 @@ class GuardrailEngine:
         ]
         if not checks or not texts:
             return out
-        scores = await self._scores(checks, texts, roles)
+        reads = {c.name: c.reads(roles, len(texts)) for c in checks}
+        keys, known = self._reuse(checks, texts, reads, request)
+        scores = await self._scores([c for c in checks if c.name not in known], texts, roles)
         base_meta = {"stage": stage, "request": request or {}}
         redactions: list[list[tuple[int, int, str]]] = [[] for _ in texts]
         fixers: list[CompiledCheck] = []
-        reads: dict[str, list[int]] = {}
         for c in checks:
-            reads[c.name] = c.reads(roles, len(texts))
             if not reads[c.name]:
                 continue  # none of the roles it reads is in this request
             t0 = time.perf_counter()
-            failed_results = []
-            for i, res in await _validate_at(c.validator, texts, reads[c.name], base_meta, scores):
-                if getattr(res, "outcome", "pass") == "fail":
-                    failed_results.append((i, res))
+            failed_results = known.get(c.name)
+            if failed_results is None:
+                failed_results = [
+                    (i, res)
+                    for i, res in await _validate_at(
+                        c.validator, texts, reads[c.name], base_meta, scores
+                    )
+                    if getattr(res, "outcome", "pass") == "fail"
+                ]
+                if self.memo is not None and c.name in keys:
+                    self.memo.put(c.config_hash, keys[c.name], failed_results)
             latency = (time.perf_counter() - t0) * 1000.0
             passed = not failed_results
             v = _verdict(c, stage, window, texts, failed_results, latency)
+            v.config_hash, v.text_hash = c.config_hash, keys.get(c.name)
             out.verdicts.append(v)
             if passed or c.mode == "log_only":
                 continue
@@ -223,6 +240,28 @@ class GuardrailEngine:
         for c in fixers:  # fixes apply in policy order, each on the current text
             await _apply_fix(c, out, reads[c.name], base_meta, scores)
         return out
+
+    def _reuse(
+        self,
+        checks: list[CompiledCheck],
+        texts: list[str],
+        reads: dict[str, list[int]],
+        request: dict[str, Any] | None,
+    ) -> tuple[dict[str, str], dict[str, list[Any]]]:
+        """Each check's text hash (logged with its verdict) and, with a memo, the
+        results it already holds (io_bound checks are never reused)."""
+        stage_keys = StageKeys(texts, request)
+        keys = {
+            c.name: stage_keys.key(reads[c.name], c.reads_request) for c in checks if reads[c.name]
+        }
+        known: dict[str, list[Any]] = {}
+        if self.memo is not None:
+            for c in checks:
+                if c.name in keys and not getattr(c.validator, "io_bound", False):
+                    got = self.memo.get(c.config_hash, keys[c.name], for_fix=c.on_fail == "fix")
+                    if got is not None:
+                        known[c.name] = got
+        return keys, known
 
     def as_guard(self, stage: str) -> Any:
         """The stage as a guardrails-ai ``Guard``: the same validators, each with our action
