@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from . import _layout
+from . import _layout, rollups
 from ._fs import ensure_dir, fsync_dir
 from ._parquet import COMPRESSION
 from .schema import schema
@@ -200,6 +200,7 @@ def _compact_partition(
             method = _layout.swap(
                 writer.root, partition, staging, out.names, [p.name for p in merge]
             )
+            rollups.sync_partition(writer.root, *key)  # rollups of the merged files
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already unless we bailed out
     return method, out, len(merge)

@@ -32,7 +32,7 @@ from typing import IO, Any
 import pyarrow.parquet as pq
 
 from ..home import logs_dir
-from . import _layout
+from . import _layout, rollups
 from ._fs import ensure_dir, fsync_dir
 from ._parquet import rows_to_table, write_table_atomic
 from .deadletter import dead_letter_entry, dead_letter_path, write_dead_letters
@@ -129,6 +129,7 @@ class LogWriter:
             ensure_dir(self._spool)
             _layout.recover(self.root)
             self._cleanup_temp_files()
+            rollups.repair(self.root)  # every requests file has its rollup file
             self._load_recent_ids()
             self._recover()
         except BaseException:
@@ -319,6 +320,8 @@ class LogWriter:
                 with self._lock:
                     self._counts["quarantined"] += len(bad)
                     self._counts["rejected"] += len(bad)
+            if dest.exists():  # its rollup, before the segment is retired
+                rollups.roll_up_file(self.root, dest)
             files += len(rows) > len(bad)
         return files
 

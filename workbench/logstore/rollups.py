@@ -1,0 +1,398 @@
+"""Per-minute rollups of the request log: additive partial aggregates kept as the log grows.
+
+Every requests file ``requests/date=D/hour=HH/<name>.parquet`` has a rollup file of the
+same name, ``rollups/minute/date=D/hour=HH/<name>.parquet``, holding one row per
+``(minute, workspace, key_id, model_requested, model_served, status, endpoint)`` of the
+rows in that file. Every measure is additive, so any coarser aggregate (an hour, a day,
+a workspace) is a plain ``SUM`` over rollup rows, and percentiles come from the summed
+histograms.
+
+Measures (one row = the requests of one minute and one combination of dimensions):
+
+- ``requests``; ``errors`` (``status = 'error'``: a 5xx or a stream that failed after its
+  first byte); ``rejected`` (``status = 'rejected'``: a 4xx);
+- ``blocks``: requests a guardrail denied: ``error_code = 'guardrail_denied'`` (the
+  gateway's code for an input deny, an output deny and a stream stopped mid-way), or a
+  verdict in ``guardrail_verdicts`` with ``passed = false``, ``action = 'deny'`` and an
+  ``enforce`` mode (records written by other producers);
+- ``cache_hits`` (``cache_status = 'hit'``), ``streamed`` (``stream``);
+- ``prompt_tokens``, ``completion_tokens``, ``cost_usd`` (sums of the non-null values);
+- ``latency_count``/``latency_sum``/``latency_max`` and ``ttft_count``/``ttft_sum``/
+  ``ttft_max``, and a sparse log-bucket histogram of each (``*_buckets``: bucket indexes,
+  ``*_counts``: counts): bucket 0 is ``[0, 0.01 ms)``, bucket ``i >= 1`` is
+  ``[0.01 * 1.05**(i-1), 0.01 * 1.05**i)`` ms, so a percentile read from it (the bucket's
+  geometric middle) is within 2.5 % of the exact value.
+
+The :class:`~workbench.logstore.LogWriter` writes a flush's rollup files right after its
+requests files and before it retires the spool segment (idempotent by segment id, as the
+requests files are); compaction rebuilds the rollup of every merged file and swaps the
+rollup partition like the requests one; :func:`repair` (run when a writer opens) makes the
+rollup tree mirror the requests tree again after a crash; :func:`rebuild` recomputes
+everything from raw rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ._fs import ensure_dir, fsync_dir
+from ._layout import STAGING_DIR, swap
+from ._parquet import write_table_atomic
+from .schema import partition_dir
+from .spool import new_segment_id
+
+if TYPE_CHECKING:
+    import duckdb
+
+log = logging.getLogger(__name__)
+
+ROLLUP_VERSION = 1
+LEVEL = "minute"
+DIMENSIONS: tuple[str, ...] = (
+    "workspace",
+    "key_id",
+    "model_requested",
+    "model_served",
+    "status",
+    "endpoint",
+)
+BUCKET_BASE = 1.05
+BUCKET_MIN_MS = 0.01
+_MAX_BUCKET = 32767
+
+# The raw columns a rollup reads, with the type a missing one is filled with.
+_INPUTS: dict[str, pa.DataType] = {
+    "received_at": pa.timestamp("us", tz="UTC"),
+    **dict.fromkeys(DIMENSIONS, pa.string()),
+    "error_code": pa.string(),
+    "guardrail_verdicts": pa.string(),
+    "cache_status": pa.string(),
+    "stream": pa.bool_(),
+    "prompt_tokens": pa.int32(),
+    "completion_tokens": pa.int32(),
+    "cost_usd": pa.float64(),
+    "latency_ms": pa.float64(),
+    "ttft_ms": pa.float64(),
+}
+
+
+def bucket_of(ms: float) -> int:
+    """The histogram bucket of a duration in ms (same rule as the SQL)."""
+    if ms < BUCKET_MIN_MS:
+        return 0
+    return min(
+        int(math.floor(math.log(ms / BUCKET_MIN_MS) / math.log(BUCKET_BASE))) + 1, _MAX_BUCKET
+    )
+
+
+def bucket_value(index: int) -> float:
+    """The value a bucket stands for: its geometric middle (0 for bucket 0)."""
+    if index <= 0:
+        return 0.0
+    return float(BUCKET_MIN_MS * BUCKET_BASE ** (index - 0.5))
+
+
+def _bucket_sql(col: str) -> str:
+    return (
+        f"CASE WHEN {col} IS NULL THEN NULL WHEN {col} < {BUCKET_MIN_MS} THEN 0 "
+        f"ELSE least(CAST(floor(ln({col} / {BUCKET_MIN_MS}) / ln({BUCKET_BASE})) AS INTEGER)"
+        f" + 1, {_MAX_BUCKET}) END"
+    )
+
+
+_DENY_VERDICT = (
+    "CASE WHEN guardrail_verdicts LIKE '%\"deny\"%' AND json_valid(guardrail_verdicts) THEN "
+    "len(list_filter(CAST(json_extract(guardrail_verdicts, '$[*]') AS JSON[]), lambda v: "
+    "json_extract_string(v, '$.action') = 'deny' "
+    "AND json_extract_string(v, '$.passed') = 'false' "
+    "AND coalesce(json_extract_string(v, '$.mode'), 'enforce') = 'enforce')) > 0 "
+    "ELSE false END"
+)
+
+_DIMS = ", ".join(DIMENSIONS)
+
+_ROLLUP_SQL = f"""
+WITH base AS (
+  SELECT strftime(received_at, '%Y-%m-%d') AS date, CAST(hour(received_at) AS INTEGER) AS hour,
+         date_trunc('minute', received_at) AS minute, {_DIMS},
+         (coalesce(error_code = 'guardrail_denied', false) OR {_DENY_VERDICT}) AS blocked,
+         cache_status, stream, prompt_tokens, completion_tokens, cost_usd, latency_ms, ttft_ms,
+         {_bucket_sql("latency_ms")} AS lb, {_bucket_sql("ttft_ms")} AS tb
+  FROM t
+), agg AS (
+  SELECT date, hour, minute, {_DIMS},
+    count(*) AS requests,
+    count_if(status = 'error') AS errors,
+    count_if(status = 'rejected') AS rejected,
+    count_if(blocked) AS blocks,
+    count_if(cache_status = 'hit') AS cache_hits,
+    count_if(stream) AS streamed,
+    sum(prompt_tokens) AS prompt_tokens,
+    sum(completion_tokens) AS completion_tokens,
+    sum(cost_usd) AS cost_usd,
+    count(latency_ms) AS latency_count, sum(latency_ms) AS latency_sum,
+    max(latency_ms) AS latency_max, histogram(lb) AS lh,
+    count(ttft_ms) AS ttft_count, sum(ttft_ms) AS ttft_sum,
+    max(ttft_ms) AS ttft_max, histogram(tb) AS th
+  FROM base GROUP BY ALL
+)
+SELECT date, hour, minute, {_DIMS},
+  CAST(requests AS BIGINT) AS requests, CAST(errors AS BIGINT) AS errors,
+  CAST(rejected AS BIGINT) AS rejected, CAST(blocks AS BIGINT) AS blocks,
+  CAST(cache_hits AS BIGINT) AS cache_hits, CAST(streamed AS BIGINT) AS streamed,
+  CAST(coalesce(prompt_tokens, 0) AS BIGINT) AS prompt_tokens,
+  CAST(coalesce(completion_tokens, 0) AS BIGINT) AS completion_tokens,
+  coalesce(cost_usd, 0.0) AS cost_usd,
+  CAST(latency_count AS BIGINT) AS latency_count, coalesce(latency_sum, 0.0) AS latency_sum,
+  latency_max,
+  CAST(coalesce(map_keys(lh), []) AS SMALLINT[]) AS latency_buckets,
+  CAST(coalesce(map_values(lh), []) AS INTEGER[]) AS latency_counts,
+  CAST(ttft_count AS BIGINT) AS ttft_count, coalesce(ttft_sum, 0.0) AS ttft_sum, ttft_max,
+  CAST(coalesce(map_keys(th), []) AS SMALLINT[]) AS ttft_buckets,
+  CAST(coalesce(map_values(th), []) AS INTEGER[]) AS ttft_counts
+FROM agg ORDER BY date, hour, minute
+"""
+
+
+def rollup_schema() -> pa.Schema:
+    """The Arrow schema of a minute-rollup file (partition columns not included)."""
+    i64, f64 = pa.int64(), pa.float64()
+    fields = [
+        pa.field("minute", pa.timestamp("us", tz="UTC")),
+        *(pa.field(d, pa.string()) for d in DIMENSIONS),
+        *(
+            pa.field(m, i64)
+            for m in ("requests", "errors", "rejected", "blocks", "cache_hits", "streamed")
+        ),
+        pa.field("prompt_tokens", i64),
+        pa.field("completion_tokens", i64),
+        pa.field("cost_usd", f64),
+    ]
+    for name in ("latency", "ttft"):
+        fields += [
+            pa.field(f"{name}_count", i64),
+            pa.field(f"{name}_sum", f64),
+            pa.field(f"{name}_max", f64),
+            pa.field(f"{name}_buckets", pa.list_(pa.int16())),
+            pa.field(f"{name}_counts", pa.list_(pa.int32())),
+        ]
+    return pa.schema(fields, metadata={b"workbench.rollup_version": str(ROLLUP_VERSION).encode()})
+
+
+# -- computing -------------------------------------------------------------------------
+
+_CON: duckdb.DuckDBPyConnection | None = None
+_CON_LOCK = threading.Lock()
+
+
+def _cursor() -> duckdb.DuckDBPyConnection:
+    global _CON
+    import duckdb
+
+    with _CON_LOCK:
+        if _CON is None:
+            _CON = duckdb.connect(":memory:")
+            _CON.execute("SET TimeZone = 'UTC'")
+        return _CON.cursor()
+
+
+def _inputs(table: pa.Table) -> pa.Table:
+    """The columns a rollup reads, typed; a column the table lacks reads as null."""
+    cols = []
+    for name, typ in _INPUTS.items():
+        if name in table.column_names:
+            cols.append(table.column(name).cast(typ))
+        else:
+            cols.append(pa.nulls(table.num_rows, typ))
+    return pa.Table.from_arrays(cols, names=list(_INPUTS))
+
+
+def compute(table: pa.Table) -> dict[tuple[str, int], pa.Table]:
+    """The minute rollup of raw request rows, split by ``(date, hour)`` partition."""
+    if table.num_rows == 0:
+        return {}
+    cur = _cursor()
+    try:
+        cur.register("t", _inputs(table))
+        result = cur.sql(_ROLLUP_SQL).to_arrow_table()
+    finally:
+        cur.close()
+    target = rollup_schema()
+    out: dict[tuple[str, int], pa.Table] = {}
+    dates, hours = result.column("date").to_pylist(), result.column("hour").to_pylist()
+    start = 0
+    for i in range(1, len(dates) + 1):  # rows are sorted by (date, hour)
+        if i == len(dates) or (dates[i], hours[i]) != (dates[start], hours[start]):
+            part = result.slice(start, i - start).drop_columns(["date", "hour"])
+            out[(dates[start], hours[start])] = part.select(target.names).cast(target)
+            start = i
+    return out
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+def rollup_dir(root: Path) -> Path:
+    """``root/rollups/minute``: the minute-rollup tree of the lake at ``root``."""
+    return Path(root) / "rollups" / LEVEL
+
+
+def roll_up(root: Path, table: pa.Table, part_id: str, *, overwrite: bool = False) -> None:
+    """Write the rollup of ``table`` (raw request rows) for the requests files
+    ``requests/date=D/hour=HH/part-<part_id>.parquet`` that hold those rows.
+
+    One file per partition, ``rollups/minute/date=D/hour=HH/part-<part_id>.parquet``,
+    written atomically; an existing one is kept (idempotent by ``part_id``) unless
+    ``overwrite``. A bulk writer that writes requests files itself calls this with the
+    same ``part_id`` before it considers the rows written.
+    """
+    _write(root, compute(table), f"part-{part_id}.parquet", overwrite)
+
+
+def _write(root: Path, parts: dict[tuple[str, int], pa.Table], name: str, overwrite: bool) -> None:
+    base = rollup_dir(root)
+    for (date, hour), part in parts.items():
+        dest = base / partition_dir(date, hour) / name
+        if overwrite or not dest.exists():
+            write_table_atomic(part, dest)
+
+
+def roll_up_file(root: Path, requests_file: Path, dest: Path | None = None) -> None:
+    """Write the rollup of one requests file (to its mirror path, or to ``dest``)."""
+    present = set(pq.read_schema(requests_file).names)
+    table = pq.read_table(
+        requests_file, columns=[c for c in _INPUTS if c in present], partitioning=None
+    )
+    parts = compute(table)
+    mirror = rollup_dir(root) / requests_file.parent.relative_to(Path(root) / "requests")
+    target = dest if dest is not None else mirror / requests_file.name
+    if not parts:
+        write_table_atomic(rollup_schema().empty_table(), target)
+        return
+    for part in parts.values():  # a requests file holds one partition
+        write_table_atomic(part, target)
+        break
+
+
+# -- keeping the tree a mirror of the requests tree ------------------------------------
+
+
+def _visible(folder: Path) -> dict[str, Path]:
+    if not folder.is_dir():
+        return {}
+    return {
+        p.name: p for p in folder.glob("*.parquet") if not p.name.startswith(".") and p.is_file()
+    }
+
+
+def sync_partition(root: Path, date: str, hour: int, *, rebuild: bool = False) -> int:
+    """Make the rollup partition mirror the requests partition; returns files written.
+
+    A requests file without a rollup gets one; a rollup without a requests file (the
+    parts a compaction merged) is removed. When files are both added and removed (or
+    ``rebuild``), the new rollup partition is built aside and swapped in atomically
+    (:func:`workbench.logstore._layout.swap`), so a reader never counts a row twice.
+    Callers hold the writer's layout lock (or are the writer opening).
+    """
+    root = Path(root)
+    rel = partition_dir(date, hour)
+    raw, rolled = _visible(root / "requests" / rel), _visible(rollup_dir(root) / rel)
+    missing = sorted(raw.keys() - rolled.keys()) if not rebuild else sorted(raw)
+    orphans = sorted(rolled.keys() - raw.keys()) if not rebuild else sorted(rolled)
+    if not missing and not orphans:
+        return 0
+    partition = rollup_dir(root) / rel
+    if not orphans or not partition.is_dir():
+        for name in missing:
+            roll_up_file(root, raw[name])
+        return len(missing)
+    staging = root / STAGING_DIR / f"rollup-{date}-{hour:02d}-{new_segment_id()}"
+    ensure_dir(staging)
+    try:
+        for name in missing:
+            roll_up_file(root, raw[name], staging / name)
+        for name in rolled.keys() - set(orphans):
+            os.link(rolled[name], staging / name)
+        fsync_dir(staging)
+        replaced = [name for name in orphans if name not in set(missing)]
+        swap(root, partition, staging, missing, replaced)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return len(missing)
+
+
+def _partitions(tree: Path) -> set[tuple[str, int]]:
+    found = set()
+    for path in tree.glob("date=*/hour=*"):
+        try:
+            date = path.parent.name.split("=", 1)[1]
+            hour = int(path.name.split("=", 1)[1])
+            datetime.strptime(date, "%Y-%m-%d")
+        except (IndexError, ValueError):
+            continue
+        found.add((date, hour))
+    return found
+
+
+def repair(root: Path, *, since: str | None = None, rebuild: bool = False) -> int:
+    """Bring every rollup partition (from date ``since`` on) in line with the requests
+    tree; returns how many rollup files were written. Run by the writer when it opens."""
+    root = Path(root)
+    for tmp in rollup_dir(root).glob("**/.*.tmp"):
+        tmp.unlink(missing_ok=True)
+    keys = _partitions(root / "requests") | _partitions(rollup_dir(root))
+    written = 0
+    for date, hour in sorted(keys):
+        if since is not None and date < since:
+            continue
+        written += sync_partition(root, date, hour, rebuild=rebuild)
+    if written:
+        log.info("rollups: wrote %d file(s) under %s", written, rollup_dir(root))
+    return written
+
+
+def rebuild(root: Path | None = None, since: datetime | str | None = None) -> int:
+    """Recompute the rollups from raw rows (all, or the partitions from ``since`` on).
+
+    Opens the lake's :class:`~workbench.logstore.LogWriter` for the duration (so it
+    raises :class:`~workbench.logstore.WriterLockedError` while a gateway's LogSink owns
+    the lake). Returns the number of rollup files written.
+    """
+    from .writer import LogWriter
+
+    day = since.strftime("%Y-%m-%d") if isinstance(since, datetime) else since
+    with LogWriter(root) as writer, writer.layout_lock():
+        return repair(writer.root, since=day, rebuild=True)
+
+
+def read_rollup(path: Path) -> pa.Table:
+    """One rollup file as a table (helper for tests and tools)."""
+    return pq.read_table(path, partitioning=None)
+
+
+__all__: list[Any] = [
+    "BUCKET_BASE",
+    "BUCKET_MIN_MS",
+    "DIMENSIONS",
+    "ROLLUP_VERSION",
+    "bucket_of",
+    "bucket_value",
+    "compute",
+    "rebuild",
+    "repair",
+    "roll_up",
+    "roll_up_file",
+    "rollup_dir",
+    "rollup_schema",
+    "sync_partition",
+]
