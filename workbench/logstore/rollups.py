@@ -34,13 +34,10 @@ everything from raw rows.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shutil
-import threading
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -48,195 +45,23 @@ import pyarrow.parquet as pq
 from ._fs import ensure_dir, fsync_dir
 from ._layout import STAGING_DIR, swap
 from ._parquet import write_table_atomic
+from ._rollup_compute import (
+    BUCKET_BASE,
+    BUCKET_MIN_MS,
+    DIMENSIONS,
+    INPUTS,
+    ROLLUP_VERSION,
+    bucket_of,
+    bucket_value,
+    compute,
+    rollup_schema,
+)
 from .schema import partition_dir
 from .spool import new_segment_id
 
-if TYPE_CHECKING:
-    import duckdb
-
 log = logging.getLogger(__name__)
 
-ROLLUP_VERSION = 1
 LEVEL = "minute"
-DIMENSIONS: tuple[str, ...] = (
-    "workspace",
-    "key_id",
-    "model_requested",
-    "model_served",
-    "status",
-    "endpoint",
-)
-BUCKET_BASE = 1.05
-BUCKET_MIN_MS = 0.01
-_MAX_BUCKET = 32767
-
-# The raw columns a rollup reads, with the type a missing one is filled with.
-_INPUTS: dict[str, pa.DataType] = {
-    "received_at": pa.timestamp("us", tz="UTC"),
-    **dict.fromkeys(DIMENSIONS, pa.string()),
-    "error_code": pa.string(),
-    "guardrail_verdicts": pa.string(),
-    "cache_status": pa.string(),
-    "stream": pa.bool_(),
-    "prompt_tokens": pa.int32(),
-    "completion_tokens": pa.int32(),
-    "cost_usd": pa.float64(),
-    "latency_ms": pa.float64(),
-    "ttft_ms": pa.float64(),
-}
-
-
-def bucket_of(ms: float) -> int:
-    """The histogram bucket of a duration in ms (same rule as the SQL)."""
-    if ms < BUCKET_MIN_MS:
-        return 0
-    return min(
-        int(math.floor(math.log(ms / BUCKET_MIN_MS) / math.log(BUCKET_BASE))) + 1, _MAX_BUCKET
-    )
-
-
-def bucket_value(index: int) -> float:
-    """The value a bucket stands for: its geometric middle (0 for bucket 0)."""
-    if index <= 0:
-        return 0.0
-    return float(BUCKET_MIN_MS * BUCKET_BASE ** (index - 0.5))
-
-
-def _bucket_sql(col: str) -> str:
-    return (
-        f"CASE WHEN {col} IS NULL THEN NULL WHEN {col} < {BUCKET_MIN_MS} THEN 0 "
-        f"ELSE least(CAST(floor(ln({col} / {BUCKET_MIN_MS}) / ln({BUCKET_BASE})) AS INTEGER)"
-        f" + 1, {_MAX_BUCKET}) END"
-    )
-
-
-_DENY_VERDICT = (
-    "CASE WHEN guardrail_verdicts LIKE '%\"deny\"%' AND json_valid(guardrail_verdicts) THEN "
-    "len(list_filter(CAST(json_extract(guardrail_verdicts, '$[*]') AS JSON[]), lambda v: "
-    "json_extract_string(v, '$.action') = 'deny' "
-    "AND json_extract_string(v, '$.passed') = 'false' "
-    "AND coalesce(json_extract_string(v, '$.mode'), 'enforce') = 'enforce')) > 0 "
-    "ELSE false END"
-)
-
-_DIMS = ", ".join(DIMENSIONS)
-
-_ROLLUP_SQL = f"""
-WITH base AS (
-  SELECT strftime(received_at, '%Y-%m-%d') AS date, CAST(hour(received_at) AS INTEGER) AS hour,
-         date_trunc('minute', received_at) AS minute, {_DIMS},
-         (coalesce(error_code = 'guardrail_denied', false) OR {_DENY_VERDICT}) AS blocked,
-         cache_status, stream, prompt_tokens, completion_tokens, cost_usd, latency_ms, ttft_ms,
-         {_bucket_sql("latency_ms")} AS lb, {_bucket_sql("ttft_ms")} AS tb
-  FROM t
-), agg AS (
-  SELECT date, hour, minute, {_DIMS},
-    count(*) AS requests,
-    count_if(status = 'error') AS errors,
-    count_if(status = 'rejected') AS rejected,
-    count_if(blocked) AS blocks,
-    count_if(cache_status = 'hit') AS cache_hits,
-    count_if(stream) AS streamed,
-    sum(prompt_tokens) AS prompt_tokens,
-    sum(completion_tokens) AS completion_tokens,
-    sum(cost_usd) AS cost_usd,
-    count(latency_ms) AS latency_count, sum(latency_ms) AS latency_sum,
-    max(latency_ms) AS latency_max, histogram(lb) AS lh,
-    count(ttft_ms) AS ttft_count, sum(ttft_ms) AS ttft_sum,
-    max(ttft_ms) AS ttft_max, histogram(tb) AS th
-  FROM base GROUP BY ALL
-)
-SELECT date, hour, minute, {_DIMS},
-  CAST(requests AS BIGINT) AS requests, CAST(errors AS BIGINT) AS errors,
-  CAST(rejected AS BIGINT) AS rejected, CAST(blocks AS BIGINT) AS blocks,
-  CAST(cache_hits AS BIGINT) AS cache_hits, CAST(streamed AS BIGINT) AS streamed,
-  CAST(coalesce(prompt_tokens, 0) AS BIGINT) AS prompt_tokens,
-  CAST(coalesce(completion_tokens, 0) AS BIGINT) AS completion_tokens,
-  coalesce(cost_usd, 0.0) AS cost_usd,
-  CAST(latency_count AS BIGINT) AS latency_count, coalesce(latency_sum, 0.0) AS latency_sum,
-  latency_max,
-  CAST(coalesce(map_keys(lh), []) AS SMALLINT[]) AS latency_buckets,
-  CAST(coalesce(map_values(lh), []) AS INTEGER[]) AS latency_counts,
-  CAST(ttft_count AS BIGINT) AS ttft_count, coalesce(ttft_sum, 0.0) AS ttft_sum, ttft_max,
-  CAST(coalesce(map_keys(th), []) AS SMALLINT[]) AS ttft_buckets,
-  CAST(coalesce(map_values(th), []) AS INTEGER[]) AS ttft_counts
-FROM agg ORDER BY date, hour, minute
-"""
-
-
-def rollup_schema() -> pa.Schema:
-    """The Arrow schema of a minute-rollup file (partition columns not included)."""
-    i64, f64 = pa.int64(), pa.float64()
-    fields = [
-        pa.field("minute", pa.timestamp("us", tz="UTC")),
-        *(pa.field(d, pa.string()) for d in DIMENSIONS),
-        *(
-            pa.field(m, i64)
-            for m in ("requests", "errors", "rejected", "blocks", "cache_hits", "streamed")
-        ),
-        pa.field("prompt_tokens", i64),
-        pa.field("completion_tokens", i64),
-        pa.field("cost_usd", f64),
-    ]
-    for name in ("latency", "ttft"):
-        fields += [
-            pa.field(f"{name}_count", i64),
-            pa.field(f"{name}_sum", f64),
-            pa.field(f"{name}_max", f64),
-            pa.field(f"{name}_buckets", pa.list_(pa.int16())),
-            pa.field(f"{name}_counts", pa.list_(pa.int32())),
-        ]
-    return pa.schema(fields, metadata={b"workbench.rollup_version": str(ROLLUP_VERSION).encode()})
-
-
-# -- computing -------------------------------------------------------------------------
-
-_CON: duckdb.DuckDBPyConnection | None = None
-_CON_LOCK = threading.Lock()
-
-
-def _cursor() -> duckdb.DuckDBPyConnection:
-    global _CON
-    import duckdb
-
-    with _CON_LOCK:
-        if _CON is None:
-            _CON = duckdb.connect(":memory:")
-            _CON.execute("SET TimeZone = 'UTC'")
-        return _CON.cursor()
-
-
-def _inputs(table: pa.Table) -> pa.Table:
-    """The columns a rollup reads, typed; a column the table lacks reads as null."""
-    cols = []
-    for name, typ in _INPUTS.items():
-        if name in table.column_names:
-            cols.append(table.column(name).cast(typ))
-        else:
-            cols.append(pa.nulls(table.num_rows, typ))
-    return pa.Table.from_arrays(cols, names=list(_INPUTS))
-
-
-def compute(table: pa.Table) -> dict[tuple[str, int], pa.Table]:
-    """The minute rollup of raw request rows, split by ``(date, hour)`` partition."""
-    if table.num_rows == 0:
-        return {}
-    cur = _cursor()
-    try:
-        cur.register("t", _inputs(table))
-        result = cur.sql(_ROLLUP_SQL).to_arrow_table()
-    finally:
-        cur.close()
-    target = rollup_schema()
-    out: dict[tuple[str, int], pa.Table] = {}
-    dates, hours = result.column("date").to_pylist(), result.column("hour").to_pylist()
-    start = 0
-    for i in range(1, len(dates) + 1):  # rows are sorted by (date, hour)
-        if i == len(dates) or (dates[i], hours[i]) != (dates[start], hours[start]):
-            part = result.slice(start, i - start).drop_columns(["date", "hour"])
-            out[(dates[start], hours[start])] = part.select(target.names).cast(target)
-            start = i
-    return out
 
 
 # -- writing ---------------------------------------------------------------------------
@@ -271,7 +96,7 @@ def roll_up_file(root: Path, requests_file: Path, dest: Path | None = None) -> N
     """Write the rollup of one requests file (to its mirror path, or to ``dest``)."""
     present = set(pq.read_schema(requests_file).names)
     table = pq.read_table(
-        requests_file, columns=[c for c in _INPUTS if c in present], partitioning=None
+        requests_file, columns=[c for c in INPUTS if c in present], partitioning=None
     )
     parts = compute(table)
     mirror = rollup_dir(root) / requests_file.parent.relative_to(Path(root) / "requests")
@@ -375,12 +200,7 @@ def rebuild(root: Path | None = None, since: datetime | str | None = None) -> in
         return repair(writer.root, since=day, rebuild=True)
 
 
-def read_rollup(path: Path) -> pa.Table:
-    """One rollup file as a table (helper for tests and tools)."""
-    return pq.read_table(path, partitioning=None)
-
-
-__all__: list[Any] = [
+__all__ = [
     "BUCKET_BASE",
     "BUCKET_MIN_MS",
     "DIMENSIONS",
