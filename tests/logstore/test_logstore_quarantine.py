@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from workbench.logstore import LogWriter, query, read_dead_letters, salvage_record
+from workbench.logstore import SCHEMA_VERSION, LogWriter, query, read_dead_letters, salvage_record
 from workbench.logstore.normalize import normalize_record
 from workbench.logstore.spool import encode_records
 
@@ -157,4 +157,4 @@ def test_salvage_without_problems_equals_normalize(make_records: Records) -> Non
         rec, problems = salvage_record(raw)
         assert problems == [] and rec == normalize_record(raw)
     rec, _ = salvage_record({"request_id": "a", "received_at": datetime(2026, 1, 1, tzinfo=UTC)})
-    assert rec is not None and rec["schema_version"] == 1
+    assert rec is not None and rec["schema_version"] == SCHEMA_VERSION

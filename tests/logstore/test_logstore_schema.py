@@ -1,4 +1,4 @@
-"""Schema v1 and record normalisation."""
+"""The record schema (v2) and record normalisation."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from workbench.logstore import (
 
 def test_schema_has_full_record() -> None:
     s = schema()
-    assert SCHEMA_VERSION == 1
+    assert SCHEMA_VERSION == 2
     assert len(s) >= 40
     assert s.names == list(FIELD_NAMES) == [f.name for f in FIELDS]
     assert not s.field("request_id").nullable and not s.field("received_at").nullable
@@ -29,7 +29,10 @@ def test_schema_has_full_record() -> None:
     assert s.field("tags").type == pa.list_(pa.string())
     assert s.field("seed").type == pa.int64()
     assert s.field("http_status").type == pa.int16()
-    assert s.metadata == {b"workbench.schema_version": b"1"}
+    assert s.metadata == {b"workbench.schema_version": b"2"}
+    for name in ("request_original", "upstream_outputs"):
+        assert s.field(name).type == pa.string()
+    assert s.field("request_masked").type == s.field("output_masked").type == pa.bool_()
 
 
 def test_every_field_documented() -> None:

@@ -101,6 +101,7 @@ class RequestGuard:
         if new:
             self.masks.extend(new)
             self.ctx.request_body = mask_body(self.ctx.request_body, self.masks)
+            self._mask_original(self.masks)
 
     def _record(self, outcome: StageOutcome, *, on_input: bool = False) -> None:
         self._add_masks(outcome.verdicts)
@@ -237,6 +238,12 @@ class RequestGuard:
         self._add_masks(guard.verdicts)
         self.ctx.guardrail_verdicts.extend(v.to_dict() for v in guard.verdicts)
 
+    def _mask_original(self, masks: list[Mask]) -> None:
+        original = self.ctx.request_original
+        masked = mask_body(original, masks)
+        if masked != original:
+            self.ctx.request_original, self.ctx.request_masked = masked, True
+
     def mask_bodies(self) -> None:
         """Mask everything a secret/PII check flagged (any stage, stream windows included)
         in the logged bodies, verdicts and error message. Call right before the record
@@ -247,6 +254,12 @@ class RequestGuard:
         ctx = self.ctx
         ctx.request_body = mask_body(ctx.request_body, masks)
         ctx.response_body = mask_body(ctx.response_body, masks)
+        self._mask_original(masks)
+        for out in ctx.upstream_outputs:
+            text = out.get("text")
+            masked = mask_body(text, masks) if isinstance(text, str) else text
+            if masked != text:
+                out["text"], ctx.output_masked = masked, True
         ctx.guardrail_verdicts = [scrub_verdict_dict(d, masks) for d in ctx.guardrail_verdicts]
         err = ctx.error
         if err is not None and isinstance(getattr(err, "message", None), str):

@@ -1,4 +1,10 @@
-"""The request-log schema (version 1): one row per request, Arrow types and field docs."""
+"""The request-log schema (version 2): one row per request, Arrow types and field docs.
+
+Version 2 added what a faithful replay needs: the request as the client sent it
+(``request_original``, before input guardrails rewrote it) and the raw upstream answers
+before output guardrails (``upstream_outputs``), each with a flag saying whether spans a
+secret/PII check flagged had to be masked in it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of the record schema this code writes (see :mod:`workbench.logstore.migrations`)."""
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -67,7 +73,41 @@ _SPEC: tuple[tuple[str, pa.DataType, str], ...] = (
     ("n", pa.int16(), "Number of choices requested."),
     ("upstream_request_id", pa.string(), "Request id returned by the upstream provider."),
     ("gateway_version", pa.string(), "Version of the gateway that handled the request."),
+    # v2: replayable requests
+    (
+        "request_original",
+        pa.string(),
+        "Request body as the client sent it (all parameters), before input guardrails "
+        "rewrote it; spans a secret/PII check flagged are masked. Null when bodies are not "
+        "stored.",
+    ),
+    (
+        "request_masked",
+        pa.bool_(),
+        "request_original had spans a secret/PII check flagged masked (a replay of checks "
+        "on those spans is approximate).",
+    ),
+    (
+        "upstream_outputs",
+        pa.string(),
+        "Raw upstream answers before output guardrails, one JSON object per answer in "
+        "attempt order: {target, text, finish_reason, prompt_tokens, completion_tokens}; "
+        "flagged spans masked. Null when none answered or bodies are not stored.",
+    ),
+    (
+        "output_masked",
+        pa.bool_(),
+        "upstream_outputs had spans a secret/PII check flagged masked.",
+    ),
 )
+
+V2_FIELD_NAMES: tuple[str, ...] = (
+    "request_original",
+    "request_masked",
+    "upstream_outputs",
+    "output_masked",
+)
+"""The fields schema version 2 added (migration ``m0002_replay_fields``)."""
 
 REQUIRED: frozenset[str] = frozenset({"request_id", "received_at"})
 """Fields that may not be null."""
@@ -75,7 +115,7 @@ REQUIRED: frozenset[str] = frozenset({"request_id", "received_at"})
 FIELDS: tuple[pa.Field, ...] = tuple(
     pa.field(name, typ, nullable=name not in REQUIRED) for name, typ, _ in _SPEC
 )
-"""The v1 record fields, in column order."""
+"""The record fields of the current schema version, in column order."""
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 
@@ -89,7 +129,7 @@ PARTITION_COLUMNS: tuple[str, ...] = ("date", "hour")
 
 
 def schema() -> pa.Schema:
-    """The Arrow schema of a v1 record (without the partition columns)."""
+    """The Arrow schema of a record (without the partition columns)."""
     return pa.schema(
         list(FIELDS), metadata={b"workbench.schema_version": str(SCHEMA_VERSION).encode()}
     )

@@ -1,7 +1,7 @@
 """Per-request state and the log record it becomes.
 
 A :class:`RequestContext` travels through the ingress pipeline; every request,
-rejected and failed ones included, ends as exactly one record (schema v1 of
+rejected and failed ones included, ends as exactly one record (the current schema of
 :mod:`workbench.logstore`).
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 
 from workbench import __version__
 from workbench.errors import WorkbenchError
+from workbench.logstore.schema import SCHEMA_VERSION
 
 _MS = 1000.0
 
@@ -66,6 +67,10 @@ class RequestContext:
     user_agent: str | None = None
     request_body: str | None = None
     response_body: str | None = None
+    request_original: str | None = None
+    request_masked: bool = False
+    upstream_outputs: list[dict[str, Any]] = field(default_factory=list)
+    output_masked: bool = False
     store_bodies: bool = True
     temperature: float | None = None
     top_p: float | None = None
@@ -80,6 +85,25 @@ class RequestContext:
         """Record the time the first response byte left (once)."""
         if self.first_byte_perf is None:
             self.first_byte_perf = time.perf_counter()
+
+    def add_upstream_output(
+        self,
+        target: str | None,
+        text: str | None,
+        finish_reason: str | None,
+        prompt_tokens: int | None,
+        completion_tokens: int | None,
+    ) -> None:
+        """Keep one raw upstream answer (before output guardrails) for the log."""
+        self.upstream_outputs.append(
+            {
+                "target": target,
+                "text": text,
+                "finish_reason": finish_reason,
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+            }
+        )
 
     def fail(self, err: WorkbenchError) -> None:
         """Record an error outcome."""
@@ -101,7 +125,7 @@ class RequestContext:
         return "error"
 
     def to_record(self) -> dict[str, Any]:
-        """The log record (schema v1)."""
+        """The log record (the current log schema)."""
         self.finish()
         assert self.done_perf is not None
         latency = (self.done_perf - self.received_perf) * _MS
@@ -116,7 +140,7 @@ class RequestContext:
         return {
             "request_id": self.request_id,
             "trace_id": self.trace_id or self.request_id,
-            "schema_version": 1,
+            "schema_version": SCHEMA_VERSION,
             "received_at": self.received,
             "first_byte_at": (
                 self.received + (self.first_byte_perf - self.received_perf)
@@ -172,4 +196,16 @@ class RequestContext:
             "n": self.n,
             "upstream_request_id": self.upstream_request_id,
             "gateway_version": __version__,
+            **self._replay_fields(),
+        }
+
+    def _replay_fields(self) -> dict[str, Any]:
+        """The v2 fields a replay needs (only when bodies are stored)."""
+        keep = self.store_bodies
+        outputs = self.upstream_outputs if keep and self.upstream_outputs else None
+        return {
+            "request_original": self.request_original if keep else None,
+            "request_masked": self.request_masked if keep else None,
+            "upstream_outputs": json.dumps(outputs, ensure_ascii=False) if outputs else None,
+            "output_masked": self.output_masked if outputs else None,
         }

@@ -40,23 +40,26 @@ async def _next(ex: Exchange) -> Any:
         return None
 
 
-async def _deltas(ex: Exchange) -> AsyncIterator[Any]:
+async def _deltas(ex: Exchange, raw: list[str]) -> AsyncIterator[Any]:
+    """The upstream deltas; their texts, as received, are kept in ``raw``."""
     while (d := await _next(ex)) is not None:
+        if d.text:
+            raw.append(d.text)
         yield d
 
 
 async def _pieces(
-    ex: Exchange, windows: StreamGuard | None
+    ex: Exchange, windows: StreamGuard | None, raw: list[str]
 ) -> AsyncIterator[tuple[Any, list[str]]]:
     """(delta or None, text released now): through the output windows when checked.
 
     With windows, their time bound releases held text even while no delta arrives.
     """
     if windows is None:
-        async for d in _deltas(ex):
+        async for d in _deltas(ex, raw):
             yield d, [d.text] if d.text else []
         return
-    async for item in paced(windows, _deltas(ex), lambda d: d.text):
+    async for item in paced(windows, _deltas(ex, raw), lambda d: d.text):
         yield item
 
 
@@ -67,6 +70,18 @@ def _failed_midway(ex: Exchange, err: WorkbenchError) -> None:
         ctx.routing_attempts[-1].update(status=err.code, after_first_byte=True)
     if ex.router is not None and ctx.target and not err.code == "guardrail_denied":
         ex.router.state.record(ctx.target, ok=False, latency_ms=None, breaker_failure=True)
+
+
+def _keep_raw(ex: Exchange, raw: list[str], final: Any) -> None:
+    """The stream's text as received, before output guardrails, for the log."""
+    ctx = ex.ctx
+    ctx.add_upstream_output(
+        ctx.target,
+        "".join(raw),
+        getattr(final, "finish_reason", None),
+        getattr(final, "prompt_tokens", None),
+        getattr(final, "completion_tokens", None),
+    )
 
 
 async def sse_body(
@@ -80,13 +95,14 @@ async def sse_body(
     windows = guard.stream_guard() if guard is not None and guard.guards_output else None
     chunks = responses.ChunkFactory(rid, int(ctx.received), ctx.model_requested or "", chat)
     parts: list[str] = []
+    raw: list[str] = []
     final = None
     include_usage = bool(ex.body.stream_options and ex.body.stream_options.include_usage)
     t0 = time.perf_counter()
     try:
         if chat:
             yield chunks.first()
-        async for d, pieces in _pieces(ex, windows):
+        async for d, pieces in _pieces(ex, windows, raw):
             for piece in pieces:
                 ctx.mark_first_byte()
                 parts.append(piece)
@@ -116,6 +132,7 @@ async def sse_body(
     finally:
         ctx.upstream_s += time.perf_counter() - t0
         ctx.response_body = "".join(parts)
+        _keep_raw(ex, raw, final)
         if windows is not None and guard is not None:
             guard.record_stream(windows)
         if guard is not None and ctx.error is None:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from .._fs import atomic_write_bytes
-from ..schema import FIELD_DOCS, FIELDS
+from ..schema import FIELD_DOCS, FIELDS, V2_FIELD_NAMES
 
 VERSION = 1
 
@@ -14,8 +14,7 @@ VERSION = 1
 def upgrade(root: Path) -> None:
     """Create ``requests/``, ``spool/`` and ``_meta/schema_v1.json`` (fields, types, docs).
 
-    While the code is at schema v1 this records :data:`FIELDS`; when a later migration
-    changes the schema, freeze the v1 field list here so this step keeps meaning v1.
+    The v1 field list is :data:`FIELDS` without the fields later versions added.
     """
     for sub in ("requests", "spool", "_meta"):
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -27,6 +26,7 @@ def upgrade(root: Path) -> None:
             "doc": FIELD_DOCS[f.name],
         }
         for f in FIELDS
+        if f.name not in V2_FIELD_NAMES
     ]
     body = {"version": VERSION, "fields": fields, "partitioning": ["date", "hour"]}
     atomic_write_bytes(root / "_meta" / "schema_v1.json", json.dumps(body, indent=2).encode())

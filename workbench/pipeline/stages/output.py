@@ -18,8 +18,19 @@ from workbench.providers import ChatRequest, Completion
 from workbench.routing import OutputRejected
 
 
-async def _generate(target: Target, req: ChatRequest, limit: float | None) -> Completion:
-    return await within(target.backend.chat(req), limit, target.name, "answer")
+async def _generate(
+    ex: Exchange, target: Target, req: ChatRequest, limit: float | None
+) -> Completion:
+    comp = await within(target.backend.chat(req), limit, target.name, "answer")
+    _keep_raw(ex, target, comp)
+    return comp
+
+
+def _keep_raw(ex: Exchange, target: Target, comp: Completion) -> None:
+    """The raw answer, before output guardrails, for the log (replay runs on it)."""
+    ex.ctx.add_upstream_output(
+        target.name, comp.text, comp.finish_reason, comp.prompt_tokens, comp.completion_tokens
+    )
 
 
 async def checked_completion(
@@ -31,7 +42,7 @@ async def checked_completion(
 ) -> Completion:
     """One attempt's answer after the output checks (may raise OutputRejected)."""
     guard = ex.guard
-    comp = await _generate(target, req, limit)
+    comp = await _generate(ex, target, req, limit)
     if guard is None or not guard.guards_output:
         if guard is not None:
             guard.log_only_output(comp.text)
@@ -43,7 +54,7 @@ async def checked_completion(
         if out.retry is not None and tries < max_tries:
             tries += 1
             _record_retry(ex, target, out.retry.check)
-            comp = await _generate(target, req, limit)
+            comp = await _generate(ex, target, req, limit)
             pt, ct = pt + comp.prompt_tokens, ct + comp.completion_tokens
             continue
         break
@@ -90,6 +101,7 @@ async def _policy_fallback(
         {"target": other.name, "provider": other.config.provider, "reason": "policy_fallback"}
     )
     comp = await other.backend.chat(other.request_for(req))
+    _keep_raw(ex, other, comp)
     attempts[-1]["status"] = "ok"
     ex.answered_by = other
     return comp

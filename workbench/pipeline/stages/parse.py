@@ -27,7 +27,7 @@ def parse(gw: GatewaySettings) -> Stage:
         ctx = ex.ctx
         raw = await ex.incoming.read_body(gw.max_body_bytes)
         if ctx.store_bodies:
-            ctx.request_body = raw.decode("utf-8", "replace")
+            ctx.request_body = ctx.request_original = raw.decode("utf-8", "replace")
         if ex.kind == "embeddings":
             emb = parse_body(raw, EmbeddingBody)
             ex.body, ctx.user, ctx.model_requested = emb, emb.user, emb.model
