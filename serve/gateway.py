@@ -18,7 +18,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from serve.health import HealthProbe
-from serve.routing_state import SharedRoutingState
+from serve.routing_state import routing_state_for
 from workbench.errors import ServiceUnavailableError, UpstreamError, WorkbenchError
 from workbench.providers import ChatRequest, Completion, Delta, EmbeddingResult
 
@@ -181,7 +181,7 @@ class Gateway:
             scorer=HandleScorer(scorer) if scorer is not None else None,
             poll_s=cfg.guardrails.policy_poll_s,
         )
-        self.routing_state = SharedRoutingState()
+        self.routing_state = routing_state_for(cfg.gateway.ingress_replicas)
         self.health = HealthProbe(
             cfg, self.shipper, self.policies, scorer is not None, routing=self.routing_state
         )
@@ -315,8 +315,10 @@ class Gateway:
                 await close()
             except Exception:
                 pass
+        close_state = getattr(self.routing_state, "close", None)  # shared state only
         try:
-            await self.routing_state.close()
+            if close_state is not None:
+                await close_state()
         except Exception:
             pass
         await asyncio.sleep(0)

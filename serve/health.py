@@ -102,8 +102,9 @@ class HealthProbe:
             **self.policies.info(),
         }
         if self.routing is not None:
+            sync_status = getattr(self.routing, "sync_status", None)  # shared state only
             info["routing"] = {
-                "sync": self.routing.sync_status(),
+                "sync": sync_status() if sync_status is not None else {"mode": "local"},
                 "targets": self.routing.snapshot(),
             }
         if self.error:

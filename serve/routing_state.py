@@ -34,7 +34,13 @@ from workbench.routing.breaker import TargetHealth
 from workbench.routing.config import CircuitBreakerConfig
 from workbench.routing.state import LocalRoutingState
 
-__all__ = ["ACTOR_NAME", "NAMESPACE", "RoutingStateActor", "SharedRoutingState"]
+__all__ = [
+    "ACTOR_NAME",
+    "NAMESPACE",
+    "RoutingStateActor",
+    "SharedRoutingState",
+    "routing_state_for",
+]
 
 log = logging.getLogger("ray.serve")
 
@@ -256,3 +262,16 @@ class SharedRoutingState:
                 self._settings_cache.clear()
             cached = self._settings_cache[breaker] = breaker.model_dump()
         return cached
+
+
+def routing_state_for(ingress_replicas: int) -> LocalRoutingState | SharedRoutingState:
+    """The routing state an ingress replica uses.
+
+    With one ingress replica there is nothing to share: the in-process state, with no
+    actor and no sync task (the actor's round trips cost ~3.9 ms of CPU per request at
+    concurrency 8 on 2 cores, more than the ingress itself). With several, the mirror of
+    :class:`RoutingStateActor`.
+    """
+    if ingress_replicas <= 1:
+        return LocalRoutingState()
+    return SharedRoutingState()

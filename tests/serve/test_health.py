@@ -52,3 +52,17 @@ async def test_an_unhealthy_deployment_makes_it_unready(monkeypatch: pytest.Monk
     await asyncio.sleep(0.05)
     info = probe.report()
     assert info["ready"] is False and "model-local" in info["problems"][0]
+
+
+async def test_one_ingress_replica_routes_on_local_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    from serve.routing_state import SharedRoutingState, routing_state_for
+    from workbench.routing import LocalRoutingState
+
+    assert isinstance(routing_state_for(1), LocalRoutingState)  # no actor, no sync task
+    assert isinstance(routing_state_for(2), SharedRoutingState)
+    monkeypatch.setattr(health, "_deployment_states", lambda: {})
+    state = routing_state_for(1)
+    state.record("a", ok=False, latency_ms=None, breaker_failure=True)
+    probe = health.HealthProbe(None, _Shipper(), _Policies(), True, routing=state)
+    info = probe.report()["routing"]
+    assert info["sync"] == {"mode": "local"} and "a" in info["targets"]
