@@ -14,6 +14,7 @@ computed earlier in the same run. ``io_bound`` checks (webhooks) are never reuse
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 from collections import OrderedDict
@@ -98,6 +99,29 @@ def _from_logged(verdict: Mapping[str, Any]) -> list[Result] | None:
     return [(index, result)]
 
 
+LOGGED: contextvars.ContextVar[dict[tuple[str, str], list[Result]] | None] = contextvars.ContextVar(
+    "workbench_logged_results", default=None
+)
+"""Results logged for the request being replayed, by (stage, config hash): used before
+the memo when set (a replay sets it for requests whose logged texts were masked, whose
+text hashes can no longer match: the logged result, on the real text, is the better one)."""
+
+
+def logged_results(
+    verdicts: Iterable[Mapping[str, Any]], stage: str = "input"
+) -> dict[tuple[str, str], list[Result]]:
+    """A request's logged results of ``stage`` by (stage, config hash), where exact."""
+    out: dict[tuple[str, str], list[Result]] = {}
+    for v in verdicts:
+        cfg = v.get("config_hash")
+        if v.get("stage") != stage or v.get("window") is not None or not isinstance(cfg, str):
+            continue
+        results = _from_logged(v)
+        if results is not None:
+            out[(stage, cfg)] = results
+    return out
+
+
 class VerdictMemo:
     """Check results by (config hash, text hash), bounded (least recently used out).
 
@@ -116,8 +140,17 @@ class VerdictMemo:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, cfg: str, text: str, *, for_fix: bool = False) -> list[Result] | None:
-        """The results stored for this check configuration and text hash, if any."""
+    def get(
+        self, cfg: str, text: str, *, for_fix: bool = False, stage: str | None = None
+    ) -> list[Result] | None:
+        """The results stored for this check configuration and text hash, if any (the
+        current request's logged results first, when :data:`LOGGED` is set)."""
+        own = LOGGED.get()
+        if own is not None and stage is not None:
+            got = own.get((stage, cfg))
+            if got is not None and not (for_fix and got):
+                self.hits += 1
+                return got
         entry = self._entries.get((cfg, text))
         if entry is None or (for_fix and entry[1] and entry[0]):
             self.misses += 1

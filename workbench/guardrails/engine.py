@@ -196,7 +196,7 @@ class GuardrailEngine:
         if not checks or not texts:
             return out
         reads = {c.name: c.reads(roles, len(texts)) for c in checks}
-        keys, known = self._reuse(checks, texts, reads, request)
+        keys, known = self._reuse(stage, checks, texts, reads, request)
         scores = await self._scores([c for c in checks if c.name not in known], texts, roles)
         base_meta = {"stage": stage, "request": request or {}}
         redactions: list[list[tuple[int, int, str]]] = [[] for _ in texts]
@@ -243,6 +243,7 @@ class GuardrailEngine:
 
     def _reuse(
         self,
+        stage: str,
         checks: list[CompiledCheck],
         texts: list[str],
         reads: dict[str, list[int]],
@@ -258,7 +259,9 @@ class GuardrailEngine:
         if self.memo is not None:
             for c in checks:
                 if c.name in keys and not getattr(c.validator, "io_bound", False):
-                    got = self.memo.get(c.config_hash, keys[c.name], for_fix=c.on_fail == "fix")
+                    got = self.memo.get(
+                        c.config_hash, keys[c.name], for_fix=c.on_fail == "fix", stage=stage
+                    )
                     if got is not None:
                         known[c.name] = got
         return keys, known

@@ -1,0 +1,165 @@
+"""``replay`` / ``areplay``: logged traffic against a candidate policy."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from workbench.analytics.replay._result import ReplayResult
+from workbench.config.gateway import GatewayConfig, load_config
+from workbench.errors import ConfigError
+from workbench.policy import Policy, load_policy, parse_policy, validate_policy
+
+T = TypeVar("T")
+
+
+def load_candidate(candidate: Any, known_targets: list[str] | None = None) -> Policy:
+    """A parsed Policy from a path, YAML text, a dict or a Policy (errors name file, line)."""
+    if isinstance(candidate, Policy):
+        return validate_policy(candidate, known_targets=known_targets)
+    if isinstance(candidate, dict):
+        return parse_policy(candidate, known_targets=known_targets)
+    if isinstance(candidate, Path) or (
+        isinstance(candidate, str) and "\n" not in candidate and ":" not in candidate
+    ):
+        return load_policy(Path(candidate), known_targets=known_targets)
+    if isinstance(candidate, str):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "candidate.yaml"
+            path.write_text(candidate, encoding="utf-8")
+            try:
+                return load_policy(path, known_targets=known_targets)
+            except ConfigError as exc:  # name the text, not the temp file
+                exc.path = "<candidate>"
+                exc.message = exc.message.replace(str(path), "<candidate>")
+                exc.args = (exc.message,)
+                raise
+    raise TypeError(f"candidate policy: a path, YAML text or a Policy, not {type(candidate)}")
+
+
+def run_sync(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to its end from sync code: on a private loop in this thread, or
+    in a worker thread when this thread already runs a loop (Jupyter)."""
+
+    def private() -> T:
+        loop = asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(make())  # type: ignore[arg-type]
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return private()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = private()
+        except BaseException as exc:
+            box["error"] = exc
+
+    t = threading.Thread(target=target, name="workbench-replay", daemon=True)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+async def areplay(
+    query_or_frame: Any,
+    candidate_policy: Any,
+    *,
+    since: Any = None,
+    until: Any = None,
+    workspace: str | None = None,
+    model: str | None = None,
+    limit: int | None = None,
+    live: str | None = None,
+    concurrency: int = 8,
+    progress: bool = True,
+    reuse: bool = True,
+    root: Path | None = None,
+    config: GatewayConfig | str | Path | None = None,
+    scorer: Any = None,
+) -> ReplayResult:
+    """The async form of :func:`replay` (for code already in an event loop)."""
+    from workbench.analytics.replay._session import Session
+
+    cfg = config if isinstance(config, GatewayConfig) else load_config(config)
+    session = Session(
+        cfg,
+        load_candidate(candidate_policy, [m.name for m in cfg.models]),
+        live=live,
+        concurrency=concurrency,
+        reuse=reuse,
+        scorer=scorer,
+    )
+    return await session.run(
+        query_or_frame,
+        since=since,
+        until=until,
+        workspace=workspace,
+        model=model,
+        limit=limit,
+        root=root,
+        progress=progress,
+    )
+
+
+def replay(
+    query_or_frame: Any,
+    candidate_policy: Any,
+    *,
+    since: Any = None,
+    until: Any = None,
+    workspace: str | None = None,
+    model: str | None = None,
+    limit: int | None = None,
+    live: str | None = None,
+    concurrency: int = 8,
+    progress: bool = True,
+    reuse: bool = True,
+    root: Path | None = None,
+    config: GatewayConfig | str | Path | None = None,
+    scorer: Any = None,
+) -> ReplayResult:
+    """Replay logged requests under ``candidate_policy`` through the production pipeline.
+
+    ``query_or_frame``: SQL over the ``requests`` view, a polars/DuckDB/Arrow frame of
+    log rows, or None (the whole log, narrowed by ``since``/``until``/``workspace``/
+    ``model``/``limit``). ``candidate_policy``: a path, YAML text or a ``Policy``.
+    Answers come from the log; ``live`` (a target name, or ``"routed"``) calls the real
+    backends instead (at most ``concurrency`` at once, cached on disk). ``reuse``: reuse
+    the results of checks whose configuration did not change (from the logged verdicts
+    and across the run). ``root``: the log lake (default ``$WORKBENCH_HOME/logs``);
+    ``config``: the gateway config (default ``$WORKBENCH_CONFIG`` or the packaged one);
+    ``scorer``: the ML scorer (default the in-process ``LocalScorer``). Works inside a
+    running event loop (it then runs on a private loop in a worker thread); from async
+    code prefer ``await areplay(...)``.
+    """
+    return run_sync(
+        lambda: areplay(
+            query_or_frame,
+            candidate_policy,
+            since=since,
+            until=until,
+            workspace=workspace,
+            model=model,
+            limit=limit,
+            live=live,
+            concurrency=concurrency,
+            progress=progress,
+            reuse=reuse,
+            root=root,
+            config=config,
+            scorer=scorer,
+        )
+    )
