@@ -32,6 +32,8 @@ COMMANDS = {
     "logs": "workbench.cli.logs:logs",
     "policy": "workbench.cli.policy:policy",
     "guardrails": "workbench.cli.guardrails:guardrails",
+    "demo": "workbench.cli.demo:demo",
+    "replay": "workbench.cli.replay:replay",
 }
 
 

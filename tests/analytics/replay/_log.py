@@ -174,6 +174,10 @@ async def record_log(cfg: GatewayConfig) -> dict[str, dict[str, Any]]:
         if reply.stream is not None:
             async for _ in reply.stream:
                 pass
+    for t in gp.targets.values():
+        close = getattr(t.backend, "close", None)
+        if close is not None:
+            await close()
     by_id = {r["request_id"]: r for r in records}
     out = {label: by_id[rid] for label, rid in ids.items()}
     for i, rec in enumerate(out.values()):

@@ -50,6 +50,7 @@ class Session:
             self.batching = BatchingScorer(scorer)
             self.engine.scorer = self.batching
         self.live_cache: Any = None
+        self._real: list[Any] = []
 
     def _prices(self) -> Any:
         from workbench.pricing import load_prices
@@ -64,8 +65,20 @@ class Session:
         from workbench.pipeline import make_targets
 
         real = make_targets(self.cfg, {})
+        self._real = list(real.values())
         self.live_cache = LiveCache(home() / "replay" / "live-cache.sqlite")
         return live_backends(real, self.live, self.live_cache, self.concurrency)
+
+    async def _close_live(self) -> None:
+        for t in self._real:
+            close = getattr(t.backend, "close", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception:  # closing is best effort
+                    pass
+        if self.live_cache is not None:
+            self.live_cache.close()
 
     async def run(
         self,
@@ -92,8 +105,7 @@ class Session:
         finally:
             if bar is not None:
                 bar.close()
-            if self.live_cache is not None:
-                self.live_cache.close()
+            await self._close_live()
         return ReplayResult.build(
             done,
             skipped,
