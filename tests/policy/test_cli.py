@@ -169,3 +169,35 @@ def test_validate_and_publish_check_routing_targets_against_the_gateway_config(
     assert pub.exit_code != 0 and "gpt-4o-minni" in pub.output
     fixed = write("fixed.yaml", ROUTED.replace("gpt-4o-minni", "gpt-4o-mini"))
     assert run("validate", str(fixed)).exit_code == 0
+
+
+ROUTED_CUSTOM = """
+id: routed
+routing:
+  routes:
+    smart: {mode: fallback, targets: [custom-a, echo]}
+"""
+
+
+def test_publish_checks_targets_of_the_running_gateways_config(
+    write: Write, wb_home: Path, tmp_path: Path
+) -> None:
+    """Routing targets are checked against the config the running gateway was started
+    with (from its state file), not the embedded default."""
+    import os
+
+    from workbench.cli._embedded import write_state
+
+    file = write("custom.yaml", ROUTED_CUSTOM)
+    res = CliRunner().invoke(policy, ["publish", str(file), "-m", "x"])
+    assert res.exit_code == 2 and "custom-a" in res.output  # the default config lacks it
+    cfg = tmp_path / "gw.yaml"
+    cfg.write_text(
+        "models:\n  - {name: custom-a, provider: echo}\n  - {name: echo, provider: echo}\n"
+    )
+    write_state({"pid": os.getpid(), "host": "127.0.0.1", "port": 1, "config": str(cfg)})
+    ok = run("publish", str(file), "-m", "routes to custom-a")
+    assert ok.exit_code == 0, ok.output
+    write_state({"pid": 0, "host": "127.0.0.1", "port": 1, "config": str(cfg)})  # not running
+    res = CliRunner().invoke(policy, ["publish", str(file), "-m", "again"])
+    assert res.exit_code == 2 and "custom-a" in res.output

@@ -37,13 +37,29 @@ def policy() -> None:
     """Author and publish guardrail policies ($WORKBENCH_HOME/policies)."""
 
 
+def _running_config() -> str | None:
+    """The config file of the gateway running from this home (None: none is running, or
+    it runs on the embedded defaults)."""
+    from workbench.cli.gateway import _alive, _read_state
+
+    state = _read_state()
+    if not state:
+        return None
+    pid = int(state.get("pid") or 0)
+    if pid <= 0 or not _alive(pid):
+        return None
+    config = state.get("config")
+    return str(config) if config else None
+
+
 def _gateway_models() -> list[str] | None:
-    """The model names of the gateway config ($WORKBENCH_CONFIG or the embedded default),
-    which routing targets must name; None (check skipped, with a note) if it cannot load."""
+    """The model names routing targets must name: those of the running gateway's config
+    when one runs from this home, else of $WORKBENCH_CONFIG or the embedded default; None
+    (check skipped, with a note) if it cannot load."""
     from workbench.config.gateway import load_config
 
     try:
-        return [m.name for m in load_config().models]
+        return [m.name for m in load_config(_running_config()).models]
     except ConfigError as exc:
         click.echo(f"note: routing targets not checked (gateway config: {exc})", err=True)
         return None
