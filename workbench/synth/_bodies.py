@@ -16,12 +16,20 @@ from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ._outcome import Outcome
 from ._rows import Draws
-from ._strings import cat, num, pick, where
-from ._texts import ANSWER_FILLER, DOMAINS, FRAMES, INJECTIONS, JAILBREAKS, PII_KINDS, SECRETS
+from ._strings import cat, keep, num, pick, where
+from ._texts import (
+    ANSWER_FILLER,
+    DOMAINS,
+    FRAMES,
+    INJECTIONS,
+    JAILBREAKS,
+    PII_KINDS,
+    SECRETS,
+    TOXIC_ANSWERS,
+)
 
 __all__ = ["Bodies", "TextPool", "bodies", "text_pool"]
 
@@ -99,64 +107,91 @@ class Bodies:
     upstream_outputs: pa.Array
 
 
+@lru_cache(maxsize=1)
+def _paragraphs() -> tuple[str, ...]:
+    """Answer bodies: ``m`` filler sentences starting at sentence ``k`` (index k*11+m)."""
+    n = len(ANSWER_FILLER)
+    return tuple(
+        " ".join(ANSWER_FILLER[(k + i) % n] for i in range(m)) for k in range(n) for m in range(11)
+    )
+
+
 def _answers(d: Draws, o: Outcome, text_idx: np.ndarray) -> pa.Array:
     pool = text_pool()
     subjects = [s for subs in DOMAINS.values() for s in subs for _ in FRAMES]
     intro = [f"To {s}, here is what to do. " for s in subjects]
     intro += ["Thanks, I have noted that. "] * (len(pool.texts) - len(intro))
-    first = pick(intro, np.minimum(text_idx, len(intro) - 1))
+    intro += ["I am sorry, but I cannot help with that request. "] + list(TOXIC_ANSWERS)
     attack = (d.kind == 3) | (d.kind == 4)
-    first = where(attack, "I am sorry, but I cannot help with that request. ", first)
-    reps = np.clip(o.completion_tokens // 45, 0, 10)
-    filler = pick(ANSWER_FILLER, d.variant % len(ANSWER_FILLER))
-    return cat(first, pc.binary_repeat(cat(filler, " "), pa.array(reps)))
+    which = np.where(attack, len(pool.texts), text_idx)
+    which = np.where(o.toxic, len(pool.texts) + 1 + d.variant % len(TOXIC_ANSWERS), which)
+    reps = np.where(o.toxic | attack, 0, np.clip(o.completion_tokens // 40, 0, 10))
+    para = _paragraphs()
+    return cat(pick(intro, which), pick(para, (d.variant % len(ANSWER_FILLER)) * 11 + reps))
 
 
-def bodies(d: Draws, o: Outcome, request_id: pa.Array) -> Bodies:
+def _request(d: Draws, user_text: pa.Array) -> pa.Array:
+    """The chat request JSON the client sent (as logged: masked)."""
+    names, systems = d.cast.model_names, [w.system_prompt for w in d.cast.workspaces]
+    heads = [
+        f'{{"model":"{m}","messages":[{{"role":"system","content":"{s}"}},'
+        '{"role":"user","content":"'
+        for m in names
+        for s in systems
+    ]
+    temps = [f'"}}],"temperature":{t:g},"max_tokens":' for t in d.cast.key_temp]
+    head = pick(heads, d.model.astype(np.int64) * len(systems) + d.ws)
+    streams = where(d.stream, ',"stream":true,"user":"', ',"stream":false,"user":"')
+    user = pick(list(d.cast.user_id), d.user)
+    return cat(head, user_text, pick(temps, d.key), num(d.max_tokens), streams, user, '"}')
+
+
+def _response(d: Draws, o: Outcome, rid: pa.Array, answer: pa.Array) -> pa.Array:
+    """What the client received: the ``chat.completion`` JSON, or a stream's text."""
+    mids = [
+        f',"model":"{m}","choices":[{{"index":0,"message":{{"role":"assistant","content":"'
+        for m in d.cast.model_names
+    ]
+    ends = [
+        f'","refusal":null}},"finish_reason":"{f}","logprobs":null}}],"usage":{{"prompt_tokens":'
+        for f in ("stop", "length")
+    ]
+    head = cat(
+        '{"id":"chatcmpl-', rid, '","object":"chat.completion","created":',
+        num(d.t // 1_000_000), pick(mids, d.model),
+    )  # fmt: skip
+    tail = cat(
+        pick(ends, o.length_cut.astype(int)), num(o.prompt_tokens), ',"completion_tokens":',
+        num(o.completion_tokens), ',"total_tokens":', num(o.prompt_tokens + o.completion_tokens),
+        '},"system_fingerprint":null}',
+    )  # fmt: skip
+    # streams log the bare text: empty wrapper (cheap short strings, one pass over the text)
+    return cat(where(d.stream, "", head), answer, where(d.stream, "", tail))
+
+
+def bodies(d: Draws, o: Outcome, rid: pa.Array, text_idx: np.ndarray) -> Bodies:
     """Build the body columns (null where the workspace does not store bodies)."""
     pool = text_pool()
-    text_idx = text_index(d)
     user_text = pick(pool.texts, text_idx)
-    user_text = where((d.ref > 0) & (d.kind == 0), cat("Ticket ", num(d.ref), ": ", user_text),
-                      user_text)  # fmt: skip
-    system = pick([w.system_prompt for w in d.cast.workspaces], d.ws)
-    temps = num(d.cast.key_temp[d.key], 2)
-    request = cat(
-        '{"model":"', pick(list(d.cast.model_names), d.model),
-        '","messages":[{"role":"system","content":"', system,
-        '"},{"role":"user","content":"', user_text, '"}],"temperature":', temps,
-        ',"max_tokens":', num(d.max_tokens), ',"stream":', where(d.stream, "true", "false"),
-        ',"user":"', pick(list(d.cast.user_id), d.user), '"}',
-    )  # fmt: skip
+    unique = (d.ref > 0) & (d.kind == 0)
+    user_text = where(unique, cat("Ticket ", num(d.ref), ": ", user_text), user_text)
     answer = _answers(d, o, text_idx)
-    finish = where(o.length_cut, "length", "stop")
-    usage = cat(
-        '{"prompt_tokens":', num(o.prompt_tokens), ',"completion_tokens":',
-        num(o.completion_tokens), ',"total_tokens":', num(o.prompt_tokens + o.completion_tokens),
-        "}",
-    )  # fmt: skip
-    created = num(d.t // 1_000_000)
-    completion_json = cat(
-        '{"id":"chatcmpl-', request_id, '","object":"chat.completion","created":', created,
-        ',"model":"', pick(list(d.cast.model_names), d.model),
-        '","choices":[{"index":0,"message":{"role":"assistant","content":"', answer,
-        '","refusal":null},"finish_reason":"', finish, '","logprobs":null}],"usage":', usage,
-        ',"system_fingerprint":null}',
-    )  # fmt: skip
     answered = o.served >= 0
-    response = where(answered, where(d.stream, answer, completion_json), None)
+    response = _response(d, o, rid, answer)
     from_upstream = answered & (o.cache != 2)
-    served_name = pick(list(d.cast.model_names), np.maximum(o.served, 0))
-    output = cat(
-        '[{"target":"', served_name, '","text":"', answer, '","finish_reason":"', finish,
-        '","prompt_tokens":', num(o.prompt_tokens), ',"completion_tokens":',
-        num(o.completion_tokens), "}]",
-    )  # fmt: skip
+    served = pick(
+        [f'[{{"target":"{m}","text":"' for m in d.cast.model_names], np.maximum(o.served, 0)
+    )
+    finish = where(o.length_cut, '","finish_reason":"length","prompt_tokens":',
+                   '","finish_reason":"stop","prompt_tokens":')  # fmt: skip
+    output = cat(served, answer, finish, num(o.prompt_tokens), ',"completion_tokens":',
+                 num(o.completion_tokens), "}]")  # fmt: skip
     stored = np.array([w.store_bodies for w in d.cast.workspaces])[d.ws]
+    request = _request(d, user_text)
     return Bodies(
         user_text=user_text,
         answer=answer,
-        request=where(stored, request, None),
-        response=where(stored, response, None),
-        upstream_outputs=where(stored & from_upstream, output, None),
+        request=keep(request, stored),
+        response=keep(response, stored & answered),
+        upstream_outputs=keep(output, stored & from_upstream),
     )

@@ -17,6 +17,7 @@ from ._outcome import resolve
 from ._rows import draw, make_cast
 from ._shape import arrival_times, hour_grid, hourly_counts, utc
 from ._table import build_table
+from ._verdicts import SCORES, verdict_pools
 
 __all__ = ["generate"]
 
@@ -71,6 +72,7 @@ def generate(
     injections = list(inject)
     pol = policy if policy is not None else default_policy()
     price_version = load_prices().version
+    pools = verdict_pools(pol)
     master = np.random.default_rng(seed)
     cast = make_cast(master, ws, mods)
     hours = hour_grid(start, end)
@@ -88,4 +90,5 @@ def generate(
         d = draw(rng, cast, t, ws_idx)
         for inj in injections:
             inj.apply(d)
-        yield build_table(d, resolve(d), pol, price_version)
+        outcome = resolve(d, (pools.input_ms, pools.output_ms), SCORES)
+        yield build_table(d, outcome, pol, pools, price_version)

@@ -62,6 +62,8 @@ class Outcome:
     upstream: np.ndarray  # NaN: no upstream call
     toxic: np.ndarray  # output flagged by the toxicity check
     score: np.ndarray  # classifier score of the attack check (kinds 3, 4)
+    bucket: np.ndarray  # index of ``score`` in ``scores``
+    variant: np.ndarray  # latency variant of the guardrail verdicts
 
 
 def _failures(rng: np.random.Generator, mask: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -80,19 +82,18 @@ def _attempt_ms(rng: np.random.Generator, fail: np.ndarray, ok_ms: np.ndarray) -
     return np.where(fail == OK, ok_ms, ms)
 
 
-def _gate(d: Draws) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Denied (guardrails), limited (gateway 429), cache status, attack scores."""
+def _gate(d: Draws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Denied (guardrails), limited (gateway 429), cache status."""
     rng, n = d.rng, len(d.t)
     attack = (d.kind == 3) | (d.kind == 4)
     denied = (d.kind == 2) | (attack & ~d.missed)
-    score = np.where(d.missed, rng.uniform(0.2, 0.45, n), rng.uniform(0.6, 0.999, n))
     limited = ~denied & (rng.random(n) < _GATEWAY_LIMIT_RATE)
     cache_on = np.array([w.cache for w in d.cast.workspaces])[d.ws]
     passes = ~denied & ~limited
     repeatable = (d.ref == 0) & (d.frame == 0) & (d.kind == 0)
     hit = passes & cache_on & repeatable & (rng.random(n) < d.hit_p)
     cache = np.where(passes & cache_on, np.where(hit, 2, 1), 0).astype(np.int8)
-    return denied, limited, cache, score
+    return denied, limited, cache
 
 
 def _tokens(d: Draws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -102,11 +103,17 @@ def _tokens(d: Draws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return prompt.astype(np.int32), np.minimum(d.completion, d.max_tokens), cut
 
 
-def resolve(d: Draws) -> Outcome:
-    """Decide every request's outcome from its draws."""
+def resolve(d: Draws, stage_ms: tuple[np.ndarray, np.ndarray], scores: np.ndarray) -> Outcome:
+    """Decide every request's outcome from its draws.
+
+    ``stage_ms``: the input and output guardrail stage time of each verdict variant;
+    ``scores``: the classifier scores a caught attack may get.
+    """
     rng, n = d.rng, len(d.t)
     models = d.cast.models
-    denied, limited, cache, score = _gate(d)
+    denied, limited, cache = _gate(d)
+    variant = rng.integers(0, len(stage_ms[0]), n)
+    bucket = rng.integers(0, len(scores), n)
     hit = cache == 2
     tried = ~denied & ~limited & ~hit
     fail1 = _failures(rng, tried, d.fail_p)
@@ -136,9 +143,10 @@ def resolve(d: Draws) -> Outcome:
         prompt_tokens=np.where(answered, prompt, -1).astype(np.int32),
         completion_tokens=np.where(answered, completion, -1).astype(np.int32),
         length_cut=answered & cut, cost=cost, lat1=np.zeros(n), lat2=np.zeros(n),
-        guard_in=rng.lognormal(np.log(9.0), 0.35, n), guard_out=rng.lognormal(np.log(5.0), 0.3, n),
+        guard_in=stage_ms[0][variant], guard_out=stage_ms[1][variant],
         latency=np.zeros(n), ttft=np.zeros(n), upstream=np.full(n, np.nan),
-        toxic=answered & ~hit & (rng.random(n) < _TOXIC_RATE), score=score,
+        toxic=answered & ~hit & (d.kind == 0) & (rng.random(n) < _TOXIC_RATE),
+        score=scores[bucket], bucket=bucket, variant=variant,
     )  # fmt: skip
     _timings(d, out, prompt, completion)
     return out

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["cat", "hex_ids", "join_skip", "num", "pick", "where"]
+__all__ = ["cat", "hex_ids", "join_skip", "keep", "num", "pick", "where"]
 
-Part = pa.Array | pa.ChunkedArray | str
+Part: TypeAlias = Any  # a pyarrow array or a str (broadcast)
 
 
 def _arg(part: Any) -> Any:
@@ -76,3 +76,15 @@ def hex_ids(rng: np.random.Generator, n: int) -> pa.Array:
     data = pa.py_buffer(nib.tobytes())
     offsets = pa.py_buffer((np.arange(n + 1, dtype=np.int32) * 32).tobytes())
     return pa.Array.from_buffers(pa.string(), n, [None, offsets, data])
+
+
+def keep(arr: pa.Array, mask: np.ndarray) -> pa.Array:
+    """``arr`` with the rows outside ``mask`` set to null, without copying the strings."""
+    valid = np.asarray(mask, dtype=bool)
+    if arr.null_count:
+        valid = valid & np.asarray(pc.is_valid(arr))
+    if arr.offset:
+        arr = pa.concat_arrays([arr])  # a fresh, zero-offset copy
+    bits = pa.py_buffer(np.packbits(valid, bitorder="little").tobytes())
+    buffers = arr.buffers()
+    return pa.Array.from_buffers(arr.type, len(arr), [bits, *buffers[1:]])

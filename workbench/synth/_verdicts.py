@@ -1,33 +1,45 @@
-"""``guardrail_verdicts`` and ``routing_attempts`` JSON, built column-wise.
+"""``guardrail_verdicts`` and ``routing_attempts`` JSON.
 
 Verdicts have the shape of :meth:`workbench.guardrails._types.Verdict.to_dict`, one per
 check of the policy's input stage (and output stage when a model answered): the engine
 runs every check of a stage, so passing checks are listed too. Failures carry what the
 real validators report: PII entity spans (``redact``), ``SECRET: <type>`` spans
-(``deny``), classifier scores against the trained thresholds (``deny`` / ``flag``).
-Routing attempts have the shape :mod:`workbench.routing.run` records.
+(``deny``), classifier scores against the shipped heads' thresholds (``deny`` /
+``flag``). The JSON of a stage is precomputed for every failure pattern x
+:data:`VARIANTS` latency draws and picked per row (string building per row is what
+makes 10 M rows slow). Routing attempts have the shape :mod:`workbench.routing.run`
+records.
 """
 
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from ._catalog import Check, PolicyInfo
-from ._outcome import FAILURES, Outcome
-from ._rows import Draws
+from ._outcome import FAILURES
 from ._strings import cat, join_skip, num, pick, where
+from ._texts import TOXIC_ANSWERS
 
-__all__ = ["attempts_json", "classifier_reason", "verdicts_json"]
+__all__ = ["SCORES", "VARIANTS", "VerdictPools", "attempts_json", "threshold", "verdict_pools"]
+
+VARIANTS = 16
+"""Latency draws per verdict pattern."""
+
+SCORES = np.round(np.linspace(0.6, 0.995, 20), 3)
+"""Classifier scores of caught attacks (a row's score is one of these)."""
 
 _ML = ("prompt_injection", "jailbreak", "toxicity")
+_ATTACKS = ("prompt_injection", "jailbreak")
 
 
-@lru_cache(maxsize=None)
+@cache
 def threshold(classifier: str) -> float:
     """The threshold the shipped classifier head was trained with (0.5 if unknown)."""
     path = Path(__file__).resolve().parents[1] / "guardrails" / "ml" / "weights"
@@ -37,112 +49,168 @@ def threshold(classifier: str) -> float:
         return 0.5
 
 
-def classifier_reason(classifier: str, score: np.ndarray) -> pa.Array:
-    """The validator's failure message: ``<name> score 0.953 >= 0.512``."""
-    milli = np.clip(np.round(score * 1000), 0, 999).astype(np.int64)
-    digits = pa.array([f"{k:03d}" for k in range(1000)]).take(pa.array(milli))
-    return cat(f"{classifier} score 0.", digits, f" >= {threshold(classifier):.3f}")
+def classifier_reason(classifier: str, score: float) -> str:
+    """The validator's failure message, e.g. ``prompt_injection score 0.953 >= 0.512``."""
+    return f"{classifier} score {score:.3f} >= {threshold(classifier):.3f}"
 
 
-def _head(c: Check) -> str:
-    return f'{{"check":"{c.name}","validator":"{c.validator}","stage":"{c.stage}",'
+def _verdict(c: Check, latency: float, fail: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``Verdict.to_dict()`` of check ``c`` (passing, or failing with ``fail``'s fields)."""
+    fail = fail or {}
+    return {
+        "check": c.name,
+        "validator": c.validator,
+        "stage": c.stage,
+        "passed": not fail,
+        "action": c.on_fail if fail else "none",
+        "latency_ms": round(latency, 3),
+        "score": fail.get("score"),
+        "spans": fail.get("spans", []),
+        "message": fail.get("message"),
+        "mode": "enforce",
+    }
 
 
-def _verdict(c: Check, lat: pa.Array, fail: np.ndarray, failed: dict[str, pa.Array]) -> pa.Array:
-    """One check's verdict per row; ``failed`` holds action/score/spans/message JSON."""
-    ok = cat(
-        _head(c), '"passed":true,"action":"none","latency_ms":', lat,
-        ',"score":null,"spans":[],"message":null,"mode":"enforce"}',
-    )  # fmt: skip
-    if not fail.any():
-        return ok
-    bad = cat(
-        _head(c), f'"passed":false,"action":"{c.on_fail}","latency_ms":', lat,
-        ',"score":', failed["score"], ',"spans":[', failed["spans"], '],"message":"',
-        failed["message"], '","mode":"enforce"}',
-    )  # fmt: skip
-    return where(fail, bad, ok)
+def _span(start: int, end: int, reason: str, message: int) -> dict[str, Any]:
+    return {"start": start, "end": end, "reason": reason, "message": message}
 
 
-def _span(start: pa.Array | str, end: pa.Array | str, reason: pa.Array | str, msg: int) -> pa.Array:
-    return cat('{"start":', start, ',"end":', end, ',"reason":"', reason, f'","message":{msg}}}')
+@dataclass(frozen=True)
+class VerdictPools:
+    """Every ``guardrail_verdicts`` text a row can get, by (input pattern, output pattern,
+    latency variant); the last entry is ``[]`` (refused before the checks ran)."""
+
+    full: pa.Array
+    n_out: int  # output patterns: 0 none, 1 all pass, 2.. toxic answer k
+    input_ms: np.ndarray  # the input stage's time of each variant
+    output_ms: np.ndarray
+    patterns: dict[str, int]  # first input pattern of each failure family
+
+    def index(self, inp: np.ndarray, out: np.ndarray, variant: np.ndarray,
+              limited: np.ndarray) -> np.ndarray:  # fmt: skip
+        """Rows' indexes into :attr:`full`."""
+        idx = (inp * self.n_out + out) * VARIANTS + variant
+        return np.where(limited, len(self.full) - 1, idx)
 
 
-def _failures(d: Draws, o: Outcome, text_idx: np.ndarray, user_text: pa.Array, answer: pa.Array
-              ) -> dict[str, tuple[np.ndarray, dict[str, pa.Array]]]:  # fmt: skip
-    """Per validator: which rows fail, and their score/spans/message JSON pieces."""
+def _input_fails(checks: dict[str, Check]) -> list[tuple[str, Check | None, dict[str, Any]]]:
+    """(family, failing check, failure fields) of every input pattern, in order."""
     from ._bodies import text_pool
 
     pool = text_pool()
-    start, end = num(pool.span_start[text_idx]), num(pool.span_end[text_idx])
-    label = pick(pool.label, text_idx)
-    secret_kind = pick([lab.split(": ", 1)[-1] for lab in pool.label], text_idx)
-    out = {
-        "pii": (d.kind == 1, {
-            "score": pa.array(["null"] * len(d.t)), "spans": _span(start, end, label, 1),
-            "message": cat("text contains PII: ", label, " x1")}),
-        "secrets": (d.kind == 2, {
-            "score": pa.array(["null"] * len(d.t)), "spans": _span(start, end, label, 1),
-            "message": cat("text contains 1 secret(s): ", secret_kind)}),
-    }  # fmt: skip
-    text_len = num(np.asarray(pa.compute.utf8_length(user_text)))
-    for code, name in ((3, "prompt_injection"), (4, "jailbreak")):
-        reason = classifier_reason(name, o.score)
-        fail = (d.kind == code) & ~d.missed
-        pieces = {"score": num(o.score), "spans": _span("0", text_len, reason, 0),
-                  "message": reason}  # fmt: skip
-        out[name] = (fail, pieces)
-    tox = np.where(o.toxic, np.maximum(o.score, threshold("toxicity") + 0.01), 0.0)
-    reason = classifier_reason("toxicity", tox)
-    ans_len = num(np.asarray(pa.compute.utf8_length(answer)))
-    out["toxicity"] = (o.toxic, {"score": num(tox), "spans": _span("0", ans_len, reason, 0),
-                                 "message": reason})  # fmt: skip
+    out: list[tuple[str, Check | None, dict[str, Any]]] = [("pass", None, {})]
+    for family, validator in (("pii", "pii"), ("secret", "secrets")):
+        off = pool.offsets[family]
+        for i in range(pool.sizes[family]):
+            label, s, e = (
+                pool.label[off + i],
+                int(pool.span_start[off + i]),
+                int(pool.span_end[off + i]),
+            )
+            msg = (f"text contains PII: {label} x1" if family == "pii"
+                   else f"text contains 1 secret(s): {label.split(': ', 1)[-1]}")  # fmt: skip
+            out.append(
+                (family, checks[validator], {"spans": [_span(s, e, label, 1)], "message": msg})
+            )
+    for family, validator in (("injection", "prompt_injection"), ("jailbreak", "jailbreak")):
+        off = pool.offsets[family]
+        for i in range(pool.sizes[family]):
+            text = pool.texts[off + i]
+            for score in SCORES:
+                reason = classifier_reason(validator, float(score))
+                fields = {"score": float(score), "spans": [_span(0, len(text), reason, 0)],
+                          "message": reason}  # fmt: skip
+                out.append((family, checks[validator], fields))
     return out
 
 
-def verdicts_json(
-    d: Draws, o: Outcome, policy: PolicyInfo, text_idx: np.ndarray, user_text: pa.Array,
-    answer: pa.Array,
-) -> pa.Array:  # fmt: skip
+def _stage_json(checks: list[Check], failing: Check | None, fail: dict[str, Any],
+                lat: dict[str, float]) -> str:  # fmt: skip
+    items = [_verdict(c, lat[c.name], fail if c is failing else None) for c in checks]
+    return json.dumps(items, separators=(",", ":"))[1:-1]
+
+
+def _latencies(policy: PolicyInfo) -> list[dict[str, float]]:
+    """Per variant, each check's latency (the ML checks of a stage share one batch)."""
+    rng = np.random.default_rng(20240611)
+    lats = []
+    for _ in range(VARIANTS):
+        ml = {"input": rng.lognormal(np.log(8.0), 0.35), "output": rng.lognormal(np.log(5.0), 0.3)}
+        lats.append({
+            c.name: float(ml[c.stage]) if c.validator in _ML
+            else float(rng.lognormal(np.log(0.08), 0.5))
+            for c in policy.checks
+        })  # fmt: skip
+    return lats
+
+
+def _stage_ms(checks: list[Check], lat: dict[str, float]) -> float:
+    """A stage's time: the ML batch (they run together) plus the cheap checks in turn."""
+    if not checks:
+        return 0.0
+    cheap = sum(lat[c.name] for c in checks if c.validator not in _ML)
+    return max(lat[c.name] for c in checks) + cheap
+
+
+@cache
+def verdict_pools(policy: PolicyInfo) -> VerdictPools:
+    """Build the pools for ``policy`` (cached; fixed latency draws)."""
+    ins = [c for c in policy.checks if c.stage == "input"]
+    outs = [c for c in policy.checks if c.stage == "output"]
+    first = {c.validator: c for c in reversed(ins)}
+    lats = _latencies(policy)
+    stage_ms = [np.array([_stage_ms(cs, lat) for lat in lats]) for cs in (ins, outs)]
+    tox = next((c for c in outs if c.validator == "toxicity"), None)
+    out_fails: list[tuple[Check | None, dict[str, Any]]] = [(None, {})]
+    for answer in TOXIC_ANSWERS:
+        reason = classifier_reason("toxicity", 0.91)
+        out_fails.append((tox, {"score": 0.91, "spans": [_span(0, len(answer), reason, 0)],
+                                "message": reason}))  # fmt: skip
+    outputs = [[""] * VARIANTS]
+    outputs += [["," + _stage_json(outs, c, f, lat) for lat in lats] for c, f in out_fails]
+    texts: list[str] = []
+    patterns: dict[str, int] = {}
+    for k, (family, check, fields) in enumerate(_input_fails(first)):
+        patterns.setdefault(family, k)
+        inputs = [_stage_json(ins, check, fields, lat) for lat in lats]
+        texts += [f"[{inputs[v]}{out[v]}]" for out in outputs for v in range(VARIANTS)]
+    texts.append("[]")
+    return VerdictPools(pa.array(texts, pa.string()), len(outputs), stage_ms[0], stage_ms[1],
+                        patterns)  # fmt: skip
+
+
+def verdicts_json(pools: VerdictPools, in_pattern: np.ndarray, out_pattern: np.ndarray,
+                  variant: np.ndarray, limited: np.ndarray) -> pa.Array:  # fmt: skip
     """The ``guardrail_verdicts`` column (``[]`` for requests refused before the checks)."""
-    rng, n = d.rng, len(d.t)
-    fails = _failures(d, o, text_idx, user_text, answer)
-    no_fail = (np.zeros(n, bool), {})
-    parts: list[pa.Array] = []
-    out_stage = (o.served >= 0) & (o.cache != 2)
-    for c in policy.checks:
-        ml = c.validator in _ML
-        lat_ms = (o.guard_in if c.stage == "input" else o.guard_out) if ml else None
-        if lat_ms is None:
-            lat_ms = rng.lognormal(np.log(0.08), 0.5, n)
-        fail, pieces = fails.get(c.validator, no_fail)
-        if c.name == "prompt-injection-in-context":
-            fail, pieces = no_fail  # reads the system prompt, which is benign here
-        v = _verdict(c, num(lat_ms), fail, pieces)
-        runs = ~o.limited if c.stage == "input" else out_stage
-        parts.append(where(runs, v, None))
-    body = join_skip(parts, ",")
-    return cat("[", body, "]")
+    return pools.full.take(pa.array(pools.index(in_pattern, out_pattern, variant, limited)))
 
 
-def _attempt(target: pa.Array, provider: pa.Array, fail: np.ndarray, lat: np.ndarray,
-             reason: str) -> pa.Array:  # fmt: skip
-    status = pick(["ok"] + [FAILURES[k][2] for k in range(1, 6)], fail)
-    http = pick(["null"] + [str(FAILURES[k][3] or "null") for k in range(1, 6)], fail)
-    cls = pick(["null"] + [f'"{FAILURES[k][4]}"' for k in range(1, 6)], fail)
-    return cat(
-        '{"target":"', target, '","provider":"', provider, '","status":"', status,
-        '","http_status":', http, ',"latency_ms":', num(lat), ',"error_class":', cls,
-        f',"retry_wait_ms":0.0,"reason":"{reason}"}}',
-    )  # fmt: skip
+_STATUS = ["ok"] + [FAILURES[k][2] for k in range(1, 6)]
+_HTTP = ["null"] + [str(FAILURES[k][3] or "null") for k in range(1, 6)]
+_CLASS = ["null"] + [f'"{FAILURES[k][4]}"' for k in range(1, 6)]
 
 
-def attempts_json(d: Draws, o: Outcome) -> pa.Array:
+def _attempt_pools(
+    names: list[str], providers: list[str], reason: str
+) -> tuple[list[str], list[str]]:
+    """Text before and after ``latency_ms`` of an attempt, by ``model * 6 + failure``."""
+    head, tail = [], []
+    for name, provider in zip(names, providers, strict=True):
+        for k in range(6):
+            head.append(f'{{"target":"{name}","provider":"{provider}","status":"{_STATUS[k]}",'
+                        f'"http_status":{_HTTP[k]},"latency_ms":')  # fmt: skip
+            tail.append(f',"error_class":{_CLASS[k]},"retry_wait_ms":0.0,"reason":"{reason}"}}')
+    return head, tail
+
+
+def attempts_json(names: list[str], providers: list[str], model: np.ndarray, fail1: np.ndarray,
+                  lat1: np.ndarray, tried: np.ndarray, fallback: np.ndarray, fail2: np.ndarray,
+                  lat2: np.ndarray) -> pa.Array:  # fmt: skip
     """The ``routing_attempts`` column: the primary attempt and the fallback, if any."""
-    names = list(d.cast.model_names)
-    providers = [m.provider for m in d.cast.models]
-    fb = np.maximum(o.fallback, 0)
-    first = _attempt(pick(names, d.model), pick(providers, d.model), o.fail1, o.lat1, "primary")
-    second = _attempt(pick(names, fb), pick(providers, fb), o.fail2, o.lat2, "fallback")
-    parts = [where(o.tried, first, None), where(o.fallback >= 0, second, None)]
+    parts = []
+    second = (np.maximum(fallback, 0), fail2, lat2, fallback >= 0, "fallback")
+    for m, f, lat, on, reason in ((model, fail1, lat1, tried, "primary"), second):
+        head, tail = _attempt_pools(names, providers, reason)
+        idx = m.astype(np.int64) * 6 + f
+        parts.append(where(on, cat(pick(head, idx), num(lat), pick(tail, idx)), None))
     return cat("[", join_skip(parts, ","), "]")
