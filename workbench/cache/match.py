@@ -364,7 +364,7 @@ class NearDupRule:
     recall on the other half, with and without the second stage).
     """
 
-    threshold: float = 0.85
+    threshold: float = 0.82
     max_temperature: float = 0.3
     allow_tools: bool = False
     use_second_stage: bool = True
