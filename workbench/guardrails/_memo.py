@@ -176,6 +176,8 @@ class VerdictMemo:
             cfg, text = v.get("config_hash"), v.get("text_hash")
             if not isinstance(cfg, str) or not isinstance(text, str):
                 continue
+            if (cfg, text) in self._entries:
+                continue
             results = _from_logged(v)
             if results is not None:
                 self.put(cfg, text, results, logged=True)
