@@ -136,8 +136,8 @@ def _score(name: str, results: list[dict[str, Any]], encode: Any) -> Agreement:
             from workbench.providers.embeddings import Embedder
 
             encode = Embedder.load().encode
-        a = encode([r["logged"] for r in pairs])
-        b = encode([r["answer"] for r in pairs])
+        vecs = encode([r["logged"] for r in pairs] + [r["answer"] for r in pairs])
+        a, b = vecs[: len(pairs)], vecs[len(pairs) :]
         sims = (a * b).sum(axis=1)
         for r, s in zip(pairs, sims, strict=True):
             r["cosine"] = float(s)
