@@ -182,13 +182,10 @@ def latency(
         return _empty({**schema, "requests": pl.Int64()})
     for name in ("latency", "ttft"):
         q = _quantiles(_histogram(root, f, keys, name), keys, name)
-        base = (
-            base.join(q, on=keys, how="left", nulls_equal=True)
-            if keys
-            else pl.concat([base, q], how="horizontal")
-            if q.height
-            else base
-        )
+        if keys:
+            base = base.join(q, on=keys, how="left", nulls_equal=True)
+        elif q.height:
+            base = pl.concat([base, q], how="horizontal_extend")
     return base.sort("requests", descending=True) if keys else base
 
 
@@ -202,8 +199,7 @@ _TIME_KEYS = {
 def _key_sql(keys: list[str], time_col: str) -> tuple[str, str]:
     """The select list and GROUP BY text of ``keys`` (``day``/``hour`` from ``time_col``)."""
     sel = [_TIME_KEYS[k].format(t=time_col) if k in _TIME_KEYS else quote_ident(k) for k in keys]
-    names = [k if k in _TIME_KEYS else quote_ident(k) for k in keys]
-    return "".join(f"{s}, " for s in sel), (f" GROUP BY {', '.join(names)}" if keys else "")
+    return "".join(f"{s}, " for s in sel), (" GROUP BY ALL" if keys else "")
 
 
 def spend(
