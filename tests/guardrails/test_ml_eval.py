@@ -8,19 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from workbench.guardrails.ml import data
-from workbench.guardrails.ml.evaluate import _insert, bipia_set
-
-try:
-    data.shared_dir()
-    HAVE_DATA = True
-except FileNotFoundError:
-    HAVE_DATA = False
-
-pytestmark = pytest.mark.skipif(
-    not HAVE_DATA,
-    reason="shared datasets not found (../shared/datasets or $WORKBENCH_SHARED_DATASETS)",
-)
+from workbench.guardrails.ml.evaluate import bipia_set
 
 
 def test_eval_command_writes_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,12 +21,17 @@ def test_eval_command_writes_report(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     res = CliRunner().invoke(guardrails, ["eval", "--limit", "40", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "prompt_injection_test" in res.output and "batch of 32" in res.output
+    assert "F1 95% CI" in res.output
 
     report = json.loads(out.read_text())
     assert report["limit"] == 40
     rows = {(r["check"], r["dataset"]): r for r in report["rows"]}
     pi = rows[("prompt_injection", "prompt_injection_test")]
     assert pi["n"] == 40 and 0.0 <= pi["f1"] <= 1.0 and pi["latency_p50_ms"] > 0
+    assert pi["f1_low"] <= pi["f1"] <= pi["f1_high"]  # bootstrap CI from the library
+    assert pi["fpr_low"] <= pi["fpr"] <= pi["fpr_high"]
+    xs = rows[("prompt_injection", "xstest_safe")]
+    assert xs["fpr_low"] <= xs["flagged_share"] <= xs["fpr_high"]
     assert ("union(pi+jb+tox)", "xstest_safe") in rows
     assert rows[("prompt_injection", "bipia_email")]["n"] == 80
     assert ("pii_ner", "presidio_heldout:PERSON") in rows
@@ -55,16 +48,7 @@ def test_eval_command_writes_report(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert {"check", "dataset", "precision", "recall", "f1", "fpr"} <= set(table.columns)
 
 
-def test_bipia_insertion() -> None:
-    ctx = "line one\nline two\nline three"
-    assert _insert(ctx, "ATTACK", "start").startswith("ATTACK\n")
-    assert _insert(ctx, "ATTACK", "end").endswith("\nATTACK")
-    middle = _insert(ctx, "ATTACK", "middle")
-    assert (
-        "ATTACK" in middle
-        and not middle.startswith("ATTACK")
-        and ctx.replace("\n", "") == middle.replace("\nATTACK", "").replace("\n", "")
-    )
+def test_bipia_set_limits_attacks_and_clean_emails() -> None:
     texts, labels, family = bipia_set(limit=6)
-    assert labels.count(1) == 6 and labels.count(0) == 6
+    assert labels.count(1) == 6 and labels.count(0) == 6 and len(texts) == 12
     assert set(family) <= {"text", "code", "clean"}

@@ -22,8 +22,16 @@ PolicyLike = Any  # a Policy, a policy file path, or None (with ``checks``)
 SetsLike = Any  # a name, a LabelledSet, a frame, or a list of those
 
 
-def resolve_policy(policy: PolicyLike, checks: Sequence[str | dict[str, Any]] | None) -> Any:
-    """A :class:`~workbench.policy.Policy` from a Policy, a file, or a list of checks."""
+def resolve_policy(
+    policy: PolicyLike,
+    checks: Sequence[str | dict[str, Any]] | None,
+    stages: Sequence[str] = ("input",),
+) -> Any:
+    """A :class:`~workbench.policy.Policy` from a Policy, a file, or a list of checks.
+
+    Checks go into each of ``stages`` they support (deny on fail); a check in both
+    stages is named ``<name>-output`` in the output stage (names are unique in a policy).
+    """
     from workbench.policy import Policy, load_policy, parse_policy
 
     if policy is not None and checks:
@@ -36,14 +44,15 @@ def resolve_policy(policy: PolicyLike, checks: Sequence[str | dict[str, Any]] | 
         raise ValueError("nothing to evaluate: give a policy or checks")
     from workbench.guardrails import registry
 
-    stages: dict[str, list[dict[str, Any]]] = {"input": [], "output": []}
+    by_stage: dict[str, list[dict[str, Any]]] = {"input": [], "output": []}
     for c in checks:
         cfg = {"validator": c} if isinstance(c, str) else dict(c)
         cfg.setdefault("name", re.sub(r"[^a-z0-9_-]+", "-", str(cfg["validator"]).lower()))
         cfg.setdefault("on_fail", "deny")
-        for stage in registry.get(cfg["validator"]).stages:
-            stages[stage].append(cfg)
-    return parse_policy({"id": "checks", **stages}, path="<checks>")
+        for stage in registry.get(cfg["validator"]).stages & set(stages):
+            rename = stage == "output" and "input" in stages
+            by_stage[stage].append({**cfg, "name": f"{cfg['name']}-output"} if rename else cfg)
+    return parse_policy({"id": "checks", **by_stage}, path="<checks>")
 
 
 def resolve_sets(datasets: SetsLike, limit: int | None = None, seed: int = 0) -> list[LabelledSet]:
@@ -138,8 +147,8 @@ async def evaluate_async(
     """The async twin of :func:`evaluate` (for code already in an event loop)."""
     from tqdm.auto import tqdm
 
-    pol = resolve_policy(policy, checks)
     sets = resolve_sets(datasets, limit, seed)
+    pol = resolve_policy(policy, checks, sorted({s.stage for s in sets}))
     engine, local = _engine(pol, scorer)
     pos = _positive(positive)
     runs: list[SetRun] = []

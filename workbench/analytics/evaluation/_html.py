@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from workbench.analytics.evaluation._result import records
 from workbench.analytics.evaluation._tables import POLICY
@@ -12,7 +12,6 @@ from workbench.analytics.evaluation._templates import COMPARISON, CSS, RESULT
 
 if TYPE_CHECKING:
     from workbench.analytics.evaluation._compare import Comparison
-
     from workbench.analytics.evaluation._result import EvalResult
 
 
@@ -40,7 +39,7 @@ def _el(tag: str, body: str = "", **attrs: Any) -> str:
     return f"<{tag} {a}>{body}</{tag}>" if body else f"<{tag} {a}/>"
 
 
-def _finite(v: Any) -> bool:
+def _finite(v: Any) -> TypeGuard[float]:
     return isinstance(v, float) and math.isfinite(v)
 
 
@@ -91,9 +90,9 @@ def render_result(r: EvalResult, *, standalone: bool) -> str:
     sub = r.by_subgroup
     sub_rows = records(sub.filter(pl.col("check") == POLICY)) if sub.height else []
     examples = {k: r.examples(k, n=8).to_dicts() for k in ("fn", "fp")}
-    return str(
+    return str(  # the templates start with a newline
         _env()
-        .from_string(RESULT)
+        .from_string(RESULT.lstrip())
         .render(
             r=r,
             standalone=standalone,
@@ -117,7 +116,7 @@ def render_comparison(c: Comparison, *, standalone: bool, examples: int = 50) ->
     dis = c.disagreements
     return str(
         _env()
-        .from_string(COMPARISON)
+        .from_string(COMPARISON.lstrip())
         .render(
             c=c,
             standalone=standalone,

@@ -1,7 +1,8 @@
-"""Formatting and writing of the ``workbench guardrails eval`` report.
+"""Formatting and writing of the ``workbench guardrails eval`` report (ML heads).
 
-:func:`table` renders the rows and the latency summary as plain text; :func:`write`
-stores the report as strict JSON (NaN/inf as null) with its rows as Parquet beside it.
+:func:`table` renders the rows (with 95% bootstrap intervals of F1 and FPR where the
+row has them) and the latency summary as plain text; :func:`write` stores the report as
+strict JSON (NaN/inf as null) with its rows as Parquet beside it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.analytics.evaluation._result import finite
 from workbench.guardrails.ml.eval_sets import BATCH
 
 COLUMNS = (
@@ -36,9 +38,21 @@ def table(report: dict[str, Any]) -> str:
             return "-"
         return f"{v:.3f}" if isinstance(v, float) else str(v)
 
-    lines = [[c.upper() for c in COLUMNS]]
-    lines += [[cell(r.get(c)) for c in COLUMNS] for r in report["rows"]]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(COLUMNS))]
+    def ci(r: dict[str, Any], m: str) -> str:
+        lo, hi = r.get(f"{m}_low"), r.get(f"{m}_high")
+        if (
+            not isinstance(lo, float)
+            or not isinstance(hi, float)
+            or not np.isfinite([lo, hi]).all()
+        ):
+            return "-"
+        return f"[{lo:.2f},{hi:.2f}]"
+
+    lines = [[c.upper() for c in COLUMNS] + ["F1 95% CI", "FPR 95% CI"]]
+    lines += [
+        [cell(r.get(c)) for c in COLUMNS] + [ci(r, "f1"), ci(r, "fpr")] for r in report["rows"]
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     out = [
         "  ".join(x.ljust(w) for x, w in zip(line, widths, strict=True)).rstrip() for line in lines
     ]
@@ -53,23 +67,12 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _finite(v: Any) -> Any:
-    """NaN/inf -> None, recursively (strict JSON)."""
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _finite(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_finite(x) for x in v]
-    return v
-
-
 def write(report: dict[str, Any], out: Path) -> list[Path]:
     """Write the report as JSON at ``out`` and its rows as Parquet beside it."""
     import polars as pl
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(_finite(report), indent=2, allow_nan=False) + "\n")
+    out.write_text(json.dumps(finite(report), indent=2, allow_nan=False) + "\n")
     pq = out.with_suffix(".parquet")
     pl.DataFrame(report["rows"], infer_schema_length=None).write_parquet(pq)
     return [out, pq]

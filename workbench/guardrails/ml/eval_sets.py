@@ -16,21 +16,25 @@ returns report rows (plus, for some, a details dict). The sets:
 Latency: per-check rows time one text alone with the cache cleared (so each includes an
 encoder pass); :func:`latency` times every ML check of one text (one encoder pass)
 alone, and per text in batches of 32.
+
+The sets are read, and metrics and 95% bootstrap intervals (``<metric>_low/_high``)
+computed, by :mod:`workbench.analytics.evaluation`: one implementation for the whole
+project.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from workbench.analytics.evaluation import auc, binary, bootstrap_ci, percentile
+from workbench.analytics.evaluation import spans as span_metrics
+from workbench.analytics.evaluation._builtin import bipia_rows, xstest
 from workbench.guardrails.ml import data
-from workbench.guardrails.ml.metrics import auc, binary, percentile
-from workbench.guardrails.ml.metrics import spans as span_metrics
 from workbench.guardrails.ml.scorer import PII_NER, TEXT_CLASSIFIERS, LocalScorer
 
 INPUT_CHECKS = ("prompt_injection", "jailbreak", "toxicity")
@@ -75,9 +79,13 @@ def _row(
         m = binary(y, scores, threshold)
         row.update({k: m[k] for k in ("positives", "precision", "recall", "f1", "fpr")})
         row["auc"] = auc(y, scores)
+        ci = bootstrap_ci(y, flagged)
     else:
         row.update({"positives": None, "precision": None, "recall": None, "f1": None})
         row.update({"fpr": row["flagged_share"], "auc": None})
+        ci = {"fpr": bootstrap_ci([0] * len(flagged), flagged)["fpr"]} if flagged else {}
+    for k, (lo, hi) in ci.items():  # 95% bootstrap interval (seeded, 1000 resamples)
+        row[f"{k}_low"], row[f"{k}_high"] = lo, hi
     return row
 
 
@@ -93,20 +101,6 @@ def eval_prompt_injection(scorer: LocalScorer, limit: int | None) -> list[dict[s
     s, ms = _cold(scorer, lambda b: scorer.score("prompt_injection", b), texts)
     t = scorer.threshold("prompt_injection")
     return [_row("prompt_injection", "prompt_injection_test", y, s, t, ms)]
-
-
-def xstest(limit: int | None) -> tuple[list[str], list[str], list[str]]:
-    """``(safe prompts, their types, unsafe prompts)``."""
-    import polars as pl
-
-    df = pl.read_csv(data.ref("xstest_prompts", "eval").resolve())
-    safe = df.filter(pl.col("label") == "safe")
-    unsafe = df.filter(pl.col("label") == "unsafe")
-    return (
-        _limit(safe["prompt"].to_list(), limit),
-        _limit(safe["type"].to_list(), limit),
-        _limit(unsafe["prompt"].to_list(), limit),
-    )
 
 
 def eval_xstest(
@@ -154,36 +148,14 @@ def eval_xstest(
     return rows, info
 
 
-def _insert(context: str, attack: str, where: str) -> str:
-    if where == "start":
-        return f"{attack}\n{context}"
-    if where == "end":
-        return f"{context}\n{attack}"
-    mid = len(context) // 2
-    cuts = [i for i, ch in enumerate(context) if ch == "\n"] or [
-        i for i, ch in enumerate(context) if ch == " "
-    ]
-    cut = min(cuts, key=lambda i: abs(i - mid)) if cuts else mid
-    return f"{context[:cut]}\n{attack}\n{context[cut:]}"
-
-
 def bipia_set(limit: int | None) -> tuple[list[str], list[int], list[str]]:
-    """``(emails, labels, attack family)``: attack-bearing (1) and clean (0) emails."""
-    emails = [r["context"] for r in data.read_jsonl(data.ref("bipia_email_test", "eval").resolve())]
-    attacks: list[tuple[str, str]] = []
-    for name, family in (("bipia_text_attack_test", "text"), ("bipia_code_attack_test", "code")):
-        raw = json.loads(data.ref(name, "eval").resolve().read_text(encoding="utf-8"))
-        for _, items in sorted(raw.items()):
-            attacks.extend((a, family) for a in items)
-    emails = _limit(emails, limit)
-    attacks = _limit(attacks, limit)
-    places = ("start", "middle", "end")
-    texts = [_insert(emails[k % len(emails)], a, places[k % 3]) for k, (a, _) in enumerate(attacks)]
-    return (
-        texts + emails,
-        [1] * len(attacks) + [0] * len(emails),
-        [f for _, f in attacks] + ["clean"] * len(emails),
-    )
+    """``(emails, labels, attack family)``: attack-bearing (1) and clean (0) emails
+    (:func:`workbench.analytics.evaluation._builtin.bipia_rows`), at most ``limit`` of each."""
+    rows = bipia_rows()
+    attacks = _limit([r for r in rows if r["label"] == 1], limit)
+    clean = _limit([r for r in rows if r["label"] == 0], limit)
+    both = attacks + clean
+    return [r["text"] for r in both], [r["label"] for r in both], [r["family"] for r in both]
 
 
 def eval_bipia(

@@ -1,11 +1,16 @@
-"""Evaluate the ML checks on eval-only data (``workbench guardrails eval``): the driver.
+"""Evaluate the ML heads on eval-only data (``workbench guardrails eval``): the driver.
 
 Nothing here fits or tunes anything: every check runs with its committed weights and
-the threshold chosen at training time. :func:`run` runs every set's evaluation
-(:mod:`workbench.guardrails.ml.eval_sets`: prompt-injection test split, XSTest
-over-blocking, BIPIA indirect injection, Presidio held-out PII, latency) and adds the
-host, weight and dataset hashes; :mod:`workbench.guardrails.ml.eval_report` formats and
-writes the report. The names of both are re-exported here.
+the threshold chosen at training time. The sets, metrics and bootstrap intervals come
+from :mod:`workbench.analytics.evaluation` (the project's one evaluation library, which
+also evaluates whole policies: ``workbench guardrails eval --policy``); what is specific
+here is scoring the heads directly (scores, AUC, cold per-text latency).
+
+:func:`run` runs every set's evaluation (:mod:`workbench.guardrails.ml.eval_sets`:
+prompt-injection test split, XSTest over-blocking, BIPIA indirect injection, Presidio
+held-out PII, latency) and adds the host, weight and dataset hashes;
+:mod:`workbench.guardrails.ml.eval_report` formats and writes the report. The names of
+both are re-exported here.
 """
 
 from __future__ import annotations
@@ -19,11 +24,11 @@ from typing import Any
 
 from workbench.guardrails.ml import data
 from workbench.guardrails.ml.eval_report import COLUMNS, table, write
-from workbench.guardrails.ml.eval_report import _finite as _finite
 from workbench.guardrails.ml.eval_sets import (
     BATCH,
     INPUT_CHECKS,
     PATTERN_ENTITIES,
+    _limit,
     bipia_set,
     eval_bipia,
     eval_pattern_pii,
@@ -33,10 +38,6 @@ from workbench.guardrails.ml.eval_sets import (
     latency,
     xstest,
 )
-from workbench.guardrails.ml.eval_sets import _cold as _cold
-from workbench.guardrails.ml.eval_sets import _insert as _insert
-from workbench.guardrails.ml.eval_sets import _limit as _limit
-from workbench.guardrails.ml.eval_sets import _row as _row
 from workbench.guardrails.ml.heads import head_dir, read_manifest
 from workbench.guardrails.ml.scorer import PII_NER, TEXT_CLASSIFIERS, LocalScorer
 
