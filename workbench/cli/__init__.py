@@ -32,6 +32,7 @@ COMMANDS = {
     "logs": "workbench.cli.logs:logs",
     "policy": "workbench.cli.policy:policy",
     "guardrails": "workbench.cli.guardrails:guardrails",
+    "cost": "workbench.cli.cost:cost",
     "demo": "workbench.cli.demo:demo",
     "replay": "workbench.cli.replay:replay",
 }

@@ -115,7 +115,7 @@ def by_key(groups: pl.DataFrame) -> pl.DataFrame:
             pl.col("cost").sum(),
             pl.col("first_cost").first(),
             pl.col("first_at").first(),
-            pl.col("examples").explode().head(3),
+            pl.col("examples").explode(empty_as_null=False).head(3),
             pl.col("scope").first(),
             pl.col("text").first(),
             pl.col("workspace").first(),
