@@ -33,6 +33,7 @@ COMMANDS = {
     "policy": "workbench.cli.policy:policy",
     "guardrails": "workbench.cli.guardrails:guardrails",
     "cost": "workbench.cli.cost:cost",
+    "anomalies": "workbench.cli.anomalies:anomalies",
     "demo": "workbench.cli.demo:demo",
     "replay": "workbench.cli.replay:replay",
 }

@@ -314,10 +314,12 @@ def run_gateway(config_path: str | None, host: str | None, port: int | None, gra
     }
     write_state(state)
     code = EXIT_FORCED
+    watcher: Any = None
     try:
         start_ray()
         stopper.install()
         _deploy(cfg, state)
+        watcher = _anomaly_watcher(cfg)
         stopper.wait()
         click.echo(f"{stopper.signal_name}: draining (grace {grace_s:g}s)...")
         write_state({**state, "status": "draining"})
@@ -325,10 +327,26 @@ def run_gateway(config_path: str | None, host: str | None, port: int | None, gra
     except KeyboardInterrupt:  # a second signal before the drain began
         click.echo("interrupted")
     finally:
+        if watcher is not None:
+            watcher.stop()
         click.echo("stopping Ray...")
         shutdown(run_dir, serve_running=code == EXIT_FORCED)
     click.echo("gateway stopped")
     return code
+
+
+def _anomaly_watcher(cfg: Any) -> Any:
+    """Start the anomaly watcher thread when the config's ``anomalies:`` enables it."""
+    if not cfg.anomalies.enabled:
+        return None
+    from workbench.analytics.anomalies import watcher_for_gateway
+
+    watcher = watcher_for_gateway(cfg)
+    click.echo(
+        f"anomaly watcher: every {cfg.anomalies.every_minutes:g} min, "
+        f"alerts in {watcher.store.path} (workbench anomalies list)"
+    )
+    return watcher
 
 
 def _deploy(cfg: Any, state: dict[str, Any]) -> None:

@@ -104,12 +104,24 @@ class GuardrailSettings(_Strict):
     policy_poll_s: float = Field(0.25, gt=0)
 
 
+class AnomalySettings(_Strict):
+    """The anomaly watcher that ``workbench up`` runs beside the gateway (off by default)."""
+
+    enabled: bool = False
+    every_minutes: float = Field(5.0, gt=0)
+    webhook_url: str | None = None  # Slack-compatible; or name an env var / a secret file
+    webhook_url_env: str | None = None
+    webhook_url_file: str | None = None
+    cooldown_minutes: float = Field(60.0, ge=0)
+
+
 class GatewayConfig(_Strict):
     """The whole gateway config file."""
 
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    anomalies: AnomalySettings = Field(default_factory=AnomalySettings)
     pricing: str | None = None
     models: Annotated[list[ModelTarget], Field(min_length=1)]
 

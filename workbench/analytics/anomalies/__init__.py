@@ -29,7 +29,7 @@ from ._notify import post_webhook, resolve_webhook, slack_payload
 from ._series import COLUMNS, floor_time, parse_duration, series, series_from
 from ._simulate import KINDS, Event, Simulation, simulate
 from ._store import Alert, AlertStore
-from ._watcher import FAST_CONFIG, TickReport, Watcher, WatchSettings
+from ._watcher import FAST_CONFIG, TickReport, Watcher, WatchSettings, watcher_for_gateway
 
 __all__ = [
     "COLUMNS",
@@ -60,6 +60,7 @@ __all__ = [
     "series_from",
     "simulate",
     "slack_payload",
+    "watcher_for_gateway",
 ]
 
 
@@ -92,9 +93,12 @@ def acknowledge(alert_id: int, note: str | None = None) -> Alert:
 
 
 def mute(
-    alert_id: int, until: datetime | None = None, *, for_: str | timedelta | None = None,
+    alert_id: int,
+    until: datetime | None = None,
+    *,
+    for_: str | timedelta | None = None,
     note: str | None = None,
-) -> Alert:  # fmt: skip
+) -> Alert:
     """Mute an alert, optionally until a time (or ``for_`` a duration such as ``"8h"``)."""
     if for_ is not None:
         until = datetime.now(UTC) + parse_duration(for_)

@@ -70,11 +70,14 @@ def slack_payload(alerts: Sequence[Alert], resolved: Sequence[Alert] = ()) -> di
             {
                 "type": "context",
                 "elements": [
-                    {"type": "mrkdwn", "text": f":white_check_mark: #{a.id} resolved: "
-                     f"`{a.metric}` of *{a.series}*"}
+                    {
+                        "type": "mrkdwn",
+                        "text": f":white_check_mark: #{a.id} resolved: "
+                        f"`{a.metric}` of *{a.series}*",
+                    }
                 ],
             }
-        )  # fmt: skip
+        )
     return {"text": head + "\n" + "\n".join(lines), "blocks": blocks}
 
 

@@ -153,7 +153,7 @@ def fill_gaps(frame: pl.DataFrame, bucket: timedelta, until: datetime) -> pl.Dat
                 "ts"
             )
         )
-        .explode("ts")
+        .explode("ts", empty_as_null=True)
         .drop("first")
     )
     grid = grid.with_columns(pl.col("ts").dt.cast_time_unit("us").dt.replace_time_zone("UTC"))

@@ -166,10 +166,24 @@ class AlertStore:
                     'INSERT INTO alerts (series, metric, dims, start, "end", severity, '
                     "direction, value, expected, lower, upper, z, detector, status, "
                     "first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,'open',?,?)",
-                    (a.series, a.metric, json.dumps({a.level: a.entity}), _iso(a.start),
-                     _iso(a.end), a.severity, a.direction, a.value, a.expected, a.lower,
-                     a.upper, a.z, a.detector, _iso(now), _iso(now)),
-                )  # fmt: skip
+                    (
+                        a.series,
+                        a.metric,
+                        json.dumps({a.level: a.entity}),
+                        _iso(a.start),
+                        _iso(a.end),
+                        a.severity,
+                        a.direction,
+                        a.value,
+                        a.expected,
+                        a.lower,
+                        a.upper,
+                        a.z,
+                        a.detector,
+                        _iso(now),
+                        _iso(now),
+                    ),
+                )
                 alert_id, new = int(cur.lastrowid or 0), True
             else:
                 alert_id, new = int(row["id"]), False
@@ -178,10 +192,20 @@ class AlertStore:
                     'UPDATE alerts SET "end" = max("end", ?), last_seen = ?, value = ?, '
                     "expected = ?, lower = ?, upper = ?, z = ?, direction = ?, detector = ?, "
                     "severity = ? WHERE id = ?",
-                    (_iso(a.end), _iso(now), a.value, a.expected, a.lower, a.upper, a.z,
-                     a.direction, a.detector, a.severity if worse else row["severity"],
-                     alert_id),
-                )  # fmt: skip
+                    (
+                        _iso(a.end),
+                        _iso(now),
+                        a.value,
+                        a.expected,
+                        a.lower,
+                        a.upper,
+                        a.z,
+                        a.direction,
+                        a.detector,
+                        a.severity if worse else row["severity"],
+                        alert_id,
+                    ),
+                )
         return self.get(alert_id), new
 
     def get(self, alert_id: int) -> Alert:

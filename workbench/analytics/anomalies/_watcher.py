@@ -102,8 +102,9 @@ class Watcher:
         hour = timedelta(hours=1)
         until = floor_time(now, hour)
         frame = series(until - s.history, until, bucket=hour, root=self.root)
-        found = _active(detect_frame(frame, bucket=hour, config=s.config), until, hour,
-                        s.config.merge_gap)  # fmt: skip
+        found = _active(
+            detect_frame(frame, bucket=hour, config=s.config), until, hour, s.config.merge_gap
+        )
         if s.fast_bucket is not None:
             fast_until = floor_time(now, s.fast_bucket)
             fast = series(
@@ -182,3 +183,22 @@ class Watcher:
     def running(self) -> bool:
         """Is the watcher thread alive?"""
         return self._thread is not None and self._thread.is_alive()
+
+
+def watcher_for_gateway(cfg: Any) -> Watcher:
+    """A started watcher for a gateway config's ``anomalies:`` section (the log lake is
+    ``logging.dir``, else ``$WORKBENCH_HOME/logs``)."""
+    from ._notify import resolve_webhook
+
+    section = cfg.anomalies
+    settings = WatchSettings(
+        every=timedelta(minutes=section.every_minutes),
+        webhook_url=resolve_webhook(
+            section.webhook_url, section.webhook_url_env, section.webhook_url_file
+        ),
+        cooldown=timedelta(minutes=section.cooldown_minutes),
+    )
+    root = Path(cfg.logging.dir).expanduser() if cfg.logging.dir else None
+    watcher = Watcher(settings, root=root)
+    watcher.start()
+    return watcher
