@@ -22,7 +22,7 @@ from typing import Any
 from workbench.pipeline.targets import Backend, Target
 from workbench.providers import ChatRequest, Completion, Delta, EmbeddingResult
 
-_WORD = re.compile(r"\S+\s*|\s+")
+_CHUNK = re.compile(r"(?:\S+\s*){1,16}|\s+")  # deltas of up to 16 words
 
 
 def request_hash(kind: str, payload: Any) -> str:
@@ -104,9 +104,9 @@ class LiveBackend:
         return Completion(**hit)
 
     async def stream(self, req: ChatRequest) -> AsyncIterator[Delta]:
-        """The (cached) whole answer, as word-sized deltas."""
+        """The (cached) whole answer, as deltas of up to 16 words."""
         comp = await self.chat(req)
-        for m in _WORD.finditer(comp.text):
+        for m in _CHUNK.finditer(comp.text):
             yield Delta(text=m.group())
         yield Delta(
             finish_reason=comp.finish_reason,

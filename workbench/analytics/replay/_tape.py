@@ -24,7 +24,7 @@ from typing import Any
 from workbench import errors
 from workbench.providers import ChatRequest, Completion, Delta, EmbeddingResult
 
-_WORD = re.compile(r"\S+\s*|\s+")
+_CHUNK = re.compile(r"(?:\S+\s*){1,16}|\s+")  # deltas of up to 16 words
 _NOT_FAILURES = ("OutputRejected", "GuardrailDeniedError")
 
 
@@ -200,10 +200,10 @@ class LogBackend:
         return _completion(answer, tape)
 
     async def stream(self, req: ChatRequest) -> AsyncIterator[Delta]:
-        """The logged answer as word-sized deltas; the last one carries the usage."""
+        """The logged answer as deltas of up to 16 words; the last one carries the usage."""
         answer, tape = self._event()
         comp = _completion(answer, tape)
-        for m in _WORD.finditer(comp.text):
+        for m in _CHUNK.finditer(comp.text):
             yield Delta(text=m.group())
         yield Delta(
             text="",
