@@ -203,6 +203,25 @@ def compact_cmd(ctx: click.Context, grace_s: float, max_rows_per_file: int, as_j
         )
 
 
+@logs.group("rollups", cls=WorkbenchGroup)
+def rollups_group() -> None:
+    """The per-minute rollups the dashboard aggregates read."""
+
+
+@rollups_group.command("rebuild")
+@click.option("--since", default=None, help="First date (YYYY-MM-DD) to rebuild; default all.")
+@click.pass_context
+def rollups_rebuild_cmd(ctx: click.Context, since: str | None) -> None:
+    """Recompute the rollups from the raw rows (refuses while a gateway holds the log)."""
+    from workbench.logstore import WriterLockedError, rebuild_rollups
+
+    try:
+        written = rebuild_rollups(_root(ctx), since=since)
+    except WriterLockedError as exc:
+        raise CliError(f"the request log is in use by a running gateway ({exc})") from exc
+    click.echo(f"rebuilt {written} rollup file(s)")
+
+
 # ---------------------------------------------------------------------- helpers
 
 

@@ -311,8 +311,9 @@ def rates(
     got = query_rollups(root, f, f"SELECT {sel}{_sums()} FROM {{src}}{group}")
     if got is None:
         got = _empty(_totals_schema({k: pl.String() for k in keys}))
-    if not keys:
-        got = got.fill_null(0)
+    if not keys:  # one row, zeros when nothing was logged
+        zero = pl.DataFrame([[0]] * got.width, schema=got.schema, orient="col")
+        got = (got if got.height else zero).fill_null(0)
     else:
         got = got.sort("requests", descending=True)
     return _with_rates(got)
