@@ -40,9 +40,9 @@ def record(at: datetime, **fields: Any) -> dict[str, Any]:
 
 
 def hourly(
-    start: datetime, hours: int, per_hour: int = 20, errors: int = 0
+    start: datetime, hours: int, per_hour: int = 40, errors: int = 0
 ) -> list[dict[str, Any]]:
-    """``per_hour`` requests an hour (every 3 minutes), the first ``errors`` of each failing."""
+    """``per_hour`` requests an hour (evenly spread), the first ``errors`` of each failing."""
     out = []
     step = timedelta(minutes=60 / per_hour)
     for h in range(hours):
