@@ -17,9 +17,9 @@ from workbench.pricing import load_prices
 END = datetime(2026, 11, 16, tzinfo=UTC)  # a Monday, 00:00 UTC
 
 
-def _all(days: float = 7, rate: float = 600, seed: int = 1, **kw: object) -> pa.Table:
+def _all(days: float = 7, rate: float = 600, seed: int = 1) -> pa.Table:
     start = END - timedelta(days=days)
-    return pa.concat_tables(synth.generate(start, END, rate_per_hour=rate, seed=seed, **kw))
+    return pa.concat_tables(synth.generate(start, END, rate_per_hour=rate, seed=seed))
 
 
 @pytest.fixture(scope="module")
