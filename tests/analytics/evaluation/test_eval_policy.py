@@ -105,3 +105,27 @@ def test_limit_keeps_both_classes(tiny: LabelledSet, policy_a: Policy) -> None:
     assert res.items.height == 4 and sorted(res.items["label"].to_list()) == [0, 0, 1, 1]
     with pytest.raises(ValueError, match="policy or checks"):
         evaluate(None, tiny, progress=False)
+
+
+def test_output_sets_run_the_output_stage() -> None:
+    from workbench.analytics.evaluation import from_frame
+    from workbench.policy import parse_policy
+
+    answers = from_frame(
+        {"text": ["you idiot", "happy to help", "what an idiot question"], "label": [1, 0, 1]},
+        "answers",
+        stage="output",
+    )
+    pol = parse_policy(
+        {
+            "id": "out",
+            "input": [{"name": "in-idiot", "validator": "regex_deny",
+                       "params": {"patterns": ["idiot"]}}],
+            "output": [{"name": "out-idiot", "validator": "regex_deny",
+                        "params": {"patterns": [r"\byou idiot\b"]}, "on_fail": "flag"}],
+        }
+    )  # fmt: skip
+    res = evaluate(pol, answers, progress=False)
+    assert res.checks == ["out-idiot"]  # the input stage does not run on answers
+    assert _counts(res, dataset="answers") == (1, 0, 1, 1)
+    assert set(res.verdicts["stage"]) == {"output"}
