@@ -61,5 +61,9 @@ def test_from_frame_needs_text_and_label() -> None:
         from_frame([{"text": "x"}])
     s = from_frame([{"text": "x", "label": 1, "team": "a"}], "mine")
     assert s.subgroups == ("team",) and s.items["id"].to_list() == ["0"]
+    with pytest.raises(ValueError, match="unique ids"):
+        from_frame([{"id": "x", "text": "a", "label": 0}, {"id": "x", "text": "b", "label": 1}])
+    with pytest.raises(ValueError, match="0 or 1"):
+        from_frame([{"text": "a", "label": 2}])
     with pytest.raises(KeyError, match="unknown dataset"):
         load_set("nope")

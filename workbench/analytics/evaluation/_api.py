@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Sequence
@@ -167,6 +168,8 @@ async def evaluate_async(
     items = with_check_columns(items, verdicts, checks_run)
     n = items.height
     timing = {
+        "cpus": os.cpu_count(),
+        "load_avg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "items": n,
         "wall_s": wall,
         "s_per_item": wall / n if n else None,

@@ -88,6 +88,10 @@ def from_frame(
     if "id" not in df.columns:
         df = df.with_row_index("id").with_columns(pl.col("id").cast(pl.String))
     df = df.with_columns(pl.col("label").cast(pl.Int8), pl.col("id").cast(pl.String))
+    if df["id"].n_unique() != df.height:
+        raise ValueError("a labelled set needs unique ids")
+    if not set(df["label"].unique().to_list()) <= {0, 1}:
+        raise ValueError("labels must be 0 or 1")
     if subgroups is None:
         subgroups = tuple(
             c for c in df.columns if c not in ("id", "text", "label") and df[c].dtype == pl.String

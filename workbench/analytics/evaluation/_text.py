@@ -28,6 +28,10 @@ def _ci(lo: Any, hi: Any, signed: bool = False) -> str:
     return f"[{_num(lo, signed)},{_num(hi, signed)}]"
 
 
+def _load(avg: Any) -> str:
+    return "/".join(f"{x:.1f}" for x in avg) if avg else "-"
+
+
 def grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Left-aligned columns separated by two spaces."""
     lines = [list(header), *[list(r) for r in rows]]
@@ -75,7 +79,8 @@ def result_text(r: EvalResult, checks: bool = True) -> str:
             grid(["CHECK", "STAGE", "ITEMS", "P50_MS", "P95_MS"], lat),
             "",
             f"{t['items']} items in {t['wall_s']:.1f} s: {t['s_per_item']:.4f} s/item "
-            f"({t['items_per_s']:.1f} items/s; ML scoring {t['ml_scoring_s']:.1f} s)",
+            f"({t['items_per_s']:.1f} items/s; ML scoring {t['ml_scoring_s']:.1f} s; "
+            f"{t['cpus']} CPUs, load average {_load(t.get('load_avg'))})",
         ]
     )
 
