@@ -21,26 +21,36 @@ def _value(name: str) -> str | None:
     return value if sep else None
 
 
-def hour_files(tree: Path, window: Window) -> list[Path]:
-    """The visible ``*.parquet`` files under ``tree/date=D/hour=HH/`` in the window."""
+def hour_partitions(tree: Path, window: Window) -> list[tuple[str, int, list[Path]]]:
+    """``(date, hour, visible files)`` of each ``tree/date=D/hour=HH/`` folder the window
+    overlaps, oldest first (folders without files left out)."""
     lo = (window.start.strftime("%Y-%m-%d"), window.start.hour) if window.start else None
     hi = (window.end.strftime("%Y-%m-%d"), window.end.hour) if window.end else None
     if not tree.is_dir():
         return []
-    files: list[Path] = []
+    out: list[tuple[str, int, list[Path]]] = []
     for day in sorted(tree.iterdir()):
         date = _value(day.name)
         if date is None or (lo and date < lo[0]) or (hi and date > hi[0]) or not day.is_dir():
             continue
-        for hour_dir in sorted(day.iterdir()):
+        hours = []
+        for hour_dir in day.iterdir():
             raw = _value(hour_dir.name)
-            if raw is None or not raw.isdigit():
-                continue
-            key = (date, int(raw))
+            if raw is not None and raw.isdigit():
+                hours.append((int(raw), hour_dir))
+        for hour, hour_dir in sorted(hours):
+            key = (date, hour)
             if (lo and key < lo) or (hi and key > hi):
                 continue
-            files += sorted(p for p in hour_dir.glob("*.parquet") if not p.name.startswith("."))
-    return files
+            files = sorted(p for p in hour_dir.glob("*.parquet") if not p.name.startswith("."))
+            if files:
+                out.append((date, hour, files))
+    return out
+
+
+def hour_files(tree: Path, window: Window) -> list[Path]:
+    """The visible ``*.parquet`` files under ``tree/date=D/hour=HH/`` in the window."""
+    return [p for _, _, files in hour_partitions(tree, window) for p in files]
 
 
 def parquet_source(files: list[Path], *, union_by_name: bool) -> str:

@@ -1,14 +1,22 @@
-"""Reading the minute rollups (and, where needed, projected raw rows) with DuckDB."""
+"""Reading the rollups (and, where needed, projected raw rows) with DuckDB.
+
+A query reads, for each hour the window covers entirely, the hour rollup when it is
+current (made from exactly the minute-rollup files the hour holds now), and the minute
+rollups otherwise (hours cut by the window's edges, open hours, hours with a late file).
+Both have the same schema (an hour row's ``minute`` is the hour's start), so one
+``read_parquet`` reads the mix and every aggregate gives the answer the minute rollups
+alone would give.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._db import consistent
-from ._files import hour_files, parquet_source, requests_source
+from ._files import hour_partitions, parquet_source, requests_source
 from ._filters import Filters
 
 if TYPE_CHECKING:
@@ -22,11 +30,37 @@ def _root(root: Path | None) -> Path:
     return (Path(root) if root is not None else logs_dir()).resolve()
 
 
-def _source(root: Path, f: Filters) -> str | None:
-    """The ``read_parquet(...)`` of the rollup files of the window, or None if none."""
-    from workbench.logstore.rollups import rollup_dir
+def covers_hour(f: Filters, date: str, hour: int) -> bool:
+    """Whether the window of ``f`` holds the whole hour ``(date, hour)``."""
+    start = datetime.strptime(date, "%Y-%m-%d").replace(hour=hour, tzinfo=UTC)
+    w = f.window
+    return (w.start is None or w.start <= start) and (
+        w.end is None or w.end >= start + timedelta(hours=1)
+    )
 
-    files = hour_files(rollup_dir(root), f.window)
+
+def rollup_files(root: Path, f: Filters, hourly: bool = True) -> list[Path]:
+    """The rollup files answering the window of ``f``: the current hour rollup of each
+    hour the window covers whole (when ``hourly``), minute rollups for the rest."""
+    from workbench.logstore.rollups import hour_rollup_dir, hour_rollup_name, rollup_dir
+    from workbench.logstore.schema import partition_dir
+
+    hours = hour_rollup_dir(root)
+    files: list[Path] = []
+    for date, hour, minute in hour_partitions(rollup_dir(root), f.window):
+        if hourly and covers_hour(f, date, hour):
+            name = hour_rollup_name(p.name for p in minute)
+            candidate = hours / partition_dir(date, hour) / name
+            if candidate.is_file():
+                files.append(candidate)
+                continue
+        files += minute
+    return files
+
+
+def _source(root: Path, f: Filters, hourly: bool) -> str | None:
+    """The ``read_parquet(...)`` of the rollup files of the window, or None if none."""
+    files = rollup_files(root, f, hourly)
     return parquet_source(files, union_by_name=False) if files else None
 
 
@@ -50,17 +84,23 @@ def minute_filters(f: Filters) -> Filters:
 
 
 def query_rollups(
-    root: Path | None, f: Filters, sql: str, params: list[object] | None = None
+    root: Path | None,
+    f: Filters,
+    sql: str,
+    params: list[object] | None = None,
+    *,
+    hourly: bool = True,
 ) -> pl.DataFrame | None:
     """Run ``sql`` with ``{src}`` standing for the filtered rollup rows; None when the lake
-    has no rollups. ``params`` bind the placeholders of ``sql`` after the filter's."""
+    has no rollups. ``params`` bind the placeholders of ``sql`` after the filter's.
+    ``hourly=False`` reads minute rollups only (for results finer than an hour)."""
     base = _root(root)
     f = minute_filters(f)
     where, where_params = f.sql("minute")
     args = [*where_params, *(params or [])]
 
     def run(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
-        source = _source(base, f)
+        source = _source(base, f, hourly)
         if source is None:
             return None
         text = sql.replace("{src}", f"(SELECT * FROM {source} WHERE {where})")

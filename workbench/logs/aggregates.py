@@ -1,5 +1,6 @@
-"""Dashboard aggregates over a time range, from the minute rollups (raw rows only for
-``user`` and ``tag``, which the rollups do not keep). Each returns a polars DataFrame.
+"""Dashboard aggregates over a time range, from the rollups (hour rollups for the hours
+the range covers whole, minute rollups for the rest; raw rows only for ``user`` and
+``tag``, which the rollups do not keep). Each returns a polars DataFrame.
 
 Every function takes ``since`` (default ``"24h"``), ``until`` (default now),
 ``workspace`` and ``model`` (a value or a list; ``model`` matches the requested or the
@@ -97,7 +98,7 @@ def traffic(
         f"SELECT CAST((epoch(minute)::BIGINT - {origin}) // {step} AS BIGINT) AS slot, "
         f"{_sums()} FROM {{src}} GROUP BY slot"
     )
-    got = query_rollups(root, f, sql)
+    got = query_rollups(root, f, sql, hourly=step % 3600 == 0)
     if got is None:
         got = _empty(_totals_schema({"slot": pl.Int64()}))
     last = max(0, (int(end.timestamp()) - origin - 1) // step)

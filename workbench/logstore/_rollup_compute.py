@@ -201,6 +201,53 @@ def compute_frame(table: pa.Table) -> pl.DataFrame:
     ).sort("date", "hour", "minute")
 
 
+def _merged_histogram(df: pl.DataFrame, keys: list[str], name: str) -> pl.DataFrame:
+    """The sparse histograms of rollup rows summed per ``keys`` (buckets sorted)."""
+    import polars as pl
+
+    b, c = f"{name}_buckets", f"{name}_counts"
+    flat = (
+        df.select([*keys, b, c]).explode([b, c], empty_as_null=True).filter(pl.col(b).is_not_null())
+    )
+    return (
+        flat.group_by([*keys, b])
+        .agg(pl.col(c).sum().cast(pl.Int32))
+        .sort(b)
+        .group_by(keys, maintain_order=True)
+        .agg(pl.col(b), pl.col(c))
+    )
+
+
+def coarsen(table: pa.Table, every: str = "1h") -> pa.Table:
+    """Rollup rows (any mix of minute rows) re-aggregated to ``every`` (a polars
+    duration): the ``minute`` column becomes the start of the coarser period, counts and
+    sums add up, maxima take the max, histograms are summed bucket by bucket. The
+    result has the rollup schema, so minute and coarser rows read together."""
+    import polars as pl
+
+    target = rollup_schema()
+    if table.num_rows == 0:
+        return target.empty_table()
+    df = pl.from_arrow(table.select(target.names))
+    assert isinstance(df, pl.DataFrame)
+    df = df.with_columns(pl.col("minute").dt.truncate(every))
+    keys = ["minute", *DIMENSIONS]
+    sums = [*COUNTS, "prompt_tokens", "completion_tokens", "cost_usd"]
+    sums += [f"{n}_{m}" for n in ("latency", "ttft") for m in ("count", "sum")]
+    main = df.group_by(keys).agg(
+        *(pl.col(c).sum() for c in sums), pl.col("latency_max").max(), pl.col("ttft_max").max()
+    )
+    for name in ("latency", "ttft"):
+        main = main.join(
+            _merged_histogram(df, keys, name), on=keys, how="left", nulls_equal=True
+        ).with_columns(
+            pl.col(f"{name}_buckets").fill_null(pl.lit([], dtype=pl.List(pl.Int16))),
+            pl.col(f"{name}_counts").fill_null(pl.lit([], dtype=pl.List(pl.Int32))),
+        )
+    main = main.sort(keys, nulls_last=True)
+    return main.select(target.names).to_arrow().cast(target)
+
+
 def compute(table: pa.Table) -> dict[tuple[str, int], pa.Table]:
     """The minute rollup of raw request rows, split by ``(date, hour)`` partition."""
     if table.num_rows == 0:

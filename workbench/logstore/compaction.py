@@ -8,7 +8,8 @@ groups of ``row_group_rows`` so memory stays bounded, and swapped in atomically 
 readers (:mod:`workbench.logstore._layout`). A record that arrives for a compacted hour
 later is written as a new part and merged on the next pass. Compacted files stay where
 the glob ``requests/**/*.parquet`` finds them; request ids are unchanged, so the
-writer's idempotency holds across compaction.
+writer's idempotency holds across compaction. Each closed partition also gets its hour
+rollup (:func:`workbench.logstore.rollups.roll_up_hour`; nothing to do when current).
 
 Only the writer's process changes the layout: the LogSink runs :func:`compact_closed`
 in the background, and :func:`compact` (``workbench logs compact``) opens the lake's
@@ -224,6 +225,8 @@ def compact_closed(
             continue
         try:
             outcome, out, merged = _compact_partition(writer, (date, hour), partition, opts)
+            if outcome not in ("pending", "changed"):  # closed and settled: its hour rollup
+                rollups.roll_up_hour(writer.root, date, hour)
         except Exception:
             if writer.closed:
                 raise

@@ -29,14 +29,26 @@ requests files are); compaction rebuilds the rollup of every merged file and swa
 rollup partition like the requests one; :func:`repair` (run when a writer opens) makes the
 rollup tree mirror the requests tree again after a crash; :func:`rebuild` recomputes
 everything from raw rows.
+
+**Hour rollups.** A minute-rollup row holds few raw rows when the dimensions have many
+combinations, so long ranges also have ``rollups/hour/date=D/hour=HH/hour-<digest>.parquet``:
+the same schema and dimensions, one row per hour and combination (``minute`` holds the
+hour's start), summed from the hour's minute-rollup files. ``<digest>`` names the set of
+minute-rollup files it was made from (:func:`hour_rollup_name`): a reader uses the hour
+file only while the partition still holds exactly those files (a late record adds a
+file, so the hour reads from its minute rollups until the next compaction pass rolls it
+up again). Compaction writes them for closed hours (:func:`roll_up_hour`);
+:func:`roll_up_hours` (and :func:`rebuild`) writes them for every closed hour.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -53,6 +65,7 @@ from ._rollup_compute import (
     ROLLUP_VERSION,
     bucket_of,
     bucket_value,
+    coarsen,
     compute,
     rollup_schema,
 )
@@ -62,6 +75,8 @@ from .spool import new_segment_id
 log = logging.getLogger(__name__)
 
 LEVEL = "minute"
+HOUR_LEVEL = "hour"
+HOUR_PREFIX = "hour-"
 
 
 # -- writing ---------------------------------------------------------------------------
@@ -169,12 +184,68 @@ def _partitions(tree: Path) -> set[tuple[str, int]]:
     return found
 
 
+# -- hour rollups ----------------------------------------------------------------------
+
+
+def hour_rollup_dir(root: Path) -> Path:
+    """``root/rollups/hour``: the hour-rollup tree of the lake at ``root``."""
+    return Path(root) / "rollups" / HOUR_LEVEL
+
+
+def hour_rollup_name(minute_files: Iterable[str]) -> str:
+    """The name of the hour-rollup file made from these minute-rollup file names."""
+    digest = hashlib.sha256("\n".join(sorted(minute_files)).encode()).hexdigest()[:20]
+    return f"{HOUR_PREFIX}{digest}.parquet"
+
+
+def roll_up_hour(root: Path, date: str, hour: int) -> bool:
+    """Write the hour rollup of partition ``(date, hour)`` from its minute-rollup files
+    (unless the current one exists) and remove older ones; True when one was written."""
+    rel = partition_dir(date, hour)
+    minute = _visible(rollup_dir(root) / rel)
+    folder = hour_rollup_dir(root) / rel
+    old = _visible(folder)
+    if not minute:
+        for path in old.values():
+            path.unlink(missing_ok=True)
+        return False
+    name = hour_rollup_name(minute)
+    wrote = name not in old
+    if wrote:
+        table = pq.read_table(
+            [str(minute[n]) for n in sorted(minute)], schema=rollup_schema(), partitioning=None
+        )
+        write_table_atomic(coarsen(table), folder / name)
+    for other, path in old.items():
+        if other != name:
+            path.unlink(missing_ok=True)
+    return wrote
+
+
+def roll_up_hours(
+    root: Path, *, since: str | None = None, now: datetime | None = None, grace_s: float = 0.0
+) -> int:
+    """Write the hour rollups of every hour that ended ``grace_s`` before ``now`` (from
+    date ``since`` on) whose current one is missing; returns how many were written."""
+    root = Path(root)
+    now = now or datetime.now(UTC)
+    written = 0
+    for date, hour in sorted(_partitions(rollup_dir(root)) | _partitions(hour_rollup_dir(root))):
+        if since is not None and date < since:
+            continue
+        start = datetime.strptime(date, "%Y-%m-%d").replace(hour=hour, tzinfo=UTC)
+        if start + timedelta(hours=1, seconds=grace_s) <= now:
+            written += roll_up_hour(root, date, hour)
+    return written
+
+
 def repair(root: Path, *, since: str | None = None, rebuild: bool = False) -> int:
     """Bring every rollup partition (from date ``since`` on) in line with the requests
     tree; returns how many rollup files were written. Run by the writer when it opens."""
     root = Path(root)
-    for tmp in rollup_dir(root).glob("**/.*.tmp"):
-        tmp.unlink(missing_ok=True)
+    for tree in (rollup_dir(root), hour_rollup_dir(root)):
+        for tmp in tree.glob("**/.*.tmp"):
+            tmp.unlink(missing_ok=True)
     keys = _partitions(root / "requests") | _partitions(rollup_dir(root))
     written = 0
     for date, hour in sorted(keys):
@@ -187,7 +258,8 @@ def repair(root: Path, *, since: str | None = None, rebuild: bool = False) -> in
 
 
 def rebuild(root: Path | None = None, since: datetime | str | None = None) -> int:
-    """Recompute the rollups from raw rows (all, or the partitions from ``since`` on).
+    """Recompute the rollups from raw rows (all, or the partitions from ``since`` on):
+    the minute rollups, then the hour rollups of the hours that have ended.
 
     Opens the lake's :class:`~workbench.logstore.LogWriter` for the duration (so it
     raises :class:`~workbench.logstore.WriterLockedError` while a gateway's LogSink owns
@@ -197,21 +269,32 @@ def rebuild(root: Path | None = None, since: datetime | str | None = None) -> in
 
     day = since.strftime("%Y-%m-%d") if isinstance(since, datetime) else since
     with LogWriter(root) as writer, writer.layout_lock():
-        return repair(writer.root, since=day, rebuild=True)
+        written = repair(writer.root, since=day, rebuild=True)
+        hours = hour_rollup_dir(writer.root)
+        for folder in [p for p in hours.glob("date=*/hour=*") if p.is_dir()]:
+            if day is None or folder.parent.name.split("=", 1)[-1] >= day:
+                shutil.rmtree(folder, ignore_errors=True)
+        return written + roll_up_hours(writer.root, since=day)
 
 
 __all__ = [
     "BUCKET_BASE",
     "BUCKET_MIN_MS",
     "DIMENSIONS",
+    "HOUR_PREFIX",
     "ROLLUP_VERSION",
     "bucket_of",
     "bucket_value",
+    "coarsen",
     "compute",
+    "hour_rollup_dir",
+    "hour_rollup_name",
     "rebuild",
     "repair",
     "roll_up",
     "roll_up_file",
+    "roll_up_hour",
+    "roll_up_hours",
     "rollup_dir",
     "rollup_schema",
     "sync_partition",
