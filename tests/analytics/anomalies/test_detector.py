@@ -91,16 +91,25 @@ def test_slow_ramp_is_caught_by_the_drift_detector() -> None:
 
 
 def test_rates_on_tiny_volumes_do_not_alert() -> None:
-    n = np.full(28 * 24, 8.0)  # 8 requests an hour: below the rate minimum of 30
+    n = np.full(28 * 24, 4.0)  # 4 requests an hour: 24 in the 6 h pool, under the 30
     p = np.full(n.size, 0.02)
     p[AT : AT + 4] = 0.6
     assert detect_frame(frame("error_rate", rate(6, n, p), n), since=SCORED) == []
-    found = detect_frame(
-        frame("error_rate", rate(6, n, p), n),
-        since=SCORED,
-        config=DetectorConfig(min_volume={"error_rate": 5}),
-    )
+    lower = DetectorConfig(min_volume={"error_rate": 5})
+    found = detect_frame(frame("error_rate", rate(6, n, p), n), since=SCORED, config=lower)
     assert _only(found, "error_rate", "up")
+
+
+def test_small_rates_are_judged_pooled() -> None:
+    n = np.full(28 * 24, 8.0)  # 8 an hour: 4 buckets pool to the minimum of 30
+    p = np.full(n.size, 0.02)
+    p[AT : AT + 4] = 0.6
+    found = _only(
+        detect_frame(frame("error_rate", rate(6, n, p), n), since=SCORED), "error_rate", "up"
+    )
+    assert len(found) == 1 and _covers(found[0], AT, AT + 4)
+    short = DetectorConfig(pool_window=timedelta(hours=1))  # no pooling: never judged
+    assert detect_frame(frame("error_rate", rate(6, n, p), n), since=SCORED, config=short) == []
 
 
 def test_persistence_needs_k_of_n_points() -> None:
@@ -117,3 +126,21 @@ def test_persistence_needs_k_of_n_points() -> None:
     assert found[0].start == T0 + timedelta(hours=AT + 1)  # alerts on the 2nd point
     strict = DetectorConfig(persist_k=3, persist_n=3)
     assert detect_frame(frame("tokens_per_request", two, n), since=SCORED, config=strict) == []
+
+
+def test_stl_seasonal_baseline() -> None:
+    from workbench.analytics.anomalies._metrics import metric
+    from workbench.analytics.anomalies._score import score_series
+
+    stl = DetectorConfig(seasonal="stl")
+    n = requests(8)
+    ts = np.array([int((T0 + timedelta(hours=i)).timestamp()) for i in range(n.size)])
+    scores = score_series(ts, n, n, metric("requests"), 3600, stl)
+    assert scores.regime == "weekly-stl"
+    # the seasonal baseline follows the day: expected at 14:00 far above 03:00
+    day = 22 * 24
+    assert scores.expected[day + 14] > 3 * scores.expected[day + 3]
+    assert detect_frame(frame("requests", n, n), since=SCORED, config=stl) == []
+    n[AT : AT + 3] *= 4
+    found = detect_frame(frame("requests", n, n), since=SCORED, config=stl)
+    assert _only(found, "requests", "up") and _covers(found[0], AT, AT + 3)

@@ -33,6 +33,19 @@ class DetectorConfig:
     """Drift (CUSUM on the z against the slow baseline): allowance ``k``, decision level
     ``h`` (also the statistic's cap, so it forgets a past change quickly) and the clip of
     each input above ``k`` (one outlier cannot make a drift)."""
+    drift_metrics: frozenset[str] = frozenset(
+        {
+            "tokens_per_request",
+            "p95_latency",
+            "p95_ttft",
+            "error_rate",
+            "block_rate",
+            "cache_hit_rate",
+        }
+    )
+    """Metrics the drift detector watches. Not volumes (requests, spend): against a
+    weekly profile their slow level wanders with organic growth and past incidents, and
+    false drifts on them dominated the tuning runs; sudden changes of volume still alert."""
     seasonal: Seasonal = "how"
     """Seasonal profile once 14 days of history exist: ``stl`` (statsmodels STL, weekly
     period, refit weekly), ``how`` (median of the same hour-of-week), ``none``. With 2 to
@@ -45,6 +58,9 @@ class DetectorConfig:
     """Trailing window of the slow level that the drift detector compares against."""
     dispersion_window: timedelta = timedelta(days=7)
     """Trailing window over which the extra-sampling dispersion of the z is estimated."""
+    pool_window: timedelta = timedelta(hours=6)
+    """A rate, mean or quantile bucket under the minimum volume is judged pooled with the
+    buckets before it, up to this span, until the volume is reached."""
     history: timedelta = timedelta(days=28)
     """At most this much history feeds a seasonal profile."""
     min_points: int = 6

@@ -130,12 +130,46 @@ def _expected(
     return e, el, trailing(u, w, "count"), regime
 
 
+def pool_small(x: F, n: F, min_vol: float, max_k: int, positive: bool) -> tuple[F, F]:
+    """Values and volumes where a bucket under ``min_vol`` is pooled with the buckets
+    before it (up to ``max_k`` in all) until the volume reaches ``min_vol``: the
+    volume-weighted mean (of logs, for positive metrics). Buckets that never reach it
+    keep their own (small) volume."""
+    ok = (n > 0) & np.isfinite(x) & ((x > 0) | (not positive))
+    w = np.where(ok, n, 0.0)
+    with np.errstate(all="ignore"):
+        fx = np.log(np.where(ok, x, 1.0)) if positive else np.where(ok, x, 0.0)
+    cw = np.concatenate([[0.0], np.cumsum(w)])
+    cv = np.concatenate([[0.0], np.cumsum(w * fx)])
+    xp, npool = x.copy(), n.copy()
+    need = n < min_vol
+    pos = np.arange(x.size)
+    for k in range(2, max_k + 1):
+        idx = np.flatnonzero(need & (pos >= k - 1))
+        if idx.size == 0:
+            break
+        total = cw[idx + 1] - cw[idx + 1 - k]
+        reached = total >= min_vol
+        sel = idx[reached]
+        mean = (cv[sel + 1] - cv[sel + 1 - k]) / total[reached]
+        xp[sel] = np.exp(mean) if positive else mean
+        npool[sel] = total[reached]
+        need[sel] = False
+    return xp, npool
+
+
 def score_series(
     ts: Ints, x: F, n: F, metric: Metric, bucket_s: int, cfg: DetectorConfig
 ) -> Scores:
     """Scores of one series: ``ts`` bucket starts (epoch s), ``x`` values (NaN: none),
-    ``n`` volumes."""
+    ``n`` volumes. Rates, means and quantiles of small buckets are judged pooled with the
+    buckets before them (:func:`pool_small`, up to ``cfg.pool_window``)."""
     e, el, have, regime = _expected(metric, ts, x, n, bucket_s, cfg)
+    min_vol = cfg.min_volume.get(metric.name, metric.min_volume)
+    x0, n0 = x, n
+    if metric.kind in ("rate", "mean", "quantile"):
+        pool = _buckets(cfg.pool_window, bucket_s)
+        x, n = pool_small(x, n, min_vol, pool, metric.positive)
     sdm = _sd_model(metric, e, n)
     with np.errstate(all="ignore"):
         raw = (x - e) / sdm
@@ -152,14 +186,23 @@ def score_series(
     with np.errstate(all="ignore"):
         z = (x - e) / sd
         zl = (x - el) / sdl
-    min_vol = cfg.min_volume.get(metric.name, metric.min_volume)
     volume = np.maximum(np.nan_to_num(x), np.nan_to_num(e)) if metric.kind == "count" else n
     valid = (
         np.isfinite(z) & np.isfinite(zl) & (volume >= min_vol) & (have >= cfg.min_points) & (sd > 0)
     )
+    # drift: each bucket on its own (pooled buckets overlap: correlated noise), down to a
+    # third of the minimum volume (the CUSUM adds evidence up over many buckets)
+    if metric.kind != "count":
+        sdl0 = np.sqrt((disp * _sd_model(metric, el, n0)) ** 2 + floor_l**2)
+        with np.errstate(all="ignore"):
+            zl = (x0 - el) / sdl0
+        volume = n0 * 3
+    steady = np.isfinite(zl) & (volume >= min_vol) & (have >= cfg.min_points)
+    if metric.name not in cfg.drift_metrics:
+        steady[:] = False
     clip = cfg.cusum_k + cfg.cusum_clip
-    zc = np.clip(np.where(valid, zl, 0.0), -clip, clip)
-    up, down = _cusum(zc, valid, cfg.cusum_k, cfg.cusum_h)
+    zc = np.clip(np.where(steady, zl, 0.0), -clip, clip)
+    up, down = _cusum(zc, steady, cfg.cusum_k, cfg.cusum_h)
     # the drift fires while the statistic sits at its decision level and still grows
     up = np.where(zc >= cfg.cusum_k, up, 0.0)
     down = np.where(-zc >= cfg.cusum_k, down, 0.0)

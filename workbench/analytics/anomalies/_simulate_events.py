@@ -80,13 +80,13 @@ class _Ctx:
 
 
 def _key_series(topo: Topology, k: int) -> set[tuple[str, str]]:
-    used = {("model", m) for i, m in enumerate(topo.models) if topo.mix[k, i] > 0.1}
+    used = {("model", m) for i, m in enumerate(topo.models) if topo.mix[k, i] > 0.02}
     return {("key", topo.keys[k]), ("workspace", topo.workspaces[topo.ws_of[k]]), *used}
 
 
 def _model_series(topo: Topology, m: int) -> set[tuple[str, str]]:
     out = {("model", topo.models[m])}
-    for k in np.flatnonzero(topo.mix[:, m] > 0.1).tolist():
+    for k in np.flatnonzero(topo.mix[:, m] > 0.02).tolist():
         out |= {("key", topo.keys[k]), ("workspace", topo.workspaces[topo.ws_of[k]])}
     return out
 
