@@ -42,20 +42,24 @@ def covers_hour(f: Filters, date: str, hour: int) -> bool:
 def rollup_files(root: Path, f: Filters, hourly: bool = True) -> list[Path]:
     """The rollup files answering the window of ``f``: the current hour rollup of each
     hour the window covers whole (when ``hourly``), minute rollups for the rest."""
-    from workbench.logstore.rollups import hour_rollup_dir, hour_rollup_name, rollup_dir
-    from workbench.logstore.schema import partition_dir
+    from workbench.logstore.rollups import rollup_dir
 
-    hours = hour_rollup_dir(root)
     files: list[Path] = []
     for date, hour, minute in hour_partitions(rollup_dir(root), f.window):
-        if hourly and covers_hour(f, date, hour):
-            name = hour_rollup_name(p.name for p in minute)
-            candidate = hours / partition_dir(date, hour) / name
-            if candidate.is_file():
-                files.append(candidate)
-                continue
-        files += minute
+        whole = hourly and covers_hour(f, date, hour)
+        files += current_hour_rollup(root, date, hour, minute) if whole else minute
     return files
+
+
+def current_hour_rollup(root: Path, date: str, hour: int, minute: list[Path]) -> list[Path]:
+    """``[the hour rollup]`` of ``(date, hour)`` when it was made from exactly the
+    ``minute`` rollup files, else ``minute`` itself."""
+    from workbench.logstore.rollups import hour_rollup_dir, hour_rollup_name
+    from workbench.logstore.schema import partition_dir
+
+    name = hour_rollup_name(p.name for p in minute)
+    candidate = hour_rollup_dir(root) / partition_dir(date, hour) / name
+    return [candidate] if candidate.is_file() else minute
 
 
 def _source(root: Path, f: Filters, hourly: bool) -> str | None:

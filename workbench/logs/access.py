@@ -207,9 +207,20 @@ def get(
 
 @dataclass(frozen=True)
 class Page:
-    """One page of the log explorer: its rows and how many rows match in all."""
+    """One page of the log explorer: its rows and how many rows match in all.
+
+    ``exact`` is False when ``total`` is a lower bound: a ``text`` or ``check`` search
+    stops counting at :data:`workbench.logs.explorer.COUNT_CAP` matches (shown as
+    ``"10,000+"`` by :attr:`total_label`).
+    """
 
     rows: pl.DataFrame
     total: int
     offset: int
     limit: int
+    exact: bool = True
+
+    @property
+    def total_label(self) -> str:
+        """The total for display: ``"1,234"``, or ``"10,000+"`` when it is a lower bound."""
+        return f"{self.total:,}" if self.exact else f"{self.total:,}+"
