@@ -18,22 +18,22 @@ def test_eval_command_writes_report(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
     out = tmp_path / "eval.json"
-    res = CliRunner().invoke(guardrails, ["eval", "--limit", "40", "--out", str(out)])
+    res = CliRunner().invoke(guardrails, ["eval", "--limit", "20", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "prompt_injection_test" in res.output and "batch of 32" in res.output
     assert "F1 95% CI" in res.output
 
     report = json.loads(out.read_text())
-    assert report["limit"] == 40
+    assert report["limit"] == 20
     rows = {(r["check"], r["dataset"]): r for r in report["rows"]}
     pi = rows[("prompt_injection", "prompt_injection_test")]
-    assert pi["n"] == 40 and 0.0 <= pi["f1"] <= 1.0 and pi["latency_p50_ms"] > 0
+    assert pi["n"] == 20 and 0.0 <= pi["f1"] <= 1.0 and pi["latency_p50_ms"] > 0
     assert pi["f1_low"] <= pi["f1"] <= pi["f1_high"]  # bootstrap CI from the library
     assert pi["fpr_low"] <= pi["fpr"] <= pi["fpr_high"]
     xs = rows[("prompt_injection", "xstest_safe")]
     assert xs["fpr_low"] <= xs["flagged_share"] <= xs["fpr_high"]
     assert ("union(pi+jb+tox)", "xstest_safe") in rows
-    assert rows[("prompt_injection", "bipia_email")]["n"] == 80
+    assert rows[("prompt_injection", "bipia_email")]["n"] == 40
     assert ("pii_ner", "presidio_heldout:PERSON") in rows
     assert ("pii_ner", "presidio_heldout:STREET_ADDRESS") in rows
     hashes = {d["name"]: d for d in report["datasets"]}
