@@ -1,6 +1,6 @@
 """Detector settings: one frozen dataclass, every field documented, defaults tuned.
 
-The defaults were chosen on the tuning seeds of ``bench/anomalies.py`` (seeds 1-2) and
+The defaults were chosen on the tuning seeds of ``bench/anomalies.py`` (seeds 1-4) and
 reported on other seeds; see docs/anomalies.md.
 """
 
@@ -17,7 +17,7 @@ Seasonal = Literal["stl", "how", "none"]
 class DetectorConfig:
     """How series are scored and when a point becomes an alert."""
 
-    z_threshold: float = 4.5
+    z_threshold: float = 5.0
     """A point is anomalous when its robust z (in the direction that matters) reaches this."""
     z_extreme: float = 9.0
     """A single point this far out alerts without waiting for persistence."""
@@ -28,7 +28,7 @@ class DetectorConfig:
     severity_critical: float = 10.0
     """Peak robust z at which an alert is ``warn`` / ``critical`` (below: ``info``)."""
     cusum_k: float = 1.0
-    cusum_h: float = 12.0
+    cusum_h: float = 8.0
     cusum_clip: float = 3.0
     """Drift (CUSUM on the z against the slow baseline): allowance ``k``, decision level
     ``h`` (also the statistic's cap, so it forgets a past change quickly) and the clip of

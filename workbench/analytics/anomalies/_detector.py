@@ -141,7 +141,7 @@ def episodes(
                     end=_to_time(int(ts[b]) + bucket_s),
                     severity="info" if drift and abs(zp) < cfg.z_threshold else cfg.severity(zp),
                     direction=direction,
-                    value=float(x[peak]),
+                    value=float(sc.value[peak]),
                     expected=e,
                     lower=max(e - cfg.z_threshold * sd, 0.0),
                     upper=e + cfg.z_threshold * sd,

@@ -26,8 +26,10 @@ B = NDArray[np.bool_]
 
 @dataclass
 class Scores:
-    """Per-bucket scores of one series (arrays of equal length)."""
+    """Per-bucket scores of one series (arrays of equal length). ``value`` is the value
+    judged: the bucket's own, or its pooled value when it was under the minimum volume."""
 
+    value: F
     expected: F
     sd: F
     z: F
@@ -206,4 +208,4 @@ def score_series(
     # the drift fires while the statistic sits at its decision level and still grows
     up = np.where(zc >= cfg.cusum_k, up, 0.0)
     down = np.where(-zc >= cfg.cusum_k, down, 0.0)
-    return Scores(e, sd, np.where(valid, z, np.nan), up, down, valid, regime)
+    return Scores(x, e, sd, np.where(valid, z, np.nan), up, down, valid, regime)
