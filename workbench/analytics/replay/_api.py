@@ -89,6 +89,7 @@ async def areplay(
     root: Path | None = None,
     config: GatewayConfig | str | Path | None = None,
     scorer: Any = None,
+    workers: int | None = None,
 ) -> ReplayResult:
     """The async form of :func:`replay` (for code already in an event loop)."""
     from workbench.analytics.replay._session import Session
@@ -111,6 +112,7 @@ async def areplay(
         limit=limit,
         root=root,
         progress=progress,
+        workers=workers,
     )
 
 
@@ -130,6 +132,7 @@ def replay(
     root: Path | None = None,
     config: GatewayConfig | str | Path | None = None,
     scorer: Any = None,
+    workers: int | None = None,
 ) -> ReplayResult:
     """Replay logged requests under ``candidate_policy`` through the production pipeline.
 
@@ -141,7 +144,9 @@ def replay(
     the results of checks whose configuration did not change (from the logged verdicts
     and across the run). ``root``: the log lake (default ``$WORKBENCH_HOME/logs``);
     ``config``: the gateway config (default ``$WORKBENCH_CONFIG`` or the packaged one);
-    ``scorer``: the ML scorer (default the in-process ``LocalScorer``). Works inside a
+    ``scorer``: the ML scorer (default the in-process ``LocalScorer``). ``workers``:
+    processes to shard the rows across (default one per CPU core from 4,000 rows on, one
+    below; live replays and custom scorers run in this process). Works inside a
     running event loop (it then runs on a private loop in a worker thread); from async
     code prefer ``await areplay(...)``.
     """
@@ -161,5 +166,6 @@ def replay(
             root=root,
             config=config,
             scorer=scorer,
+            workers=workers,
         )
     )

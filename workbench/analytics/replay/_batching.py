@@ -28,15 +28,17 @@ class BatchStats:
     calls: int = 0
     batches: int = 0
     texts: int = 0
+    prescored: int = 0  # distinct texts encoded ahead of the pipeline (full recompute)
     sizes: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, float]:
-        """Calls, batches, texts and the mean texts per batch."""
+        """Calls, batches, texts, texts pre-scored and the mean texts per batch."""
         mean = self.texts / self.batches if self.batches else 0.0
         return {
             "calls": self.calls,
             "batches": self.batches,
             "texts": self.texts,
+            "prescored": self.prescored,
             "mean_batch": round(mean, 1),
         }
 

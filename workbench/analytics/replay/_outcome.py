@@ -15,10 +15,11 @@ Kinds, most decisive first:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 KINDS = ("allow", "flag", "redact", "fallback", "deny", "error")
 
@@ -39,7 +40,7 @@ def _loads(text: Any) -> list[Any]:
     if not isinstance(text, str) or not text:
         return []
     try:
-        data = json.loads(text)
+        data = orjson.loads(text)
     except ValueError:
         return []
     return data if isinstance(data, list) else []

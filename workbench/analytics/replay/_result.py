@@ -36,7 +36,8 @@ def _pct(values: list[float], q: float) -> float | None:
     return s[min(len(s) - 1, int(q * (len(s) - 1) + 0.5))]
 
 
-def _rows(done: list[Replayed]) -> list[dict[str, Any]]:
+def rows_of(done: list[Replayed]) -> list[dict[str, Any]]:
+    """The per-request rows of the result frame."""
     out = []
     for r in done:
         out.append(
@@ -136,6 +137,7 @@ class ReplayResult:
     policy_id: str | None
     policy_hash: str | None
     stats: dict[str, Any]
+    _frame: pl.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -149,12 +151,33 @@ class ReplayResult:
         stats: dict[str, Any],
     ) -> ReplayResult:
         """Summarise the replayed requests."""
-        rows = _rows(done)
+        return cls.from_rows(
+            rows_of(done),
+            [(s.request_id, s.reason) for s in skipped],
+            seconds=seconds,
+            policy=policy,
+            policy_hash=policy_hash,
+            stats=stats,
+        )
+
+    @classmethod
+    def from_rows(
+        cls,
+        rows: list[dict[str, Any]],
+        skipped: list[tuple[str, str]],
+        *,
+        seconds: float,
+        policy: Any,
+        policy_hash: str | None,
+        stats: dict[str, Any],
+    ) -> ReplayResult:
+        """Summarise per-request rows (from :func:`rows_of`, e.g. merged from workers) and
+        the ``(request id, reason)`` of the rows that could not be replayed."""
         return cls(
             rows=rows,
             flips=_flips(rows),
-            skipped=dict(Counter(s.reason for s in skipped)),
-            skipped_examples=[s.request_id for s in skipped[:EXAMPLES]],
+            skipped=dict(Counter(reason for _, reason in skipped)),
+            skipped_examples=[rid for rid, _ in skipped[:EXAMPLES]],
             seconds=seconds,
             policy_id=getattr(policy, "id", None),
             policy_hash=policy_hash,
@@ -166,6 +189,8 @@ class ReplayResult:
         """Per request: old vs new outcome, checks, drivers, cost, guardrail latency."""
         import polars as pl
 
+        if self._frame is not None:
+            return self._frame
         schema: dict[str, Any] = {
             "request_id": pl.String,
             "workspace": pl.String,
@@ -183,7 +208,9 @@ class ReplayResult:
             "approximate": pl.Boolean,
             "notes": pl.List(pl.String),
         }
-        return pl.DataFrame(self.rows, schema=schema)
+        columns = {c: [r[c] for r in self.rows] for c in schema}
+        self._frame = pl.DataFrame(columns, schema=schema)
+        return self._frame
 
     @property
     def replayed(self) -> int:

@@ -10,11 +10,12 @@ a backend for every target that answers from the log (or live, cached), and a
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from workbench.analytics.replay._outcome import Outcome, outcome_of
 from workbench.analytics.replay._tape import CURRENT, LogBackend, ReplayAuth, Tape, events_of
@@ -83,7 +84,7 @@ def _v1_answer(row: Mapping[str, Any]) -> str | None:
     if row.get("stream"):
         return text
     try:
-        data = json.loads(text)
+        data = orjson.loads(text)
         choice = (data.get("choices") or [{}])[0]
         return choice.get("message", {}).get("content") or choice.get("text")
     except (ValueError, AttributeError, IndexError):
@@ -169,20 +170,29 @@ class Replayer:
         if body is None:
             return Skipped(rid, "no request body logged")
         tape = tape_of(row)
+        verdicts = _loads(row.get("guardrail_verdicts"))
+        old = outcome_of({**row, "guardrail_verdicts": verdicts})
         own = None
         if self.memo is not None:
-            verdicts = _verdicts(row)
-            self.memo.seed(verdicts)
+            hashed = [v for v in verdicts if isinstance(v, dict) and "config_hash" in v]
+            self.memo.seed(hashed)
             if row.get("request_masked"):
-                own = logged_results(verdicts)
+                own = logged_results(hashed)
         token = LOGGED.set(own)
         try:
-            return await self._run(rid, kind, body.encode(), tape, row, notes)
+            return await self._run(rid, kind, body.encode(), tape, row, notes, old)
         finally:
             LOGGED.reset(token)
 
     async def _run(
-        self, rid: str, kind: str, body: bytes, tape: Tape, row: Mapping[str, Any], notes: list[str]
+        self,
+        rid: str,
+        kind: str,
+        body: bytes,
+        tape: Tape,
+        row: Mapping[str, Any],
+        notes: list[str],
+        old: Outcome,
     ) -> Replayed:
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[rid] = fut
@@ -204,7 +214,8 @@ class Replayer:
             if reply.stream is not None:
                 async for _ in reply.stream:
                     pass
-            record = await asyncio.wait_for(fut, timeout=60.0)
+            # the record is usually submitted by now; log-only checks may still run
+            record = fut.result() if fut.done() else await asyncio.wait_for(fut, timeout=60.0)
         finally:
             CURRENT.reset(token)
             self._waiting.pop(rid, None)
@@ -213,42 +224,49 @@ class Replayer:
             request_id=rid,
             workspace=row.get("workspace"),
             model=row.get("model_requested"),
-            old=outcome_of(row),
+            old=old,
             new=outcome_of(record),
             approximate=bool(all_notes),
             notes=all_notes,
         )
 
 
-def _verdicts(row: Mapping[str, Any]) -> list[dict[str, Any]]:
-    text = row.get("guardrail_verdicts")
-    if not isinstance(text, str) or "config_hash" not in text:
+def _loads(text: Any) -> list[Any]:
+    """A logged JSON list column, parsed once (``[]`` when absent or not a list)."""
+    if not isinstance(text, str) or not text:
         return []
     try:
-        data = json.loads(text)
+        data = orjson.loads(text)
     except ValueError:
         return []
-    return [v for v in data if isinstance(v, dict)] if isinstance(data, list) else []
+    return data if isinstance(data, list) else []
 
 
 async def run_all(
     replayer: Replayer,
     rows: list[dict[str, Any]],
     concurrency: int,
-    progress: Any = None,
+    progress: Callable[[int], Any] | None = None,
 ) -> tuple[list[Replayed], list[Skipped], float]:
-    """Replay ``rows`` with at most ``concurrency`` in flight; (done, skipped, seconds)."""
-    done: list[Replayed] = []
-    skipped: list[Skipped] = []
-    it = iter(rows)
+    """Replay ``rows`` with at most ``concurrency`` in flight; (done, skipped, seconds),
+    both lists in the order of ``rows``. ``progress(n)`` is told of every 64 rows done."""
+    results: list[Replayed | Skipped | None] = [None] * len(rows)
+    it = iter(enumerate(rows))
     t0 = time.perf_counter()
+    pending = 0
 
     async def worker() -> None:
-        for row in it:
-            res = await replayer.one(row)
-            (done if isinstance(res, Replayed) else skipped).append(res)  # type: ignore[arg-type]
-            if progress is not None:
-                progress.update(1)
+        nonlocal pending
+        for i, row in it:
+            results[i] = await replayer.one(row)
+            pending += 1
+            if progress is not None and pending >= 64:
+                progress(pending)
+                pending = 0
 
     await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+    if progress is not None and pending:
+        progress(pending)
+    done = [r for r in results if isinstance(r, Replayed)]
+    skipped = [r for r in results if isinstance(r, Skipped)]
     return done, skipped, time.perf_counter() - t0

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any
 
 from workbench.analytics.replay._batching import BatchingScorer
+from workbench.analytics.replay._prescore import prescore
 from workbench.analytics.replay._result import ReplayResult
-from workbench.analytics.replay._runner import Replayer, build, run_all
+from workbench.analytics.replay._runner import Replayed, Replayer, Skipped, build, run_all
 from workbench.analytics.replay._source import Filters, load_rows, parse_time
 from workbench.config.gateway import GatewayConfig
 from workbench.guardrails._memo import VerdictMemo
@@ -51,6 +54,7 @@ class Session:
             self.engine.scorer = self.batching
         self.live_cache: Any = None
         self._real: list[Any] = []
+        self._replayer: Replayer | None = None
 
     def _prices(self) -> Any:
         from workbench.pricing import load_prices
@@ -80,6 +84,40 @@ class Session:
         if self.live_cache is not None:
             self.live_cache.close()
 
+    async def replay_rows(
+        self, rows: list[dict[str, Any]], progress: Any = None
+    ) -> tuple[list[Replayed], list[Skipped], float]:
+        """Replay ``rows`` in this process (the pipeline is built on the first call)."""
+        if self._replayer is None:
+            replayer = Replayer(self.memo)
+            replayer.pipeline = build(
+                self.cfg, self.engine, self._prices(), self._hosted(), replayer.submit
+            )
+            self._replayer = replayer
+        if self.batching is None or self.memo is not None:
+            return await run_all(self._replayer, rows, self.concurrency, progress)
+        # full recompute: each slice's texts are encoded in big batches first
+        done: list[Replayed] = []
+        skipped: list[Skipped] = []
+        t0 = time.perf_counter()
+        for k in range(0, len(rows), PRESCORE_ROWS):
+            part = rows[k : k + PRESCORE_ROWS]
+            await prescore(self.batching, part)
+            d, s, _ = await run_all(self._replayer, part, self.concurrency, progress)
+            done += d
+            skipped += s
+        return done, skipped, time.perf_counter() - t0
+
+    def shardable(self) -> bool:
+        """Whether worker processes can run this replay (not live, the default scorer)."""
+        if self.live is not None:
+            return False
+        if self.batching is None:
+            return True
+        from workbench.guardrails.ml.scorer import LocalScorer
+
+        return isinstance(self.batching.scorer, LocalScorer)
+
     async def run(
         self,
         source: Any,
@@ -91,17 +129,29 @@ class Session:
         limit: int | None = None,
         root: Path | None = None,
         progress: bool = True,
+        workers: int | None = None,
     ) -> ReplayResult:
-        """Replay the selected rows; the result with its figures."""
+        """Replay the selected rows (in ``workers`` processes, or in this one); the result
+        with its figures."""
         filters = Filters(parse_time(since), parse_time(until), workspace, model, limit)
-        rows = load_rows(source, filters, root).to_dicts()
-        replayer = Replayer(self.memo)
-        replayer.pipeline = build(
-            self.cfg, self.engine, self._prices(), self._hosted(), replayer.submit
-        )
-        bar = _bar(len(rows), progress)
+        frame = load_rows(source, filters, root)
+        n = pick_workers(workers, frame.height) if self.shardable() else 1
+        bar = _bar(frame.height, progress)
+        update = bar.update if bar is not None else None
         try:
-            done, skipped, seconds = await run_all(replayer, rows, self.concurrency, bar)
+            if n > 1:
+                from workbench.analytics.replay._workers import run_sharded
+
+                shards = await run_sharded(self, frame, n, update)
+                return ReplayResult.from_rows(
+                    shards.rows,
+                    shards.skipped,
+                    seconds=shards.seconds,
+                    policy=self.policy,
+                    policy_hash=self.engine.policy_hash,
+                    stats={**self._stats(), **shards.stats, "workers": n},
+                )
+            done, skipped, seconds = await self.replay_rows(frame.to_dicts(), update)
         finally:
             if bar is not None:
                 bar.close()
@@ -112,7 +162,7 @@ class Session:
             seconds=seconds,
             policy=self.policy,
             policy_hash=self.engine.policy_hash,
-            stats=self._stats(),
+            stats={**self._stats(), "workers": 1},
         )
 
     def _stats(self) -> dict[str, Any]:
@@ -124,6 +174,22 @@ class Session:
         if self.live_cache is not None:
             stats["live_cache"] = {"hits": self.live_cache.hits, "calls": self.live_cache.calls}
         return stats
+
+
+#: rows per slice pre-scored then replayed (their texts fit the scorer's cache)
+PRESCORE_ROWS = 1024
+#: below this many rows a replay runs in this process (starting workers costs seconds)
+SHARD_MIN_ROWS = 4000
+
+
+def pick_workers(workers: int | None, rows: int) -> int:
+    """Worker processes for ``rows`` rows: ``workers`` when given, else one per CPU core
+    from :data:`SHARD_MIN_ROWS` rows on (and one below)."""
+    if workers is not None:
+        return max(1, min(int(workers), max(1, rows)))
+    if rows < SHARD_MIN_ROWS:
+        return 1
+    return max(1, min(os.cpu_count() or 1, rows // 1000))
 
 
 def _bar(total: int, progress: bool) -> Any:

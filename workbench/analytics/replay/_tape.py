@@ -15,11 +15,12 @@ is empty and the request is flagged ``no logged answer``.
 from __future__ import annotations
 
 import contextvars
-import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from workbench import errors
 from workbench.providers import ChatRequest, Completion, Delta, EmbeddingResult
@@ -56,7 +57,7 @@ def _loads(text: Any) -> list[Any]:
     if not isinstance(text, str) or not text:
         return []
     try:
-        data = json.loads(text)
+        data = orjson.loads(text)
     except ValueError:
         return []
     return data if isinstance(data, list) else []

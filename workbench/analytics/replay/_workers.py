@@ -1,0 +1,177 @@
+"""Sharded replay: the rows split into slices, replayed by worker processes.
+
+Each worker process (started with ``spawn``: safe inside Jupyter, nothing of the parent's
+event loop or threads is inherited) builds its own :class:`Session` once (the candidate's
+engine, the pipeline, a verdict memo, the ML scorer) and keeps one event loop; the parent
+sends it slices of rows as Arrow IPC bytes and gets back the per-request rows of the
+result, the skipped rows and the counters of that slice. The slices are handed out as
+workers free up; the parent merges them in row order, so the result is the one an
+in-process replay gives. A failing slice fails the whole replay (no partial result).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from workbench.analytics.replay._session import Session
+
+_STATE: dict[str, Any] = {}  # in a worker process: its session and event loop
+
+_COUNTERS = {
+    "reuse": ("hits", "misses", "seeded"),
+    "ml_batching": ("calls", "batches", "texts", "prescored"),
+}
+
+
+class ReplayWorkerError(RuntimeError):
+    """A worker process failed on a slice of rows (the replay has no partial result)."""
+
+
+@dataclass
+class Shards:
+    """What the workers returned, merged in row order."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _init(cfg: Any, policy: Any, reuse: bool, concurrency: int, threads: int) -> None:
+    """Worker start: one session and one event loop for the life of the process."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)  # before the ML scorer imports torch
+    from workbench.analytics.replay._session import Session
+
+    session = Session(cfg, policy, reuse=reuse, concurrency=concurrency)
+    if session.batching is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    _STATE["session"] = session
+    _STATE["loop"] = asyncio.new_event_loop()
+
+
+def _snapshot(session: Session) -> dict[str, dict[str, Any]]:
+    stats = session._stats()
+    return {k: dict(stats.get(k) or {}) for k in _COUNTERS}
+
+
+def _slice(ipc: bytes) -> tuple[list[dict[str, Any]], list[tuple[str, str]], dict[str, Any]]:
+    """In a worker: replay one slice of rows; (rows, skipped, counters of this slice)."""
+    import polars as pl
+
+    from workbench.analytics.replay._result import rows_of
+
+    session: Session = _STATE["session"]
+    loop: asyncio.AbstractEventLoop = _STATE["loop"]
+    rows = pl.read_ipc(io.BytesIO(ipc), memory_map=False).to_dicts()
+    before = _snapshot(session)
+    done, skipped, _ = loop.run_until_complete(session.replay_rows(rows))
+    after = _snapshot(session)
+    counters: dict[str, Any] = {
+        group: {k: after[group].get(k, 0) - before[group].get(k, 0) for k in keys}
+        for group, keys in _COUNTERS.items()
+        if after[group]
+    }
+    counters["entries"] = (os.getpid(), after.get("reuse", {}).get("entries", 0))
+    return rows_of(done), [(s.request_id, s.reason) for s in skipped], counters
+
+
+def _ipc(frame: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.write_ipc(buf, compression="lz4")
+    return buf.getvalue()
+
+
+def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The counters of every slice added up, as the session's stats read."""
+    out: dict[str, Any] = {}
+    entries: dict[int, int] = {}
+    for p in parts:
+        pid, n = p["entries"]
+        entries[pid] = max(entries.get(pid, 0), n)
+        for group, keys in _COUNTERS.items():
+            if group in p:
+                g = out.setdefault(group, dict.fromkeys(keys, 0))
+                for k in keys:
+                    g[k] += p[group][k]
+    if "reuse" in out:
+        out["reuse"]["entries"] = sum(entries.values())
+    if "ml_batching" in out:
+        b = out["ml_batching"]
+        b["mean_batch"] = round(b["texts"] / b["batches"], 1) if b["batches"] else 0.0
+    return out
+
+
+def slice_rows(total: int, workers: int) -> int:
+    """Rows per slice: about eight slices per worker, 250 to 2,500 rows each."""
+    return max(250, min(2500, -(-total // (workers * 8))))
+
+
+async def run_sharded(session: Session, frame: pl.DataFrame, workers: int, progress: Any) -> Shards:
+    """Replay ``frame`` in ``workers`` processes built like ``session``."""
+    t0 = time.perf_counter()
+    size = slice_rows(frame.height, workers)
+    bounds = [(k, min(k + size, frame.height)) for k in range(0, frame.height, size)]
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init,
+        initargs=(
+            session.cfg,
+            session.policy,
+            session.memo is not None,
+            session.concurrency,
+            threads,
+        ),
+    )
+    loop = asyncio.get_running_loop()
+    futures = [loop.run_in_executor(pool, _slice, _ipc(frame.slice(a, b - a))) for a, b in bounds]
+    try:
+        results = await _gather(futures, bounds, progress)
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        await asyncio.to_thread(pool.shutdown, True, cancel_futures=True)
+        raise
+    await asyncio.to_thread(pool.shutdown, True)
+    out = Shards(seconds=time.perf_counter() - t0)
+    for rows, skipped, _ in results:
+        out.rows.extend(rows)
+        out.skipped.extend(skipped)
+    out.stats = _merge([c for _, _, c in results])
+    return out
+
+
+async def _gather(futures: list[Any], bounds: list[tuple[int, int]], progress: Any) -> list[Any]:
+    """Every slice's result in slice order; the first failure raised as a
+    :class:`ReplayWorkerError` naming its rows."""
+    index = {id(f): k for k, f in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
+    pending = set(futures)
+    while pending:
+        finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        for f in finished:
+            k = index[id(f)]
+            a, b = bounds[k]
+            exc = f.exception()
+            if exc is not None:
+                raise ReplayWorkerError(
+                    f"replay worker failed on rows {a}-{b - 1}: {type(exc).__name__}: {exc}"
+                ) from exc
+            results[k] = f.result()
+            if progress is not None:
+                progress(b - a)
+    return results
