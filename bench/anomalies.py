@@ -172,16 +172,16 @@ def ours_detector(run: Run, **cfg: Any) -> list[Anomaly]:
 
 def evaluate(
     runs: Sequence[Run], detector: Callable[..., list[Anomaly]], params: dict[str, Any]
-) -> tuple[EventScore, list[Anomaly], float]:
-    """Summed score over runs, the alerts, and seconds spent detecting."""
+) -> tuple[EventScore, list[list[Anomaly]], float]:
+    """Summed score over runs, the alerts of each run, and seconds spent detecting."""
     total: EventScore | None = None
-    alerts: list[Anomaly] = []
+    alerts: list[list[Anomaly]] = []
     spent = 0.0
     for run in runs:
         t0 = time.perf_counter()
         found = detector(run, **params)
         spent += time.perf_counter() - t0
-        alerts += found
+        alerts.append(found)
         sc = score_events(found, run.sim.events, days=run.scored_days, bucket=HOUR)
         total = sc if total is None else total + sc
     assert total is not None
@@ -206,19 +206,13 @@ def tune(
     return choice
 
 
-def _kind_recall(runs: Sequence[Run], alerts: list[Anomaly]) -> dict[str, str]:
+def _kind_recall(runs: Sequence[Run], alerts: list[list[Anomaly]]) -> dict[str, str]:
     hit: Counter[str] = Counter()
     total: Counter[str] = Counter()
-    for run in runs:
-        mine = [
-            a
-            for a in alerts
-            if run.sim.start <= a.start < run.sim.start + timedelta(days=run.sim.days)
-        ]
+    for run, found in zip(runs, alerts, strict=True):
         for e in run.sim.events:
             total[e.kind] += 1
-            sc = score_events(mine, [e], days=1.0)
-            hit[e.kind] += sc.detected
+            hit[e.kind] += score_events(found, [e], days=1.0).detected
     return {k: f"{hit[k]}/{total[k]}" for k in sorted(total)}
 
 

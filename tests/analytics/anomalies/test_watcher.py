@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from workbench.analytics.anomalies import AlertStore, Watcher, WatchSettings, acknowledge, mute
 
@@ -75,3 +78,40 @@ def test_cooldown_and_failed_posts(wb_home: Path) -> None:
         write(root, hourly(T0 + timedelta(hours=76), 2, errors=24))
         r4 = w.tick(T0 + timedelta(hours=78, minutes=5))
         assert len(r4.opened) == 3 and r4.posted == [] and len(hook.bodies) == 2
+
+
+def test_gateway_config_section_runs_a_watcher_thread(
+    wb_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.analytics.anomalies import watcher_for_gateway
+    from workbench.config.gateway import parse_config
+    from workbench.errors import ConfigError
+
+    monkeypatch.setenv("HOOK_URL", "http://127.0.0.1:9/hook")
+    section = {
+        "enabled": True,
+        "every_minutes": 0.01,
+        "webhook_url_env": "HOOK_URL",
+        "cooldown_minutes": 5,
+    }
+    cfg = parse_config({"models": [{"name": "echo", "provider": "echo"}], "anomalies": section})
+    w = watcher_for_gateway(cfg)
+    try:
+        assert w.running
+        assert w.settings.webhook_url == "http://127.0.0.1:9/hook"
+        assert w.settings.cooldown == timedelta(minutes=5)
+        for _ in range(600):  # wait for the first tick (an empty lake: nothing active)
+            if w.last is not None:
+                break
+            time.sleep(0.1)
+        assert w.last is not None and w.last.active == [] and w.last.opened == []
+    finally:
+        w.stop()
+    assert not w.running
+    with pytest.raises(ConfigError, match="anomalies"):
+        parse_config(
+            {
+                "models": [{"name": "echo", "provider": "echo"}],
+                "anomalies": {"enabled": True, "every": 5},
+            }
+        )

@@ -8,7 +8,7 @@ CUSUM drift detector for slow changes; minimum-volume, persistence and direction
 severities; an alerts table with acknowledge/mute; a watcher that posts Slack-compatible
 webhooks with de-duplication and cool-down. ::
 
-    import workbench.anomalies as an
+    from workbench import anomalies as an    # = workbench.analytics.anomalies
     for a in an.detect(since="7d"):
         print(a.describe())
     frame = an.series(since="14d")              # polars: level, entity, metric, ts, value, volume

@@ -23,11 +23,16 @@ from ._simulate_events import Event
 class AlertLike(Protocol):
     """What scoring needs of an alert."""
 
-    level: str
-    entity: str
-    metric: str
-    start: datetime
-    end: datetime
+    @property
+    def level(self) -> str: ...
+    @property
+    def entity(self) -> str: ...
+    @property
+    def metric(self) -> str: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
 
 
 @dataclass(frozen=True)
