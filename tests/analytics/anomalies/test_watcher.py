@@ -115,3 +115,22 @@ def test_gateway_config_section_runs_a_watcher_thread(
                 "anomalies": {"enabled": True, "every": 5},
             }
         )
+
+
+def test_minute_view_sees_a_burst_inside_the_current_hour(wb_home: Path) -> None:
+    from ._log import record
+
+    root = wb_home / "logs"
+    burst = T0 + timedelta(hours=3)
+    recs = hourly(T0, 3, per_hour=240)
+    for i in range(80):  # 20 minutes, every other request failing
+        at = burst + timedelta(seconds=15 * i)
+        recs.append(record(at, status="error", http_status=502) if i % 2 else record(at))
+    write(root, recs)
+    w = Watcher(WatchSettings(), store=AlertStore(wb_home / "a.db"), root=root)
+    now = burst + timedelta(minutes=25)
+    assert {(a.series, a.metric) for a in w.detect_active(now)} == {
+        (s, "error_rate") for s in SERIES
+    }
+    hourly_only = Watcher(WatchSettings(fast_bucket=None), store=w.store, root=root)
+    assert hourly_only.detect_active(now) == []  # the hour is not complete yet
