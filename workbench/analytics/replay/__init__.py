@@ -20,6 +20,7 @@ from workbench.analytics.replay._api import areplay, load_candidate, replay
 from workbench.analytics.replay._batching import BatchingScorer
 from workbench.analytics.replay._outcome import KINDS, Outcome, outcome_of
 from workbench.analytics.replay._result import Flip, ReplayResult
+from workbench.analytics.replay._workers import ReplayWorkerError
 
 __all__ = [
     "KINDS",
@@ -27,6 +28,7 @@ __all__ = [
     "Flip",
     "Outcome",
     "ReplayResult",
+    "ReplayWorkerError",
     "areplay",
     "load_candidate",
     "outcome_of",

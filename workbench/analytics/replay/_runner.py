@@ -264,7 +264,14 @@ async def run_all(
                 progress(pending)
                 pending = 0
 
-    await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+    tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, concurrency))]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:  # one row failed: stop the others before raising
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     if progress is not None and pending:
         progress(pending)
     done = [r for r in results if isinstance(r, Replayed)]

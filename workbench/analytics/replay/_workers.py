@@ -1,7 +1,8 @@
 """Sharded replay: the rows split into slices, replayed by worker processes.
 
-Each worker process (started with ``spawn``: safe inside Jupyter, nothing of the parent's
-event loop or threads is inherited) builds its own :class:`Session` once (the candidate's
+Each worker process (forked from a ``forkserver`` that imported the heavy modules once,
+or started with ``spawn``: safe inside Jupyter, nothing of the parent's event loop or
+threads is inherited) builds its own :class:`Session` once (the candidate's
 engine, the pipeline, a verdict memo, the ML scorer) and keeps one event loop; the parent
 sends it slices of rows as Arrow IPC bytes and gets back the per-request rows of the
 result, the skipped rows and the counters of that slice. The slices are handed out as
@@ -114,6 +115,21 @@ def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+#: imported once by the fork server, so that each worker starts without importing them
+PRELOAD = ["workbench.analytics.replay._session", "workbench.guardrails.ml.scorer", "torch"]
+
+
+def _context() -> Any:
+    """``forkserver`` (workers forked from a clean server process that imported the
+    heavy modules once; no thread or event loop of this process is inherited), else
+    ``spawn``."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
 def slice_rows(total: int, workers: int) -> int:
     """Rows per slice: about eight slices per worker, 250 to 2,500 rows each."""
     return max(250, min(2500, -(-total // (workers * 8))))
@@ -127,7 +143,7 @@ async def run_sharded(session: Session, frame: pl.DataFrame, workers: int, progr
     threads = max(1, (os.cpu_count() or 1) // workers)
     pool = ProcessPoolExecutor(
         workers,
-        mp_context=multiprocessing.get_context("spawn"),
+        mp_context=_context(),
         initializer=_init,
         initargs=(
             session.cfg,
