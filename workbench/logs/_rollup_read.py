@@ -5,7 +5,8 @@ current (made from exactly the minute-rollup files the hour holds now), and the 
 rollups otherwise (hours cut by the window's edges, open hours, hours with a late file).
 Both have the same schema (an hour row's ``minute`` is the hour's start), so one
 ``read_parquet`` reads the mix and every aggregate gives the answer the minute rollups
-alone would give.
+alone would give. A window that covers a whole day reads the day's one file (its hour
+rollups concatenated) when it is current.
 """
 
 from __future__ import annotations
@@ -45,10 +46,33 @@ def rollup_files(root: Path, f: Filters, hourly: bool = True) -> list[Path]:
     from workbench.logstore.rollups import rollup_dir
 
     files: list[Path] = []
+    days: dict[str, list[tuple[int, list[Path]]]] = {}
     for date, hour, minute in hour_partitions(rollup_dir(root), f.window):
-        whole = hourly and covers_hour(f, date, hour)
-        files += current_hour_rollup(root, date, hour, minute) if whole else minute
+        days.setdefault(date, []).append((hour, minute))
+    for date, hours in days.items():
+        day = current_day_rollup(root, f, date, hours) if hourly else None
+        if day is not None:
+            files.append(day)
+            continue
+        for hour, minute in hours:
+            whole = hourly and covers_hour(f, date, hour)
+            files += current_hour_rollup(root, date, hour, minute) if whole else minute
     return files
+
+
+def current_day_rollup(
+    root: Path, f: Filters, date: str, hours: list[tuple[int, list[Path]]]
+) -> Path | None:
+    """The day file of ``date`` when the window covers the whole day and the file was
+    made from the current hour rollups of exactly these hours."""
+    from workbench.logstore.rollups import day_rollup_dir, day_rollup_name, hour_rollup_name
+    from workbench.logstore.schema import partition_dir
+
+    if not (covers_hour(f, date, 0) and covers_hour(f, date, 23)):
+        return None
+    names = {hour: hour_rollup_name(p.name for p in minute) for hour, minute in hours}
+    candidate = day_rollup_dir(root) / partition_dir(date, 0) / day_rollup_name(names)
+    return candidate if candidate.is_file() else None
 
 
 def current_hour_rollup(root: Path, date: str, hour: int, minute: list[Path]) -> list[Path]:

@@ -9,7 +9,8 @@ readers (:mod:`workbench.logstore._layout`). A record that arrives for a compact
 later is written as a new part and merged on the next pass. Compacted files stay where
 the glob ``requests/**/*.parquet`` finds them; request ids are unchanged, so the
 writer's idempotency holds across compaction. Each closed partition also gets its hour
-rollup (:func:`workbench.logstore.rollups.roll_up_hour`; nothing to do when current).
+rollup (:func:`workbench.logstore.rollups.roll_up_hour`; nothing to do when current),
+and each ended day its day file (:func:`~workbench.logstore.rollups.roll_up_days`).
 
 Only the writer's process changes the layout: the LogSink runs :func:`compact_closed`
 in the background, and :func:`compact` (``workbench logs compact``) opens the lake's
@@ -244,6 +245,12 @@ def compact_closed(
             report.rows += out.rows
             report.method = outcome
             log.info("compacted %s: %d files -> %d", partition, merged, len(out.names))
+    try:  # one rollup file per ended day (its hours concatenated)
+        rollups.roll_up_days(writer.root, now=now, grace_s=grace_s)
+    except Exception:
+        if writer.closed:
+            raise
+        log.exception("writing the day rollups failed; readers use the hour rollups")
     return report
 
 

@@ -38,7 +38,10 @@ minute-rollup files it was made from (:func:`hour_rollup_name`): a reader uses t
 file only while the partition still holds exactly those files (a late record adds a
 file, so the hour reads from its minute rollups until the next compaction pass rolls it
 up again). Compaction writes them for closed hours (:func:`roll_up_hour`);
-:func:`roll_up_hours` (and :func:`rebuild`) writes them for every closed hour.
+:func:`roll_up_hours` (and :func:`rebuild`) writes them for every closed hour. An ended
+day also gets ``rollups/day/date=D/hour=00/day-<digest>.parquet``, its hour rollups concatenated
+(hour resolution still; ``<digest>`` names those hour files, :func:`day_rollup_name`), so
+a long range opens one file per day.
 """
 
 from __future__ import annotations
@@ -77,6 +80,8 @@ log = logging.getLogger(__name__)
 LEVEL = "minute"
 HOUR_LEVEL = "hour"
 HOUR_PREFIX = "hour-"
+DAY_LEVEL = "day"
+DAY_PREFIX = "day-"
 
 
 # -- writing ---------------------------------------------------------------------------
@@ -222,11 +227,57 @@ def roll_up_hour(root: Path, date: str, hour: int) -> bool:
     return wrote
 
 
+def day_rollup_dir(root: Path) -> Path:
+    """``root/rollups/day``: one file per ended day, its hour rollups concatenated, under
+    ``date=D/hour=00/`` (the hive layout of the other rollups, so one ``read_parquet``
+    reads them all; each row's own hour is in ``minute``)."""
+    return Path(root) / "rollups" / DAY_LEVEL
+
+
+def day_rollup_name(hour_files: dict[int, str]) -> str:
+    """The name of the day file made from these ``{hour: hour-rollup file name}``."""
+    text = "\n".join(f"{h}:{n}" for h, n in sorted(hour_files.items()))
+    return f"{DAY_PREFIX}{hashlib.sha256(text.encode()).hexdigest()[:20]}.parquet"
+
+
+def current_hour_names(root: Path, date: str) -> dict[int, str]:
+    """``{hour: the name its current hour rollup has}`` for the hours of ``date`` with data."""
+    out = {}
+    for hour in range(24):
+        minute = _visible(rollup_dir(root) / partition_dir(date, hour))
+        if minute:
+            out[hour] = hour_rollup_name(minute)
+    return out
+
+
+def roll_up_day(root: Path, date: str) -> bool:
+    """Write the day file of ``date`` (its 24 hours' current hour rollups, concatenated:
+    still one row per hour and combination, so one file serves a whole day) unless the
+    current one exists; the hours are rolled up first. True when one was written."""
+    names = current_hour_names(root, date)
+    folder = day_rollup_dir(root) / partition_dir(date, 0)
+    old = _visible(folder)
+    name = day_rollup_name(names)
+    wrote = bool(names) and name not in old
+    if wrote:
+        for hour in names:
+            roll_up_hour(root, date, hour)
+        hours = hour_rollup_dir(root)
+        paths = [str(hours / partition_dir(date, h) / n) for h, n in sorted(names.items())]
+        table = pq.read_table(paths, schema=rollup_schema(), partitioning=None)
+        write_table_atomic(table, folder / name)
+    for other, path in old.items():
+        if other != name or not names:
+            path.unlink(missing_ok=True)
+    return wrote
+
+
 def roll_up_hours(
     root: Path, *, since: str | None = None, now: datetime | None = None, grace_s: float = 0.0
 ) -> int:
     """Write the hour rollups of every hour that ended ``grace_s`` before ``now`` (from
-    date ``since`` on) whose current one is missing; returns how many were written."""
+    date ``since`` on) whose current one is missing, then the day files of the days that
+    ended; returns how many hour rollups were written."""
     root = Path(root)
     now = now or datetime.now(UTC)
     written = 0
@@ -236,6 +287,22 @@ def roll_up_hours(
         start = datetime.strptime(date, "%Y-%m-%d").replace(hour=hour, tzinfo=UTC)
         if start + timedelta(hours=1, seconds=grace_s) <= now:
             written += roll_up_hour(root, date, hour)
+    roll_up_days(root, since=since, now=now, grace_s=grace_s)
+    return written
+
+
+def roll_up_days(
+    root: Path, *, since: str | None = None, now: datetime | None = None, grace_s: float = 0.0
+) -> int:
+    """Write the day files of the days that ended ``grace_s`` before ``now``."""
+    now = now or datetime.now(UTC)
+    days = {d for d, _ in _partitions(rollup_dir(root))}
+    days |= {d for d, _ in _partitions(day_rollup_dir(root))}
+    written = 0
+    for date in sorted(days):
+        end = datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
+        if (since is None or date >= since) and end + timedelta(seconds=grace_s) <= now:
+            written += roll_up_day(root, date)
     return written
 
 
@@ -243,7 +310,7 @@ def repair(root: Path, *, since: str | None = None, rebuild: bool = False) -> in
     """Bring every rollup partition (from date ``since`` on) in line with the requests
     tree; returns how many rollup files were written. Run by the writer when it opens."""
     root = Path(root)
-    for tree in (rollup_dir(root), hour_rollup_dir(root)):
+    for tree in (rollup_dir(root), hour_rollup_dir(root), day_rollup_dir(root)):
         for tmp in tree.glob("**/.*.tmp"):
             tmp.unlink(missing_ok=True)
     keys = _partitions(root / "requests") | _partitions(rollup_dir(root))
@@ -270,8 +337,9 @@ def rebuild(root: Path | None = None, since: datetime | str | None = None) -> in
     day = since.strftime("%Y-%m-%d") if isinstance(since, datetime) else since
     with LogWriter(root) as writer, writer.layout_lock():
         written = repair(writer.root, since=day, rebuild=True)
-        hours = hour_rollup_dir(writer.root)
-        for folder in [p for p in hours.glob("date=*/hour=*") if p.is_dir()]:
+        derived = [*hour_rollup_dir(writer.root).glob("date=*/hour=*")]
+        derived += day_rollup_dir(writer.root).glob("date=*/hour=*")
+        for folder in derived:
             if day is None or folder.parent.name.split("=", 1)[-1] >= day:
                 shutil.rmtree(folder, ignore_errors=True)
         return written + roll_up_hours(writer.root, since=day)
@@ -287,12 +355,17 @@ __all__ = [
     "bucket_value",
     "coarsen",
     "compute",
+    "current_hour_names",
+    "day_rollup_dir",
+    "day_rollup_name",
     "hour_rollup_dir",
     "hour_rollup_name",
     "rebuild",
     "repair",
     "roll_up",
     "roll_up_file",
+    "roll_up_day",
+    "roll_up_days",
     "roll_up_hour",
     "roll_up_hours",
     "rollup_dir",
