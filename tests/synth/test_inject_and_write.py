@@ -95,8 +95,10 @@ def test_write_into_the_lake_reads_back_with_rollups(wb_home: Path) -> None:
     assert n["n"][0] == report.rows == n["d"][0]
     files = list((root / "requests").glob("date=*/hour=*/part-*.parquet"))
     assert len(files) == report.files == 48  # one file per hour partition
-    rollups = list((root / "rollups").rglob("part-*.parquet"))
+    rollups = list((root / "rollups" / "minute").rglob("part-*.parquet"))
     assert len(rollups) == len(files)
+    hours = list((root / "rollups" / "hour").rglob("*.parquet"))
+    assert len(hours) == 48  # every hour ended: long ranges read hour rollups at once
     with LogWriter(root) as w:  # the gateway's writer opens the bulk-written lake
         assert w.stats()["accepted"] == 0
 

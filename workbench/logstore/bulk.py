@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from ..home import logs_dir
 from ._parquet import COMPRESSION
 from .migrations import migrate
-from .rollups import roll_up
+from .rollups import roll_up, roll_up_hours
 from .schema import partition_dir, schema
 from .spool import new_segment_id
 from .writer import WriterLockedError, _acquire_lock
@@ -127,7 +127,9 @@ def write_tables(root: Path | None, tables: Iterable[pa.Table]) -> BulkReport:
     ``root`` defaults to ``logs_dir()``. Holds the writer lock throughout: raises
     :class:`WriterLockedError` at once if a ``LogWriter`` holds it. Each table becomes one
     file per hour it spans, plus its rollup files; a table is only consumed from the
-    iterable while the lock is held, so a generator can produce them lazily.
+    iterable while the lock is held, so a generator can produce them lazily. At the end
+    the hours that ended get their hour rollups and day files (what long-range
+    dashboard aggregates read).
     """
     base = Path(root) if root is not None else logs_dir()
     report = BulkReport()
@@ -142,4 +144,6 @@ def write_tables(root: Path | None, tables: Iterable[pa.Table]) -> BulkReport:
             report.part_ids.append(part_id)
             report.rows += table.num_rows
             report.tables += 1
+        if report.rows:
+            roll_up_hours(base)  # hour rollups and day files of the hours that ended
     return report
