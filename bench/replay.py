@@ -6,16 +6,22 @@
    so the rows are true v2 rows with hashed verdicts; then copied (new request ids,
    four workspaces) up to ``--rows`` and written with the real LogWriter.
 2. Replays, in one run, of a candidate that changes only cheap checks (the input length
-   cap and one new regex check):
+   cap and one new regex check); ``N`` = ``--workers`` (default one per CPU core):
 
-   - ``cheap-change, reuse``: all ``--rows`` rows, verdicts reused;
+   - ``cheap-change, reuse, N workers``: all ``--rows`` rows, verdicts reused, sharded;
+   - ``cheap-change, reuse, 1 process``: ``--baseline-rows`` rows, the in-process path;
    - ``cheap-change, no reuse`` (baseline): ``--baseline-rows`` rows, every check
-     recomputed (ML scores batched);
-   - ``full recompute``: the ``--unique`` distinct requests, no reuse, ML scorer cache
-     cleared first: every ML check computed from scratch, batched across requests.
+     recomputed (ML scores batched, texts pre-scored), sharded;
+   - ``full recompute, N workers``: the ``--unique`` distinct requests, no reuse, each
+     worker starting with an empty ML cache: every ML check computed, texts pre-scored;
+   - ``full recompute, 1 process``: the same rows in this process, texts pre-scored;
+   - ``full recompute, 1 process, no prescore`` (the method before): the same rows in
+     this process (scorer cache cleared), ML scores batched across concurrent requests
+     only.
 
 Run: ``.venv/bin/python -m bench.replay`` (defaults: 2,000 unique, 100,000 rows,
-10,000 baseline rows).
+10,000 baseline rows, one worker per CPU core). Seconds are the whole call (worker
+start included).
 """
 
 from __future__ import annotations
@@ -162,18 +168,28 @@ def candidate() -> dict[str, Any]:
     return dict(data)
 
 
-def _leg(name: str, frame: Any, scorer: Any, reuse: bool, clear: bool) -> dict[str, Any]:
+def _leg(name: str, frame: Any, reuse: bool, workers: int, prescore: bool = True) -> dict[str, Any]:
     from workbench.analytics.replay import replay
+    from workbench.guardrails.ml.scorer import get_scorer
 
-    if clear:
-        scorer.clear_cache()
-    res = replay(frame, candidate(), reuse=reuse, progress=False, concurrency=16, scorer=scorer)
+    get_scorer().clear_cache()  # this process's scorer; workers start with empty caches
+    t0 = time.perf_counter()
+    res = replay(
+        frame,
+        candidate(),
+        reuse=reuse,
+        progress=False,
+        concurrency=64,
+        workers=workers,
+        prescore=prescore,
+    )
+    wall = time.perf_counter() - t0
     s = res.summary()
     return {
         "leg": name,
         "rows": s["replayed"],
-        "seconds": s["seconds"],
-        "req_s": s["requests_per_s"],
+        "seconds": wall,  # the whole call: worker start included
+        "req_s": s["replayed"] / wall,
         "changed": s["changed"],
         "reuse": s.get("reuse"),
         "ml": s.get("ml_batching"),
@@ -185,12 +201,13 @@ def main() -> None:
     ap.add_argument("--unique", type=int, default=2000)
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--baseline-rows", type=int, default=10_000)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
     os.environ.setdefault("WORKBENCH_HOME", tempfile.mkdtemp(prefix="bench-replay-"))
-    from workbench.guardrails.ml.scorer import LocalScorer
+    from workbench.guardrails.ml.scorer import get_scorer
     from workbench.logstore import LogWriter, query
 
-    scorer = LocalScorer()
+    scorer = get_scorer()
     scorer.warmup()
     t0 = time.perf_counter()
     records = asyncio.run(_generate(args.unique, scorer))
@@ -205,25 +222,28 @@ def main() -> None:
     write_s = time.perf_counter() - t0
     print(
         f"logged traffic: {args.unique} unique requests through the pipeline in {gen_s:.1f} s; "
-        f"{len(rows)} rows written in {write_s:.1f} s"
+        f"{len(rows)} rows written in {write_s:.1f} s; load average {os.getloadavg()}"
     )
     t0 = time.perf_counter()
     frame = query("SELECT * FROM requests ORDER BY received_at")
     print(f"read {frame.height} rows from the lake in {time.perf_counter() - t0:.1f} s")
+    n, base, uniq = args.workers, frame.head(args.baseline_rows), frame.head(args.unique)
     legs = [
-        _leg("cheap-change, reuse", frame, scorer, True, False),
-        _leg(
-            "cheap-change, no reuse (baseline)", frame.head(args.baseline_rows), scorer, False, True
-        ),
-        _leg("full recompute (ML, no reuse)", frame.head(args.unique), scorer, False, True),
+        _leg(f"cheap-change, reuse, {n} workers", frame, True, n),
+        _leg("cheap-change, reuse, 1 process", base, True, 1),
+        _leg(f"cheap-change, no reuse, {n} workers", base, False, n),
+        _leg(f"full recompute, {n} workers", uniq, False, n),
+        _leg("full recompute, 1 process", uniq, False, 1),
+        _leg("full recompute, 1 process, no prescore", uniq, False, 1, prescore=False),
     ]
-    print(f"\n{'leg':<36}{'rows':>9}{'seconds':>10}{'req/s':>10}{'changed':>9}")
+    print(f"\n{'leg':<42}{'rows':>9}{'seconds':>10}{'req/s':>10}{'changed':>9}")
     for g in legs:
         print(
-            f"{g['leg']:<36}{g['rows']:>9}{g['seconds']:>10.1f}{g['req_s']:>10.1f}{g['changed']:>9}"
+            f"{g['leg']:<42}{g['rows']:>9}{g['seconds']:>10.1f}{g['req_s']:>10.1f}{g['changed']:>9}"
         )
     for g in legs:
         print(f"{g['leg']}: reuse={g['reuse']} ml_batching={g['ml']}")
+    print(f"load average after: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -158,7 +158,7 @@ async def record_log(cfg: GatewayConfig) -> dict[str, dict[str, Any]]:
     gp = build_pipeline(cfg, submit_record=records.append, policies=OnePolicy(POLICY_A))
     ids: dict[str, str] = {}
     for label, (model, text, stream) in REQUESTS.items():
-        body = {"model": model, "messages": [{"role": "user", "content": text}]}
+        body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": text}]}
         if stream:
             body["stream"] = True
         raw = json.dumps(body).encode()

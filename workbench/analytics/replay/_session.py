@@ -35,11 +35,13 @@ class Session:
         concurrency: int = 8,
         reuse: bool = True,
         scorer: Any = None,
+        prescore: bool = True,
     ) -> None:
         self.cfg = cfg
         self.policy = policy
         self.live = live
         self.concurrency = concurrency
+        self.prescore = prescore
         self.memo = VerdictMemo() if reuse else None
         self.engine = GuardrailEngine(
             policy, policy_hash=policy_hash(policy), version_id="candidate", memo=self.memo
@@ -94,7 +96,7 @@ class Session:
                 self.cfg, self.engine, self._prices(), self._hosted(), replayer.submit
             )
             self._replayer = replayer
-        if self.batching is None or self.memo is not None:
+        if self.batching is None or self.memo is not None or not self.prescore:
             return await run_all(self._replayer, rows, self.concurrency, progress)
         # full recompute: each slice's texts are encoded in big batches first
         done: list[Replayed] = []
@@ -114,9 +116,9 @@ class Session:
             return False
         if self.batching is None:
             return True
-        from workbench.guardrails.ml.scorer import LocalScorer
+        from workbench.guardrails.ml.scorer import get_scorer
 
-        return isinstance(self.batching.scorer, LocalScorer)
+        return self.batching.scorer is get_scorer()  # what each worker builds
 
     async def run(
         self,
@@ -135,7 +137,8 @@ class Session:
         with its figures."""
         filters = Filters(parse_time(since), parse_time(until), workspace, model, limit)
         frame = load_rows(source, filters, root)
-        n = pick_workers(workers, frame.height) if self.shardable() else 1
+        heavy = self.batching is not None and self.memo is None
+        n = pick_workers(workers, frame.height, heavy) if self.shardable() else 1
         bar = _bar(frame.height, progress)
         update = bar.update if bar is not None else None
         try:
@@ -178,16 +181,20 @@ class Session:
 
 #: rows per slice pre-scored then replayed (their texts fit the scorer's cache)
 PRESCORE_ROWS = 1024
-#: below this many rows a replay runs in this process (starting workers costs seconds)
-SHARD_MIN_ROWS = 4000
+#: from this many rows on a replay is sharded across worker processes: starting them
+#: (imports, the ML model) costs 15-40 s of CPU, which pays off only on many rows
+SHARD_MIN_ROWS = 20_000
+#: the same for a replay that runs ML checks without reuse (a few ms of CPU per row)
+SHARD_MIN_ROWS_ML = 2_000
 
 
-def pick_workers(workers: int | None, rows: int) -> int:
+def pick_workers(workers: int | None, rows: int, ml_heavy: bool = False) -> int:
     """Worker processes for ``rows`` rows: ``workers`` when given, else one per CPU core
-    from :data:`SHARD_MIN_ROWS` rows on (and one below)."""
+    from :data:`SHARD_MIN_ROWS` rows on (:data:`SHARD_MIN_ROWS_ML` when every ML check
+    is recomputed), and one below."""
     if workers is not None:
         return max(1, min(int(workers), max(1, rows)))
-    if rows < SHARD_MIN_ROWS:
+    if rows < (SHARD_MIN_ROWS_ML if ml_heavy else SHARD_MIN_ROWS):
         return 1
     return max(1, min(os.cpu_count() or 1, rows // 1000))
 

@@ -48,13 +48,15 @@ class Shards:
     seconds: float = 0.0
 
 
-def _init(cfg: Any, policy: Any, reuse: bool, concurrency: int, threads: int) -> None:
+def _init(
+    cfg: Any, policy: Any, reuse: bool, concurrency: int, prescore: bool, threads: int
+) -> None:
     """Worker start: one session and one event loop for the life of the process."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)  # before the ML scorer imports torch
     from workbench.analytics.replay._session import Session
 
-    session = Session(cfg, policy, reuse=reuse, concurrency=concurrency)
+    session = Session(cfg, policy, reuse=reuse, concurrency=concurrency, prescore=prescore)
     if session.batching is not None:
         import torch
 
@@ -150,6 +152,7 @@ async def run_sharded(session: Session, frame: pl.DataFrame, workers: int, progr
             session.policy,
             session.memo is not None,
             session.concurrency,
+            session.prescore,
             threads,
         ),
     )
