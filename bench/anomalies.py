@@ -32,7 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,7 @@ from workbench.analytics.anomalies import (
     METRICS,
     Anomaly,
     DetectorConfig,
+    Event,
     EventScore,
     Simulation,
     detect_frame,
@@ -216,12 +217,151 @@ def _kind_recall(runs: Sequence[Run], alerts: list[list[Anomaly]]) -> dict[str, 
     return {k: f"{hit[k]}/{total[k]}" for k in sorted(total)}
 
 
+@dataclass
+class SynthSim:
+    """A ``workbench.synth`` run with injections, shaped like a :class:`Simulation`."""
+
+    events: list[Event]
+    start: datetime
+    days: int
+    warmup_days: int
+    rows: int
+
+    @property
+    def scored_from(self) -> datetime:
+        """Where scoring begins: after the warm-up."""
+        return self.start + timedelta(days=self.warmup_days)
+
+
+# synth injection kind -> the metrics it moves
+_SYNTH_METRICS: dict[str, set[str]] = {
+    "spike": {"requests", "cost"},
+    "level_shift": {"requests", "cost"},
+    "leaked_key": {"requests", "tokens_per_request", "cost"},
+    "latency_regression": {"p95_latency", "p95_ttft"},
+    "error_burst": {"error_rate", "p95_latency", "p95_ttft"},
+    "cache_collapse": {"cache_hit_rate", "cost"},
+    "attack_surge": {"block_rate"},
+}
+
+
+def _synth_injections(rng: np.random.Generator, start: datetime, warmup: int) -> list[Any]:
+    """Two of each synth kind but the ramp (its change never ends), in random order with
+    gaps of 1 to 2.5 days, on random workspaces (the cache-less ones excluded for a cache
+    collapse) or models."""
+    from workbench import synth
+
+    wss = [w.name for w in synth.default_workspaces()]
+    cached = [w.name for w in synth.default_workspaces() if w.cache]
+    models = [m.name for m in synth.default_models()]
+
+    def hours(lo: int, hi: int) -> int:
+        return int(rng.integers(lo, hi + 1))
+
+    makers: list[Callable[[datetime, str], Any]] = [
+        lambda t, w: synth.Spike(t, hours=hours(1, 3), factor=5.0, workspace=w),
+        lambda t, w: synth.LevelShift(
+            t, hours=hours(24, 48), factor=float(rng.choice([0.3, 2.5])), workspace=w
+        ),
+        lambda t, w: synth.LeakedKey(t, hours=hours(6, 24), workspace=w),
+        lambda t, w: synth.LatencyRegression(t, hours=hours(6, 24), model=str(rng.choice(models))),
+        lambda t, w: synth.ErrorBurst(
+            t, hours=hours(1, 4), rate=0.3, model=str(rng.choice(models))
+        ),
+        lambda t, w: synth.CacheCollapse(t, hours=hours(6, 24), workspace=str(rng.choice(cached))),
+        lambda t, w: synth.AttackSurge(t, hours=hours(2, 8), rate=0.4, workspace=w),
+    ]
+    order = [m for m in makers for _ in range(2)]
+    rng.shuffle(order)  # type: ignore[arg-type]
+    at = start + timedelta(days=warmup, hours=hours(6, 48))
+    out = []
+    for make in order:
+        inj = make(at, str(rng.choice(wss)))
+        out.append(inj)
+        at = inj.end + timedelta(hours=hours(24, 60))
+    return out
+
+
+def _synth_event(inj: Any, table: Any) -> Event:
+    """The ground truth of one injection: every series with rows in its scope."""
+    import pyarrow.compute as pc
+
+    ws = table.column("workspace").to_numpy(zero_copy_only=False)
+    keys = table.column("key_id").to_numpy(zero_copy_only=False)
+    model = pc.coalesce(table.column("model_served"), table.column("model_requested"))
+    models = model.to_numpy(zero_copy_only=False)
+    t = table.column("received_at").cast("int64").to_numpy()
+    scope = inj.active(t)
+    if getattr(inj, "workspace", None):
+        scope &= ws == inj.workspace
+    if getattr(inj, "model", None):
+        scope &= models == inj.model
+    series = {("workspace", str(w)) for w in set(ws[scope])}
+    series |= {("key", str(k)) for k in set(keys[scope])}
+    series |= {("model", str(m)) for m in set(models[scope]) if m is not None}
+    target = getattr(inj, "model", None) or inj.workspace or "all"
+    metrics = frozenset(_SYNTH_METRICS[inj.label])
+    return Event(inj.label, str(target), inj.start, inj.end, metrics, frozenset(series), 0.0)
+
+
+def build_synth(seed: int, days: int, rate: float = 400.0) -> Run:
+    """``workbench.synth`` traffic with injections, read through the same series SQL."""
+    import duckdb
+    import pyarrow as pa
+
+    from workbench import synth
+
+    rng = np.random.default_rng(seed)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    injections = _synth_injections(rng, start, 14)
+    end = start + timedelta(days=days)
+    if injections[-1].end > end - timedelta(days=1):
+        raise ValueError(f"{days} days are too few for the synth injections")
+    tables = synth.generate(start, end, rate_per_hour=rate, seed=seed, inject=injections)
+    table = pa.concat_tables(list(tables))
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("traffic", table)
+    frame = series_from(con, "traffic", since=start, until=end)
+    con.close()
+    events = [_synth_event(i, table) for i in injections]
+    sim = SynthSim(events, start, days, 14, table.num_rows)
+    return Run(sim, frame, days - 14)  # type: ignore[arg-type]
+
+
+Chosen = list[tuple[str, Callable[..., list[Anomaly]], dict[str, Any]]]
+
+
+def _report(runs: Sequence[Run], chosen: Chosen) -> None:
+    """Side-by-side scores and recall by kind of the chosen detectors on ``runs``."""
+    print(
+        f"{'detector':18s} {'precision':>9s} {'recall':>7s} {'F1':>6s} {'delay h':>8s} "
+        f"{'false/day':>9s} {'alerts':>7s} {'detect s':>8s}  params"
+    )
+    kinds: dict[str, dict[str, str]] = {}
+    for name, fn, params in chosen:
+        sc, alerts, spent = evaluate(runs, fn, params)
+        kinds[name] = _kind_recall(runs, alerts)
+        print(
+            f"{name:18s} {sc.precision:9.3f} {sc.recall:7.3f} {sc.f1:6.3f} "
+            f"{sc.median_delay_h:8.1f} {sc.false_per_day:9.2f} {sc.alerts:7d} "
+            f"{spent:8.1f}  {params}"
+        )
+    print("\nrecall by kind (detected/injected):")
+    names = [n for n, _, _ in chosen]
+    print(f"{'kind':20s} " + " ".join(f"{n:>18s}" for n in names))
+    for kind in sorted(kinds[names[0]]):
+        print(f"{kind:20s} " + " ".join(f"{kinds[n][kind]:>18s}" for n in names))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.anomalies", description=__doc__)
     p.add_argument("--days", type=int, default=75)
     p.add_argument("--tune-seeds", default="1,2,3,4")
     p.add_argument("--seeds", default="101,102,103")
     p.add_argument("--stl", action="store_true", help="also report ours with seasonal=stl")
+    p.add_argument("--synth", action="store_true", help="also score on workbench.synth traffic")
+    p.add_argument("--synth-days", type=int, default=60)
     a = p.parse_args(argv)
     tune_seeds = [int(s) for s in a.tune_seeds.split(",")]
     seeds = [int(s) for s in a.seeds.split(",")]
@@ -249,25 +389,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     events = sum(len(r.sim.events) for r in runs)
     days = sum(r.scored_days for r in runs)
     print(f"\nreport on seeds {seeds}: {events} injected events over {days:g} scored days")
-    head = (
-        f"{'detector':18s} {'precision':>9s} {'recall':>7s} {'F1':>6s} {'delay h':>8s} "
-        f"{'false/day':>9s} {'alerts':>7s} {'detect s':>8s}  params"
-    )
-    print(head)
-    kinds: dict[str, dict[str, str]] = {}
-    for name, fn, params in chosen:
-        sc, alerts, spent = evaluate(runs, fn, params)
-        kinds[name] = _kind_recall(runs, alerts)
+    _report(runs, chosen)
+    if a.synth:
+        t1 = time.perf_counter()
+        synth_runs = [build_synth(sd, a.synth_days) for sd in seeds]
+        n_rows = sum(r.sim.rows for r in synth_runs)  # type: ignore[attr-defined]
+        n_ev = sum(len(r.sim.events) for r in synth_runs)
         print(
-            f"{name:18s} {sc.precision:9.3f} {sc.recall:7.3f} {sc.f1:6.3f} "
-            f"{sc.median_delay_h:8.1f} {sc.false_per_day:9.2f} {sc.alerts:7d} "
-            f"{spent:8.1f}  {params}"
+            f"\nworkbench.synth cross-check (same tuned parameters, no re-tuning): seeds "
+            f"{seeds} x {a.synth_days} days, {n_rows:,} requests, {n_ev} injections, "
+            f"built in {time.perf_counter() - t1:.1f}s"
         )
-    print("\nrecall by kind (detected/injected):")
-    names = [n for n, _, _ in chosen]
-    print(f"{'kind':20s} " + " ".join(f"{n:>18s}" for n in names))
-    for kind in sorted(kinds[names[0]]):
-        print(f"{kind:20s} " + " ".join(f"{kinds[n][kind]:>18s}" for n in names))
+        _report(synth_runs, [c for c in chosen if "STL" not in c[0]])
     return 0
 
 

@@ -23,7 +23,8 @@ class Metric:
     ``1/sqrt(volume)``), ``rate`` (binomial). ``seasonal`` metrics get an hour-of-week (or
     hour-of-day) profile in their baseline; the others a rolling level only.
     ``min_volume`` is the smallest volume (requests behind the value; for ``count``, the
-    larger of the observed and the expected count) at which a point may alert.
+    larger of the observed and the expected count) at which a point may alert. A p95 needs
+    100 (five values above it): on fewer, one timeout moves it several-fold.
     """
 
     name: str
@@ -46,8 +47,8 @@ METRICS: dict[str, Metric] = {
         Metric("requests", "count", "both", 20, True, "requests per bucket", "req"),
         Metric("cost", "sum", "up", 20, True, "spend per bucket", "USD"),
         Metric("tokens_per_request", "mean", "up", 20, False, "mean total tokens", "tok"),
-        Metric("p95_latency", "quantile", "up", 20, True, "p95 latency of answered calls", "ms"),
-        Metric("p95_ttft", "quantile", "up", 20, True, "p95 time to first token", "ms"),
+        Metric("p95_latency", "quantile", "up", 100, True, "p95 latency of answered calls", "ms"),
+        Metric("p95_ttft", "quantile", "up", 100, True, "p95 time to first token", "ms"),
         Metric("error_rate", "rate", "up", 30, False, "share of requests that failed"),
         Metric("block_rate", "rate", "up", 30, False, "share denied by a guardrail check"),
         Metric("cache_hit_rate", "rate", "down", 30, False, "cache hits per cache lookup"),
