@@ -1,6 +1,7 @@
 """Anomaly-detection bench: our detector vs a static threshold and a plain z-score.
 
-``python -m bench.anomalies [--days 75] [--tune-seeds 1,2,3,4] [--seeds 101,102,103] [--stl]``
+``python -m bench.anomalies [--days 75] [--tune-seeds 1,2,3,4] [--seeds 101,102,103] [--stl]
+[--synth [--synth-days 60]]``
 
 Traffic: :func:`workbench.anomalies.simulate` (request-level rows with the log's columns:
 diurnal and weekly load, over-dispersed Poisson arrivals, 4 workspaces, 10 keys of very
@@ -8,8 +9,12 @@ different sizes, 3 models) with 2 injected events of each of the 8 kinds per see
 (spike, level shift, slow ramp, leaked key at 5x tokens, latency regression, error
 burst, cache collapse, guardrail-block surge), placed at random after a 14-day warm-up.
 Series come from the same one-scan DuckDB SQL that reads the log lake (hourly, per
-workspace, key and model, 8 metrics). ``workbench.synth`` (request-level log generator)
-is not used: this bench needs injection at known places with known affected series.
+workspace, key and model, 8 metrics). Each event names every series it can move.
+
+``--synth`` also scores the tuned detectors (no re-tuning) on ``workbench.synth``
+traffic (its five workspaces, retries, fallbacks, timeouts, attacks, repeats) of the
+report seeds with 2 of each of its injections but the ramp (which never ends); the
+ground truth of an injection is every series with rows in its scope and window.
 
 Each detector is tuned on the tune seeds (grid below, best event F1) and reported on
 the other seeds, side by side in one run: event precision/recall/F1, median detection
