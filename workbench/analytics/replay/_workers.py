@@ -17,7 +17,7 @@ import io
 import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -156,9 +156,13 @@ async def run_sharded(session: Session, frame: pl.DataFrame, workers: int, progr
             threads,
         ),
     )
-    loop = asyncio.get_running_loop()
-    futures = [loop.run_in_executor(pool, _slice, _ipc(frame.slice(a, b - a))) for a, b in bounds]
-    try:
+
+    def submit() -> list[Future[Any]]:  # the first start waits for the fork server
+        return [pool.submit(_slice, _ipc(frame.slice(a, b - a))) for a, b in bounds]
+
+    futures: list[asyncio.Future[Any]] = []
+    try:  # submitted from a thread: the caller's event loop never blocks
+        futures = [asyncio.wrap_future(f) for f in await asyncio.to_thread(submit)]
         results = await _gather(futures, bounds, progress)
     except BaseException:
         for f in futures:
