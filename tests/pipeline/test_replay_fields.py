@@ -112,3 +112,25 @@ async def test_no_bodies_no_replay_fields(upstream) -> None:  # type: ignore[no-
     assert rec["request_original"] is None and rec["upstream_outputs"] is None
     assert rec["request_masked"] is None and rec["output_masked"] is None
     await ip.client.aclose()
+
+
+async def test_a_replay_pipeline_stays_out_of_the_metrics(upstream) -> None:  # type: ignore[no-untyped-def]
+    from workbench.gateway import metrics
+
+    def requests_total() -> float:
+        return sum(
+            s.value
+            for m in metrics.REQUESTS.collect()
+            for s in m.samples
+            if s.name.endswith("_total")
+        )
+
+    ip = await in_process(gateway_config(upstream.base_url), observe_metrics=False)
+    before = requests_total()
+    assert (await ip.client.post("/v1/chat/completions", json=CHAT)).status_code == 200
+    assert len(ip.records) == 1 and requests_total() == before
+    await ip.client.aclose()
+    counted = await in_process(gateway_config(upstream.base_url))
+    assert (await counted.client.post("/v1/chat/completions", json=CHAT)).status_code == 200
+    assert requests_total() == before + 1
+    await counted.client.aclose()

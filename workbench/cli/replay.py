@@ -41,6 +41,12 @@ import click
 @click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--no-reuse", is_flag=True, help="Recompute every check (no verdict reuse).")
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: one per CPU core from 20,000 rows on).",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -65,6 +71,7 @@ def replay(
     config: Path | None,
     concurrency: int,
     no_reuse: bool,
+    workers: int | None,
     out: Path | None,
     json_out: Path | None,
     quiet: bool,
@@ -84,6 +91,7 @@ def replay(
         concurrency=concurrency,
         progress=not quiet,
         reuse=not no_reuse,
+        workers=workers,
         config=config,
     )
     for line in result.flip_lines():

@@ -210,6 +210,7 @@ def build_pipeline(
     policies: Any = None,
     routing_state: RoutingState | None = None,
     draining: Callable[[], bool] = lambda: False,
+    observe_metrics: bool = True,
 ) -> GatewayPipeline:
     """The production pipeline for ``cfg``.
 
@@ -217,6 +218,8 @@ def build_pipeline(
     ingress passes Ray handles; a notebook may pass in-process engines). ``policies``: a
     :class:`~workbench.gateway.policies.PolicyRuntime` (live policies), or None.
     ``routing_state``: shared breaker/latency state (in-process by default).
+    ``observe_metrics=False`` keeps the records out of the Prometheus metrics (a replay
+    in a notebook is not gateway traffic).
     """
     targets = make_targets(cfg, hosted or {})
     state = routing_state if routing_state is not None else LocalRoutingState()
@@ -227,7 +230,7 @@ def build_pipeline(
         targets,
         routers,
         auth,
-        Recorder(submit_record),
+        Recorder(submit_record, observe=observe_metrics),
         engine_for,
         prices,
         draining,

@@ -24,8 +24,9 @@ Submit = Callable[[dict[str, Any]], None]
 class Recorder:
     """Builds the record of a finished exchange and hands it to the log shipper."""
 
-    def __init__(self, submit: Submit) -> None:
+    def __init__(self, submit: Submit, *, observe: bool = True) -> None:
         self.submit = submit
+        self.observe = observe  # count the record in the Prometheus metrics
 
     def __call__(self, ex: Exchange) -> None:
         ctx = ex.ctx
@@ -44,7 +45,8 @@ class Recorder:
             if mask is not None:
                 mask()
             record = ctx.to_record()
-            metrics.observe(record)
+            if self.observe:
+                metrics.observe(record)
             self.submit(record)
         except Exception:  # logging must never fail a request
             log.exception("could not log request %s", ctx.request_id)

@@ -42,7 +42,9 @@ def test_cli_writes_html_and_json(wb_home: Path, tmp_path: Path) -> None:
     assert "allow->deny" in res.output and "redact->deny" in res.output
     assert out.read_text().startswith("<!doctype html>")
     assert json.loads(js.read_text())["summary"]["changed"] == 8
-    res = CliRunner().invoke(main, [*args, "--workspace", "ws-a", "--limit", "3", "-q"])
+    res = CliRunner().invoke(
+        main, [*args, "--workspace", "ws-a", "--limit", "3", "--workers", "1", "-q"]
+    )
     assert res.exit_code == 0 and "replayed 3 requests" in res.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: x\nbogus: 1\n")

@@ -143,6 +143,7 @@ def build(
         auth=ReplayAuth(),
         prices=prices,
         policies=CandidatePolicies(engine),
+        observe_metrics=False,  # replayed requests are not gateway traffic
     )
 
 
