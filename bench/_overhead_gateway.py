@@ -36,6 +36,7 @@ class Variant:
     policy: str  # "none" | "default"
     wb: str | None  # the workbench CLI (None: this environment's)
     root: Path  # the tree, for its policies/default.yaml
+    policy_file: Path | None = None  # publish this instead of the tree's default.yaml
 
     @property
     def name(self) -> str:
@@ -43,15 +44,22 @@ class Variant:
 
 
 def variants(
-    policies: list[str], before: Tree | None, wb: str | None, after_tree: Tree | None = None
+    policies: list[str],
+    before: Tree | None,
+    wb: str | None,
+    after_tree: Tree | None = None,
+    after_policy: Path | None = None,
 ) -> list[Variant]:
     """The gateway starts of a run, in order (``after_tree``: a commit instead of this
-    checkout for the after side)."""
+    checkout for the after side; ``after_policy``: the policy file the after side
+    publishes in its ``default`` leg instead of its own ``policies/default.yaml``)."""
     out = []
     for i, pol in enumerate(policies):
-        after = Variant("after", pol, wb, REPO)
+        after = Variant("after", pol, wb, REPO, after_policy)
         if after_tree is not None:
-            after = Variant("after", pol, str(after_tree.workbench), after_tree.root)
+            after = Variant(
+                "after", pol, str(after_tree.workbench), after_tree.root, after_policy
+            )
         if before is None:
             out.append(after)
             continue
@@ -65,7 +73,7 @@ def publish_default(v: Variant, gdir: Path) -> None:
     home = gdir / "home"
     home.mkdir(parents=True, exist_ok=True)
     env = {"WORKBENCH_HOME": str(home), **CLEAN_ENV}
-    path = v.root / "policies" / "default.yaml"
+    path = v.policy_file or v.root / "policies" / "default.yaml"
     cp = _gateway._run_cli(
         _gateway.workbench_bin(v.wb), ["policy", "publish", str(path), "-m", "bench"], env, gdir
     )

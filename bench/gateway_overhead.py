@@ -172,6 +172,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="REV",
         help="run commit REV as the after side instead of this checkout's working tree",
     )
+    p.add_argument(
+        "--after-policy",
+        default=None,
+        metavar="FILE",
+        help="the policy the after side publishes in its default leg (a like-for-like "
+        "comparison, e.g. bench/policies/default_user_roles.yaml)",
+    )
     p.add_argument("--ttft-streams", type=int, default=0, help="TTFT streams per gateway leg")
     p.add_argument("--ttft-words", type=int, default=80, help="words per TTFT stream")
     p.add_argument("--ttft-chunk-ms", type=float, default=20.0, help="gap between words, ms")
@@ -273,7 +280,8 @@ def _our_legs(
         return {}, failures, None
     before = trees["before"]
     results: dict[str, Any] = {}
-    for v in variants(a.policies, before, a.workbench_bin, trees["after"]):
+    after_policy = Path(a.after_policy).resolve() if a.after_policy else None
+    for v in variants(a.policies, before, a.workbench_bin, trees["after"], after_policy):
         try:
             results[v.name] = gateway_leg(a, workdir, ports, up, run, v)
         except BenchError as exc:
