@@ -1,12 +1,14 @@
 """Where the gateway's time goes: py-spy samples of each process under load.
 
-``python -m bench.profile_gateway [--concurrency 8] [--requests 3000] [--delay-ms 20]``
+``python -m bench.profile_gateway [--concurrency 8] [--requests 3000] [--delay-ms 20]
+[--policy policies/default.yaml]``
 
 Starts the fake upstream and our gateway (logging on, one remote target), then runs a
 bounded load while ``py-spy record --format raw`` samples the Gateway ingress replica,
-the LogSink replica and the Serve proxy. Prints CPU ms per request for each process
-(from /proc) and, for the ingress, the share of samples by category (the innermost
-frame that belongs to a known category decides). Needs py-spy (shipped with ray's
+the LogSink replica and (with ``--policy``) the guardrail scorer. Prints CPU ms per
+request for each process (from /proc), the share of samples by category (the innermost
+frame that belongs to a known category decides) and the project's own functions where
+the samples land (innermost ``workbench/`` or ``serve/`` frame). Needs py-spy (shipped with ray's
 deps) and ptrace rights (root here).
 """
 
@@ -21,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench._gateway import start_gateway, wait_logged
+from bench._gateway import _run_cli, start_gateway, wait_logged, workbench_bin
 from bench._proc import _proc_stat, load_average
 from bench.gateway_overhead import upstream_proc
 from bench.loadgen import run_load_sync
@@ -69,6 +71,7 @@ def _pids_by_title() -> dict[str, list[int]]:
         for key in (
             "ServeReplica:gateway:Gateway",
             "ServeReplica:gateway:LogSink",
+            "ServeReplica:gateway:GuardrailScorer",
             "ProxyActor",
             "haproxy",
             "HAProxyManager",
@@ -92,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--requests", type=int, default=3000)
     p.add_argument("--delay-ms", type=float, default=20.0)
     p.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    p.add_argument("--policy", default=None, help="publish this policy before the start")
     a = p.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     print(
@@ -101,6 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="wb-prof-") as tmp:
         work = Path(tmp)
         with upstream_proc(work, a.delay_ms) as (_, up_port):
+            if a.policy:
+                _publish(Path(a.policy).resolve(), work)
             gw = start_gateway(
                 [
                     {
@@ -124,10 +130,14 @@ def main(argv: list[str] | None = None) -> None:
                 pids = _pids_by_title()
                 ingress = pids["ServeReplica:gateway:Gateway"][0]
                 spies = []
-                for name, pid in (
+                targets = [
                     ("ingress", ingress),
                     ("logsink", pids["ServeReplica:gateway:LogSink"][0]),
-                ):
+                ]
+                scorer = pids.get("ServeReplica:gateway:GuardrailScorer")
+                if scorer:
+                    targets.append(("scorer", scorer[0]))
+                for name, pid in targets:
                     out = work / f"{name}.txt"
                     spies.append(
                         (
@@ -173,6 +183,25 @@ def main(argv: list[str] | None = None) -> None:
         _report(a, res, logged, watched, before, after, spies)
 
 
+def _publish(policy: Path, work: Path) -> None:
+    home = work / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    cp = _run_cli(
+        workbench_bin(None), ["policy", "publish", str(policy), "-m", "profile"],
+        {"WORKBENCH_HOME": str(home)}, work,
+    )  # fmt: skip
+    if cp.returncode != 0:
+        raise SystemExit(f"policy publish failed: {(cp.stderr or cp.stdout)[-400:]}")
+
+
+def _own_frame(stack: str) -> str:
+    """The innermost frame of the project's own code (workbench/ or serve/)."""
+    for frame in reversed(stack.split(";")):
+        if "workbench/" in frame or ("serve/" in frame and "ray/serve" not in frame):
+            return frame.strip()
+    return "(not in project code)"
+
+
 def _report(a, res, logged, watched, before, after, spies) -> None:
     print(
         f"load: p50 {res.p50_ms:.2f} ms, p99 {res.p99_ms:.2f} ms, {res.rps:.0f} req/s, "
@@ -193,6 +222,15 @@ def _report(a, res, logged, watched, before, after, spies) -> None:
         print(f"\n{name}: {total} samples (threads on CPU or waiting), share by category")
         for cat, n in counts.most_common():
             print(f"  {cat:40s} {100 * n / max(1, total):5.1f}%")
+        own: collections.Counter[str] = collections.Counter()
+        if out.exists():
+            for line in out.read_text().splitlines():
+                stack, _, n = line.rpartition(" ")
+                if n.isdigit():
+                    own[_own_frame(stack)] += int(n)
+        print(f"{name}: innermost project frame, top 15")
+        for frame, n in own.most_common(15):
+            print(f"  {100 * n / max(1, total):5.1f}%  {frame[:110]}")
 
 
 if __name__ == "__main__":
