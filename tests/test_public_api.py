@@ -33,3 +33,23 @@ def test_unknown_name_is_an_attribute_error() -> None:
         assert "nope" in str(exc)
     else:
         raise AssertionError("workbench.nope resolved")
+
+
+def test_one_time_syntax_for_the_whole_library() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from workbench._time import duration, parse_time
+    from workbench.analytics.anomalies import parse_duration
+    from workbench.analytics.cost import parse_span
+
+    now = datetime(2026, 1, 31, 12, tzinfo=UTC)
+    assert parse_time("24h", now) == now - timedelta(hours=24)
+    assert parse_time("2026-01-01T00:00Z") == datetime(2026, 1, 1, tzinfo=UTC)
+    assert duration("90s") == parse_duration("90s") == parse_span("90s") == timedelta(seconds=90)
+    assert duration(300) == duration("300") == timedelta(minutes=5)
+    for bad in ("soon", "-5m", "0h"):
+        try:
+            duration(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad!r} was accepted")

@@ -1,55 +1,14 @@
-"""Time arguments: datetimes, ISO strings and durations ("24h", "7d", "15m") to UTC."""
+"""Time windows over the log (partition pruning) and bucket widths; the parsing of time
+arguments is :mod:`workbench._time`, shared by the whole library."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-TimeLike = datetime | date | str | timedelta | None
+from workbench._time import TimeLike, duration, parse_duration, parse_time
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)\s*$", re.IGNORECASE)
-_UNITS = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-
-
-def parse_duration(text: str) -> timedelta | None:
-    """``"15m"``, ``"24h"``, ``"7d"``, ``"2w"``, ``"30s"`` as a timedelta; None otherwise."""
-    m = _DURATION.match(text)
-    if m is None:
-        return None
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2).lower()])
-
-
-def parse_time(value: TimeLike, now: datetime | None = None) -> datetime | None:
-    """A time argument as an aware UTC datetime.
-
-    Accepts a datetime (naive ones are taken as UTC), a date (its midnight UTC), a
-    timedelta or a duration string (that long before ``now``), ``"now"``, or an ISO 8601
-    string. ``None`` stays ``None``.
-    """
-    if value is None:
-        return None
-    now = now or datetime.now(UTC)
-    if isinstance(value, timedelta):
-        return now - value
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if not isinstance(value, str):
-        raise TypeError(f"not a time: {value!r}")
-    if value.strip().lower() == "now":
-        return now
-    delta = parse_duration(value)
-    if delta is not None:
-        return now - delta
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValueError(
-            f"not a time: {value!r} (use an ISO time or a duration like 24h, 7d, 15m)"
-        ) from exc
-    return parse_time(parsed)
+__all__ = ["TimeLike", "Window", "auto_bucket", "duration", "parse_duration", "parse_time"]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench._time import duration as parse_duration
+
 from ._metrics import LEVELS, METRICS
 
 if TYPE_CHECKING:
@@ -51,26 +53,6 @@ _LONG: dict[str, tuple[str, str]] = {
     "cache_hit_rate": ("hits / nullif(lookups, 0)", "lookups"),
 }
 _ZERO_WHEN_EMPTY = frozenset({"requests", "cost"})
-
-
-def parse_duration(text: str | float | timedelta) -> timedelta:
-    """``"90s"``, ``"5m"``, ``"2h"``, ``"7d"``, ``"1w"`` (or seconds, or a timedelta)."""
-    if isinstance(text, timedelta):
-        return text
-    if isinstance(text, int | float):
-        return timedelta(seconds=float(text))
-    raw = text.strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    try:
-        if raw and raw[-1] in units:
-            value = float(raw[:-1]) * units[raw[-1]]
-        else:
-            value = float(raw)
-    except ValueError:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 5m, 2h, 7d)") from None
-    if value <= 0:
-        raise ValueError(f"a duration must be positive: {text!r}")
-    return timedelta(seconds=value)
 
 
 def floor_time(when: datetime, bucket: timedelta) -> datetime:

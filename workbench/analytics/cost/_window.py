@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench._time import parse_duration
+
 if TYPE_CHECKING:
     import duckdb
     import polars as pl
 
-_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 When = datetime | date | str | timedelta | None
 
 
 def parse_span(text: str) -> timedelta:
-    """``"30d"``, ``"24h"``, ``"90m"``, ``"2w"``, ``"45s"`` as a timedelta."""
-    m = _SPAN.match(text)
-    if not m:
+    """``"30d"``, ``"24h"``, ``"90m"``, ``"2w"``, ``"45s"`` as a timedelta (ValueError
+    otherwise); the library's one duration syntax (:mod:`workbench._time`)."""
+    span = parse_duration(text)
+    if span is None:
         raise ValueError(f"not a time span: {text!r} (use e.g. 30d, 24h, 90m, 2w)")
-    return timedelta(seconds=float(m.group(1)) * _UNIT_S[m.group(2)])
+    return span
 
 
 def _utc(value: datetime) -> datetime:
@@ -41,8 +41,9 @@ def resolve(value: When, now: datetime) -> datetime | None:
         return _utc(value)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if _SPAN.match(value):
-        return now - parse_span(value)
+    span = parse_duration(value)
+    if span is not None:
+        return now - span
     try:
         return _utc(datetime.fromisoformat(value))
     except ValueError:

@@ -7,11 +7,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workbench._time import parse_time
 from workbench.analytics.replay._batching import BatchingScorer
 from workbench.analytics.replay._prescore import prescore
 from workbench.analytics.replay._result import ReplayResult
 from workbench.analytics.replay._runner import Replayed, Replayer, Skipped, build, run_all
-from workbench.analytics.replay._source import Filters, load_rows, parse_time
+from workbench.analytics.replay._source import Filters, load_rows
 from workbench.config.gateway import GatewayConfig
 from workbench.guardrails._memo import VerdictMemo
 from workbench.guardrails.engine import GuardrailEngine

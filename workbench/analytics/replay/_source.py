@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import polars as pl
 
-_AGO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SQL = re.compile(r"^\s*(select|with|from)\b", re.IGNORECASE)
 
 #: columns a replay reads (missing ones are read as nulls: v1 rows, hand-made frames)
@@ -55,26 +53,6 @@ class Filters:
     workspace: str | None = None
     model: str | None = None
     limit: int | None = None
-
-
-def parse_time(value: Any, now: datetime | None = None) -> datetime | None:
-    """A datetime (UTC) from a datetime, an ISO string or a look-back like ``24h``."""
-    if value is None or isinstance(value, datetime):
-        if isinstance(value, datetime) and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-    text = str(value)
-    m = _AGO.match(text)
-    if m:
-        now = now or datetime.now(UTC)
-        return now - timedelta(seconds=float(m.group(1)) * _UNIT_S[m.group(2)])
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"cannot read {text!r} as a time: use ISO (2026-01-31T12:00) or 24h/30m/7d"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _frame(obj: Any) -> pl.DataFrame:
