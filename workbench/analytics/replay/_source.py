@@ -74,23 +74,28 @@ def _frame(obj: Any) -> pl.DataFrame:
     )
 
 
-def _sql_for(query: str | None, f: Filters) -> str:
+def _sql_for(query: str | None, f: Filters) -> tuple[str, list[Any]]:
+    """The caller's query (or all rows) narrowed by the filters, with bound parameters."""
     base = query if query is not None else "SELECT * FROM requests"
-    where = []
+    where: list[str] = []
+    params: list[Any] = []
     if f.since is not None:
-        where.append(f"received_at >= TIMESTAMPTZ '{f.since.isoformat()}'")
+        where.append("received_at >= ?")
+        params.append(f.since)
     if f.until is not None:
-        where.append(f"received_at < TIMESTAMPTZ '{f.until.isoformat()}'")
+        where.append("received_at < ?")
+        params.append(f.until)
     for col, val in (("workspace", f.workspace), ("model_requested", f.model)):
         if val is not None:
-            where.append(f"{col} = '{val.replace(chr(39), chr(39) * 2)}'")
+            where.append(f"{col} = ?")
+            params.append(val)
     sql = f"SELECT * FROM ({base}) AS q"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY received_at"
     if f.limit is not None:
         sql += f" LIMIT {int(f.limit)}"
-    return sql
+    return sql, params
 
 
 def _filter_frame(df: pl.DataFrame, f: Filters) -> pl.DataFrame:
@@ -114,9 +119,10 @@ def load_rows(source: Any, f: Filters, root: Path | None = None) -> pl.DataFrame
     import polars as pl
 
     if source is None or (isinstance(source, str) and _SQL.match(source)):
-        from workbench.logstore import query
+        from workbench.logstore.reader import consistent
 
-        df = query(_sql_for(source, f), root=root)
+        sql, params = _sql_for(source, f)
+        df = consistent(root, lambda cur: cur.sql(sql, params=params).pl())
     elif isinstance(source, str):
         raise ValueError("a string input must be SQL over the `requests` view (SELECT ...)")
     else:
