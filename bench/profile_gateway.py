@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench._before import before_tree
 from bench._gateway import _run_cli, start_gateway, wait_logged, workbench_bin
 from bench._proc import _proc_stat, load_average
 from bench.gateway_overhead import upstream_proc
@@ -96,17 +98,25 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--delay-ms", type=float, default=20.0)
     p.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     p.add_argument("--policy", default=None, help="publish this policy before the start")
+    p.add_argument(
+        "--rev", default=None, help="profile commit REV's gateway (its own throwaway venv)"
+    )
     a = p.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     print(
         f"profile: c={a.concurrency} n={a.requests} upstream delay {a.delay_ms} ms; "
         f"load average {load_average()} (2 cores shared by everything)"
     )
-    with tempfile.TemporaryDirectory(prefix="wb-prof-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="wb-prof-") as tmp, contextlib.ExitStack() as stack:
         work = Path(tmp)
+        wb = None
+        if a.rev:
+            tree = stack.enter_context(before_tree(a.rev, work, "rev"))
+            wb = str(tree.workbench)
+            print(f"gateway of {tree.rev[:12]} ({tree.root})")
         with upstream_proc(work, a.delay_ms) as (_, up_port):
             if a.policy:
-                _publish(Path(a.policy).resolve(), work)
+                _publish(Path(a.policy).resolve(), work, wb)
             gw = start_gateway(
                 [
                     {
@@ -118,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
                     }
                 ],
                 work,
+                wb=wb,
             )
             try:
                 run_load_sync(
@@ -183,11 +194,11 @@ def main(argv: list[str] | None = None) -> None:
         _report(a, res, logged, watched, before, after, spies)
 
 
-def _publish(policy: Path, work: Path) -> None:
+def _publish(policy: Path, work: Path, wb: str | None) -> None:
     home = work / "home"
     home.mkdir(parents=True, exist_ok=True)
     cp = _run_cli(
-        workbench_bin(None), ["policy", "publish", str(policy), "-m", "profile"],
+        workbench_bin(wb), ["policy", "publish", str(policy), "-m", "profile"],
         {"WORKBENCH_HOME": str(home)}, work,
     )  # fmt: skip
     if cp.returncode != 0:
