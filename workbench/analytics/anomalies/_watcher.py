@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+
+from workbench._sync import run_blocking
 
 from ._config import DetectorConfig
 from ._detector import Anomaly, detect_frame
@@ -29,7 +30,6 @@ from ._series import floor_time, series
 from ._store import Alert, AlertStore
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 FAST_CONFIG = DetectorConfig(
     level_window=timedelta(hours=2),
@@ -66,13 +66,6 @@ class TickReport:
     resolved: list[Alert]
     posted: list[int]
     post: PostResult | None = None
-
-
-def run_sync(coro: Any) -> Any:
-    """Run a coroutine to completion on a private loop in a worker thread (safe inside a
-    running event loop, e.g. Jupyter)."""
-    with ThreadPoolExecutor(1, thread_name_prefix="anomalies") as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 def _active(found: list[Anomaly], until: datetime, bucket: timedelta, gap: int) -> list[Anomaly]:
@@ -153,8 +146,7 @@ class Watcher:
 
     def tick(self, now: datetime | None = None) -> TickReport:
         """One evaluation (blocking; safe inside a running event loop)."""
-        report: TickReport = run_sync(self.atick(now))
-        return report
+        return run_blocking(lambda: self.atick(now))
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -10,13 +10,14 @@ answers and the exact-match rate (after trimming whitespace).
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+
+from workbench._sync import run_blocking
 
 from ._traffic import body_column
 from ._window import lake_columns, run
@@ -162,27 +163,9 @@ def agreement(
     encode: Any = None,
     concurrency: int = 4,
 ) -> Agreement:
-    """Blocking twin of :func:`agreement_async`, safe inside a running event loop (the
-    replay runs on a private loop in a worker thread)."""
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        loop = asyncio.new_event_loop()
-        try:
-            box["r"] = loop.run_until_complete(
-                agreement_async(
-                    request_ids, target, root=root, encode=encode, concurrency=concurrency
-                )
-            )
-        except BaseException as exc:
-            box["e"] = exc
-        finally:
-            loop.close()
-
-    thread = threading.Thread(target=work, name="cost-agreement", daemon=True)
-    thread.start()
-    thread.join()
-    if "e" in box:
-        raise box["e"]
-    result: Agreement = box["r"]
-    return result
+    """Blocking twin of :func:`agreement_async`, safe inside a running event loop."""
+    return run_blocking(
+        lambda: agreement_async(
+            request_ids, target, root=root, encode=encode, concurrency=concurrency
+        )
+    )

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench._sync import run_blocking
 from workbench.analytics.evaluation._builtin import DEFAULT_SETS, load_set
 from workbench.analytics.evaluation._result import EvalResult
 from workbench.analytics.evaluation._run import BATCH, POSITIVE, SetRun, run_set
 from workbench.analytics.evaluation._sets import LabelledSet, from_frame
-from workbench.analytics.evaluation._sync import run_blocking
 from workbench.analytics.evaluation._tables import with_check_columns
 
 if TYPE_CHECKING:

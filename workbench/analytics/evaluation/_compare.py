@@ -9,10 +9,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench._sync import run_blocking
 from workbench.analytics.evaluation._api import PolicyLike, SetsLike, evaluate_async, resolve_sets
 from workbench.analytics.evaluation._bootstrap import CI_METRICS, paired_bootstrap
 from workbench.analytics.evaluation._result import EvalResult, finite, records
-from workbench.analytics.evaluation._sync import run_blocking
 from workbench.analytics.evaluation._tables import ALL, POLICY, check_column
 
 if TYPE_CHECKING:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
-import threading
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from workbench._sync import run_blocking
 from workbench.analytics.replay._result import ReplayResult
 from workbench.config.gateway import GatewayConfig, load_config
 from workbench.errors import ConfigError
 from workbench.policy import Policy, load_policy, parse_policy, validate_policy
-
-T = TypeVar("T")
 
 
 def load_candidate(candidate: Any, known_targets: list[str] | None = None) -> Policy:
@@ -39,38 +35,6 @@ def load_candidate(candidate: Any, known_targets: list[str] | None = None) -> Po
                 exc.args = (exc.message,)
                 raise
     raise TypeError(f"candidate policy: a path, YAML text or a Policy, not {type(candidate)}")
-
-
-def run_sync(make: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine to its end from sync code: on a private loop in this thread, or
-    in a worker thread when this thread already runs a loop (Jupyter)."""
-
-    def private() -> T:
-        loop = asyncio.new_event_loop()
-        try:
-            return loop.run_until_complete(make())  # type: ignore[arg-type]
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return private()
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = private()
-        except BaseException as exc:
-            box["error"] = exc
-
-    t = threading.Thread(target=target, name="workbench-replay", daemon=True)
-    t.start()
-    t.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
 
 
 async def areplay(
@@ -156,7 +120,7 @@ def replay(
     running event loop (it then runs on a private loop in a worker thread); from async
     code prefer ``await areplay(...)``.
     """
-    return run_sync(
+    return run_blocking(
         lambda: areplay(
             query_or_frame,
             candidate_policy,

@@ -1,8 +1,9 @@
 """Drive a coroutine from a blocking call, also inside a running event loop (Jupyter).
 
-Never ``asyncio.run`` in a library call a notebook makes: with no loop running in this
-thread the coroutine runs on a private loop here; with one running (a notebook cell), on
-a private loop in a worker thread, while the caller's loop waits.
+One definition for the whole library. Never ``asyncio.run`` in a library call a
+notebook makes: with no loop running in this thread the coroutine runs on a private loop
+here; with one running (a notebook cell), on a private loop in a worker thread, while
+the caller waits. The coroutine is made by ``make()`` on the loop that runs it.
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ def _own_loop(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     try:
         return loop.run_until_complete(make())
     finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
 
 def run_blocking(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run the coroutine ``make()`` to completion and return its result."""
+    """Run the coroutine ``make()`` to completion and return its result (its exception
+    propagates)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return _own_loop(make)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-eval") as ex:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-sync") as ex:
         return ex.submit(_own_loop, make).result()
 
 
