@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import click
@@ -15,6 +16,28 @@ import click
 from workbench.errors import WorkbenchError
 
 EXIT_USER_ERROR = 2
+
+
+LOG_DIR_OPTION = click.option(
+    "--log-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="WORKBENCH_LOG_DIR",
+    default=None,
+    help="Root of the log lake (default $WORKBENCH_HOME/logs). Env: WORKBENCH_LOG_DIR.",
+)
+"""The ``--log-dir`` option of every command that reads or writes the log lake."""
+
+
+def remember_log_dir(ctx: click.Context, log_dir: Path | None) -> None:
+    """Keep a command group's ``--log-dir`` for its subcommands (see :func:`log_root`)."""
+    ctx.ensure_object(dict)
+    ctx.obj["log_root"] = log_dir
+
+
+def log_root(ctx: click.Context) -> Path | None:
+    """The ``--log-dir`` a command group was given (None: the default lake)."""
+    root = (ctx.find_object(dict) or {}).get("log_root")
+    return Path(root) if root is not None else None
 
 
 class CliError(click.ClickException):

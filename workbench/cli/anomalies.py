@@ -15,7 +15,14 @@ from typing import Any
 
 import click
 
-from workbench.cli._common import WorkbenchGroup, dumps, format_table
+from workbench.cli._common import (
+    LOG_DIR_OPTION,
+    WorkbenchGroup,
+    dumps,
+    format_table,
+    log_root,
+    remember_log_dir,
+)
 
 _ANOMALY_COLUMNS = (
     "start",
@@ -47,23 +54,11 @@ _sleep = time.sleep
 
 
 @click.group(cls=WorkbenchGroup)
-@click.option(
-    "--log-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="WORKBENCH_LOG_DIR",
-    default=None,
-    help="Root of the log lake (default $WORKBENCH_HOME/logs). Env: WORKBENCH_LOG_DIR.",
-)
+@LOG_DIR_OPTION
 @click.pass_context
 def anomalies(ctx: click.Context, log_dir: Path | None) -> None:
     """Anomaly detection on the request log: detect, watch, list/ack/mute alerts."""
-    ctx.ensure_object(dict)
-    ctx.obj["log_root"] = log_dir
-
-
-def _root(ctx: click.Context) -> Path | None:
-    root = (ctx.find_object(dict) or {}).get("log_root")
-    return Path(root) if root is not None else None
+    remember_log_dir(ctx, log_dir)
 
 
 @anomalies.command("detect")
@@ -87,7 +82,7 @@ def detect_cmd(
     config = an.DetectorConfig()
     if seasonal:
         config = config.with_(seasonal=seasonal)
-    found = an.detect(since, bucket=bucket, history=history, config=config, root=_root(ctx))
+    found = an.detect(since, bucket=bucket, history=history, config=config, root=log_root(ctx))
     if as_json:
         for a in found:
             click.echo(dumps(a.to_dict()))
@@ -143,7 +138,7 @@ def watch_cmd(
         cooldown=parse_duration(cooldown),
         fast_bucket=None if fast_bucket == "off" else parse_duration(fast_bucket),
     )
-    watcher = an.Watcher(settings, root=_root(ctx))
+    watcher = an.Watcher(settings, root=log_root(ctx))
     done = 0
     try:
         while ticks is None or done < ticks:

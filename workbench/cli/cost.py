@@ -7,16 +7,10 @@ from typing import Any
 
 import click
 
-from workbench.cli._common import WorkbenchGroup, dumps, format_table
+from workbench.cli._common import LOG_DIR_OPTION, WorkbenchGroup, dumps, format_table
 
 _DIMS = ("workspace", "key", "user", "model", "provider", "endpoint", "status", "tag", "day",
          "hour")  # fmt: skip
-_ROOT = click.option(
-    "--log-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Root of the log lake (default $WORKBENCH_HOME/logs).",
-)
 _SINCE = click.option(
     "--since", default="30d", show_default=True, help="Start: a span (30d, 24h) or a time."
 )
@@ -43,7 +37,7 @@ def _money(value: float | None) -> str:
     help="Group by (repeatable; default workspace).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-@_ROOT
+@LOG_DIR_OPTION
 def report(
     since: str, until: str | None, by: tuple[str, ...], as_json: bool, log_dir: Path | None
 ) -> None:
@@ -123,7 +117,7 @@ def _print_suggestions(result: Any) -> None:
     show_default=True,
     help="At most this many distinct requests are embedded for near duplicates.",
 )
-@_ROOT
+@LOG_DIR_OPTION
 def suggest_cmd(
     since: str,
     until: str | None,

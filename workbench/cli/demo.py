@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from workbench.cli._common import CliError
+from workbench.cli._common import LOG_DIR_OPTION, CliError
 
 MARKER = "_meta/demo.json"
 
@@ -55,10 +55,7 @@ def _reset(root: Path, marker: dict[str, Any]) -> None:
 )  # fmt: skip
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--reset", is_flag=True, help="Replace an earlier demo load.")
-@click.option(
-    "--log-dir", type=click.Path(file_okay=False, path_type=Path), envvar="WORKBENCH_LOG_DIR",
-    default=None, help="Root of the log lake (default $WORKBENCH_HOME/logs).",
-)  # fmt: skip
+@LOG_DIR_OPTION
 def demo(days: int, rate: float, seed: int, reset: bool, log_dir: Path | None) -> None:
     """Fill the log lake with DAYS of synthetic traffic ending now (five workspaces,
     their keys, users and models, errors, fallbacks, attacks, PII, repeated questions).

@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from workbench.cli._common import CliError, WorkbenchGroup, dumps, format_cell, format_table
+from workbench.cli._common import (
+    LOG_DIR_OPTION,
+    CliError,
+    WorkbenchGroup,
+    dumps,
+    format_cell,
+    format_table,
+    log_root,
+    remember_log_dir,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -40,24 +49,11 @@ _sleep = time.sleep
 
 
 @click.group(cls=WorkbenchGroup)
-@click.option(
-    "--log-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="WORKBENCH_LOG_DIR",
-    default=None,
-    help="Root of the log lake (default $WORKBENCH_HOME/logs). Env: WORKBENCH_LOG_DIR.",
-)
+@LOG_DIR_OPTION
 @click.pass_context
 def logs(ctx: click.Context, log_dir: Path | None) -> None:
     """Read the request log (Parquet files under the log lake, read through DuckDB)."""
-    ctx.ensure_object(dict)
-    ctx.obj["log_root"] = log_dir
-
-
-def _root(ctx: click.Context) -> Path | None:
-    obj = ctx.find_object(dict) or {}
-    root = obj.get("log_root")
-    return Path(root) if root is not None else None
+    remember_log_dir(ctx, log_dir)
 
 
 @logs.command("tail")
@@ -97,7 +93,7 @@ def tail_cmd(
     """Show the most recent requests, oldest first and newest last (like tail(1))."""
     from workbench.logstore import tail
 
-    root = _root(ctx)
+    root = log_root(ctx)
     wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     window = max(n, _FOLLOW_WINDOW) if follow else n
     recent = _chronological(_read(lambda: tail(n=window, root=root)).to_dicts())
@@ -141,7 +137,7 @@ def query_cmd(ctx: click.Context, sql: str, fmt: str) -> None:
     """
     from workbench.logstore import query
 
-    root = _root(ctx)
+    root = log_root(ctx)
     df = _read(lambda: query(sql, root=root))
     rows = df.to_dicts()
     if fmt == "json":
@@ -181,7 +177,7 @@ def compact_cmd(ctx: click.Context, grace_s: float, max_rows_per_file: int, as_j
     from workbench.logstore import WriterLockedError, compact
 
     try:
-        report = compact(_root(ctx), grace_s=grace_s, max_rows_per_file=max_rows_per_file)
+        report = compact(log_root(ctx), grace_s=grace_s, max_rows_per_file=max_rows_per_file)
     except WriterLockedError as exc:
         raise CliError(
             f"the request log is in use by a running gateway, which compacts it itself ({exc})"
@@ -216,7 +212,7 @@ def rollups_rebuild_cmd(ctx: click.Context, since: str | None) -> None:
     from workbench.logstore import WriterLockedError, rebuild_rollups
 
     try:
-        written = rebuild_rollups(_root(ctx), since=since)
+        written = rebuild_rollups(log_root(ctx), since=since)
     except WriterLockedError as exc:
         raise CliError(f"the request log is in use by a running gateway ({exc})") from exc
     click.echo(f"rebuilt {written} rollup file(s)")
