@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from workbench._sync import run_blocking
 from workbench.analytics.evaluation._api import PolicyLike, SetsLike, evaluate_async, resolve_sets
 from workbench.analytics.evaluation._bootstrap import CI_METRICS, paired_bootstrap
-from workbench.analytics.evaluation._result import EvalResult, finite, records
+from workbench.analytics.evaluation._result import EvalResult, finite, records, save_text
 from workbench.analytics.evaluation._tables import ALL, POLICY, check_column
 
 if TYPE_CHECKING:
@@ -118,9 +118,7 @@ class Comparison:
     def to_json(self, path: str | Path | None = None, examples: int = 20) -> str:
         """Strict JSON; also written to ``path`` when given."""
         text = json.dumps(self.to_dict(examples), indent=2, allow_nan=False, default=str)
-        if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(text + "\n", encoding="utf-8")
+        save_text(path, text + "\n")
         return text
 
     def to_html(self, path: str | Path | None = None) -> str:
@@ -128,9 +126,7 @@ class Comparison:
         from workbench.analytics.evaluation._html import render_comparison
 
         html = render_comparison(self, standalone=True)
-        if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(html, encoding="utf-8")
+        save_text(path, html)
         return html
 
     def _repr_html_(self) -> str:

@@ -22,6 +22,13 @@ if TYPE_CHECKING:
     import polars as pl
 
 
+def save_text(path: str | Path | None, text: str) -> None:
+    """Write a report to ``path`` (its folder created); nothing when ``path`` is None."""
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+
+
 def finite(v: Any) -> Any:
     """NaN/inf -> None, recursively (strict JSON)."""
     if isinstance(v, float) and not math.isfinite(v):
@@ -143,9 +150,7 @@ class EvalResult:
     def to_json(self, path: str | Path | None = None, examples: int = 5) -> str:
         """The result as strict JSON; also written to ``path`` when given."""
         text = json.dumps(self.to_dict(examples), indent=2, allow_nan=False, default=str)
-        if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(text + "\n", encoding="utf-8")
+        save_text(path, text + "\n")
         return text
 
     def to_html(self, path: str | Path | None = None) -> str:
@@ -153,9 +158,7 @@ class EvalResult:
         from workbench.analytics.evaluation._html import render_result
 
         html = render_result(self, standalone=True)
-        if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(html, encoding="utf-8")
+        save_text(path, html)
         return html
 
     def _repr_html_(self) -> str:
