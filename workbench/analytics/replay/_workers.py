@@ -78,7 +78,7 @@ def _slice(ipc: bytes) -> tuple[list[dict[str, Any]], list[tuple[str, str]], dic
 
     session: Session = _STATE["session"]
     loop: asyncio.AbstractEventLoop = _STATE["loop"]
-    rows = pl.read_ipc(io.BytesIO(ipc), memory_map=False).to_dicts()
+    rows = pl.read_ipc(io.BytesIO(ipc)).to_dicts()
     before = _snapshot(session)
     done, skipped, _ = loop.run_until_complete(session.replay_rows(rows))
     after = _snapshot(session)
