@@ -8,7 +8,16 @@ import click
 
 from workbench.cli._common import WorkbenchGroup, dumps, format_table
 
-_LIST_COLUMNS = ("key_id", "workspace", "name", "status", "created_at", "expires_at", "revoked_at")
+_LIST_COLUMNS = (
+    "key_id",
+    "workspace",
+    "name",
+    "status",
+    "role",
+    "created_at",
+    "expires_at",
+    "revoked_at",
+)
 
 
 @click.group(cls=WorkbenchGroup)
@@ -25,9 +34,17 @@ def keys() -> None:
     default=None,
     help="Expire the key this many days from now (default: never).",
 )
+@click.option(
+    "--role",
+    type=click.Choice(["app", "admin", "policy-author", "analyst"]),
+    default="app",
+    show_default=True,
+    help="app: calls the gateway only; admin, policy-author, analyst: may also log in to "
+    "the dashboard.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the key and its record as JSON.")
 def create_cmd(
-    workspace: str, name: str | None, expires_in_days: float | None, as_json: bool
+    workspace: str, name: str | None, expires_in_days: float | None, role: str, as_json: bool
 ) -> None:
     """Create a key. The full key is printed once and is not stored anywhere."""
     expires_at = None
@@ -36,7 +53,7 @@ def create_cmd(
     from workbench.keys import KeyStore
 
     with KeyStore() as store:
-        record, key = store.create(workspace, name, expires_at=expires_at)
+        record, key = store.create(workspace, name, expires_at=expires_at, role=role)
     warning = "Save this key now: it is shown only once and cannot be recovered."
     if as_json:
         click.echo(dumps({"key": key, **record.to_dict()}, indent=2))
@@ -45,7 +62,7 @@ def create_cmd(
     expiry = record.expires_at.isoformat(timespec="seconds") if record.expires_at else "never"
     label = f", name {record.name!r}" if record.name else ""
     click.echo(
-        f"Created key {record.key_id} for workspace {record.workspace!r}{label}, "
+        f"Created {record.role} key {record.key_id} for workspace {record.workspace!r}{label}, "
         f"expires: {expiry}.",
         err=True,
     )

@@ -15,8 +15,16 @@ that bounds it), ``db`` (SQLite), ``cache`` and ``throttle`` (what verification
 remembers), ``verifier`` (the sync and async paths), ``store`` (:class:`KeyStore`).
 """
 
-from workbench.keys.records import KEY_PREFIX, KeyRecord, validate_workspace
+from workbench.keys.records import KEY_PREFIX, ROLES, KeyRecord, validate_role, validate_workspace
 from workbench.keys.store import KeyStore
 from workbench.keys.verifier import VerifyLimits
 
-__all__ = ["KEY_PREFIX", "KeyRecord", "KeyStore", "VerifyLimits", "validate_workspace"]
+__all__ = [
+    "KEY_PREFIX",
+    "ROLES",
+    "KeyRecord",
+    "KeyStore",
+    "VerifyLimits",
+    "validate_role",
+    "validate_workspace",
+]

@@ -23,6 +23,19 @@ NAME_MAX = 200
 _KEY_RE = re.compile(r"^wb-([A-Za-z0-9]{12})-([A-Za-z0-9_-]{43,128})$")
 _WORKSPACE_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
 
+#: What a key may be used for: ``app`` keys call the gateway; the others also open the
+#: dashboard (see ``workbench.dashboard``). Stored as ``metadata["role"]`` (no schema change).
+ROLES = ("app", "admin", "policy-author", "analyst")
+DEFAULT_ROLE = "app"
+
+
+def validate_role(role: str) -> str:
+    """Return ``role`` if it is one of :data:`ROLES`, else raise ``ValueError``."""
+    if role not in ROLES:
+        raise ValueError(f"invalid key role {role!r}: choose from {', '.join(ROLES)}")
+    return role
+
+
 #: The columns :func:`record_from_row` reads, in order.
 COLUMNS = "key_id, workspace, name, created_at, revoked_at, expires_at, metadata"
 
@@ -52,6 +65,12 @@ class KeyRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def role(self) -> str:
+        """The key's role (``metadata["role"]``; keys made before roles existed are ``app``)."""
+        role = self.metadata.get("role", DEFAULT_ROLE)
+        return role if role in ROLES else DEFAULT_ROLE
+
+    @property
     def revoked(self) -> bool:
         """Whether the key has been revoked."""
         return self.revoked_at is not None
@@ -76,6 +95,7 @@ class KeyRecord:
             "key_id": self.key_id,
             "workspace": self.workspace,
             "name": self.name,
+            "role": self.role,
             "created_at": iso(self.created_at),
             "revoked_at": iso(self.revoked_at),
             "expires_at": iso(self.expires_at),

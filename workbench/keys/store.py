@@ -28,6 +28,7 @@ from workbench.keys.db import KeyDB
 from workbench.keys.hashing import hash_secret
 from workbench.keys.records import (
     COLUMNS,
+    DEFAULT_ROLE,
     KEY_ID_ALPHABET,
     KEY_ID_LENGTH,
     KEY_PREFIX,
@@ -35,6 +36,7 @@ from workbench.keys.records import (
     SECRET_BYTES,
     KeyRecord,
     iso,
+    validate_role,
     validate_workspace,
 )
 from workbench.keys.verifier import Verifier, VerifyLimits
@@ -91,13 +93,17 @@ class KeyStore:
         *,
         expires_at: datetime | None = None,
         metadata: dict[str, Any] | None = None,
+        role: str = DEFAULT_ROLE,
     ) -> tuple[KeyRecord, str]:
         """Create a key; return its record and the full key, which is not stored anywhere.
 
         ``expires_at`` must be timezone-aware and in the future. ``metadata`` must be a
-        JSON-serialisable dict. Raises ``ValueError`` on bad input.
+        JSON-serialisable dict. ``role`` (one of ``ROLES``, default ``app``) is kept
+        as ``metadata["role"]`` (not written for ``app``). Raises ``ValueError`` on bad input.
         """
         validate_workspace(workspace)
+        if validate_role(role) != DEFAULT_ROLE:  # app keys keep their metadata as given
+            metadata = {**(metadata or {}), "role": role}
         name = _clean_name(name)
         now = datetime.fromtimestamp(self._clock(), UTC)
         expires_at = _clean_expiry(expires_at, now)
