@@ -36,6 +36,7 @@ COMMANDS = {
     "anomalies": "workbench.cli.anomalies:anomalies",
     "demo": "workbench.cli.demo:demo",
     "replay": "workbench.cli.replay:replay",
+    "report": "workbench.cli.report:report",
 }
 
 
