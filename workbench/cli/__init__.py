@@ -37,6 +37,7 @@ COMMANDS = {
     "demo": "workbench.cli.demo:demo",
     "replay": "workbench.cli.replay:replay",
     "report": "workbench.cli.report:report",
+    "dashboard": "workbench.cli.dashboard:dashboard",
 }
 
 

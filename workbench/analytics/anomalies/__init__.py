@@ -14,6 +14,7 @@ webhooks with de-duplication and cool-down. ::
     frame = an.series(since="14d")              # polars: level, entity, metric, ts, value, volume
     an.Watcher(an.WatchSettings(webhook_url=URL)).tick()
     an.acknowledge(12); an.mute(13, until=...)
+    an.band("workspace", "acme", "requests", since=start)  # a series with its expected band
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from ._band import band
 from ._config import DetectorConfig
 from ._detector import Anomaly, detect_frame
 from ._evaluate import EventScore, score_events
@@ -50,6 +52,7 @@ __all__ = [
     "Watcher",
     "acknowledge",
     "alerts",
+    "band",
     "detect",
     "detect_frame",
     "mute",

@@ -1,0 +1,44 @@
+"""The Panel dashboard (``workbench dashboard``): live traffic, cost, anomalies,
+guardrails, the log explorer and policies, behind a key login.
+
+    from workbench.dashboard import DashboardSettings, serve
+    serve(DashboardSettings(port=8501))          # blocks; Ctrl-C / SIGTERM stop it
+
+Pages are built against :class:`DashboardContext` (who is logged in, what they may read)
+and registered with :func:`workbench.dashboard.pages.page`. Names are imported on first
+use, so importing this package does not import Panel.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY: dict[str, str] = {
+    "DashboardContext": "workbench.dashboard._context",
+    "Principal": "workbench.dashboard._context",
+    "DASHBOARD_ROLES": "workbench.dashboard._context",
+    "role_permissions": "workbench.dashboard._context",
+    "DashboardSettings": "workbench.dashboard._server",
+    "build_server": "workbench.dashboard._server",
+    "load_pages": "workbench.dashboard._server",
+    "serve": "workbench.dashboard._server",
+    "KeyAuth": "workbench.dashboard._auth",
+    "COOKIE_NAME": "workbench.dashboard._auth",
+    "LOGIN_URL": "workbench.dashboard._auth",
+    "LOGOUT_URL": "workbench.dashboard._auth",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'workbench.dashboard' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
