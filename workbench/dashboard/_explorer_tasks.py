@@ -57,3 +57,29 @@ def launch(
         done(result)
 
     pn.state.execute(run)
+
+
+class Debouncer:
+    """Call ``action()`` once input has been quiet for ``delay_s`` (served sessions); at
+    once without a server session."""
+
+    def __init__(self, action: Callable[[], object], delay_s: float = 0.4) -> None:
+        self.action = action
+        self.delay_s = delay_s
+        self._ticket = 0
+
+    def __call__(self, *_: object) -> None:
+        import panel as pn
+
+        if not _served():
+            self.action()
+            return
+        self._ticket += 1
+        ticket = self._ticket
+
+        async def later() -> None:
+            await asyncio.sleep(self.delay_s)
+            if ticket == self._ticket:
+                self.action()
+
+        pn.state.execute(later)
