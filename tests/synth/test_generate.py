@@ -48,8 +48,9 @@ def test_json_columns_parse_and_verdicts_have_the_engine_shape(week: pa.Table) -
             assert list(v) == keys
         attempts = json.loads(row["routing_attempts"])
         assert len(attempts) == row["attempt_count"]
-        if row["request_original"] is not None:
-            body = json.loads(row["request_original"])
+        assert row["request_original"] is None  # no input rewrites: request_body holds it
+        if row["request_body"] is not None:
+            body = json.loads(row["request_body"])
             assert body["model"] == row["model_requested"]
         if row["upstream_outputs"] is not None:
             out = json.loads(row["upstream_outputs"])
@@ -80,7 +81,7 @@ def test_load_shape_peaks_by_day_and_dips_at_weekends(week: pa.Table) -> None:
 def test_mix_has_attacks_pii_errors_fallbacks_repeats_and_cache(week: pa.Table) -> None:
     rows = week.select(
         ["status", "error_code", "request_masked", "guardrail_verdicts", "cache_status",
-         "attempt_count", "http_status", "request_original", "stream", "ttft_ms", "latency_ms"]
+         "attempt_count", "http_status", "request_body", "stream", "ttft_ms", "latency_ms"]
     ).to_pylist()  # fmt: skip
     n = len(rows)
     denied = [r for r in rows if r["error_code"] == "guardrail_denied"]
@@ -92,15 +93,15 @@ def test_mix_has_attacks_pii_errors_fallbacks_repeats_and_cache(week: pa.Table) 
     assert checks == {"block-secrets", "prompt-injection", "jailbreak"}
     masked = sum(1 for r in rows if r["request_masked"])
     assert 0.01 < masked / n < 0.1
-    assert any("<EMAIL_ADDRESS>" in (r["request_original"] or "") for r in rows)
-    assert not any("jane.doe@example.com" in (r["request_original"] or "") for r in rows)
+    assert any("<EMAIL_ADDRESS>" in (r["request_body"] or "") for r in rows)
+    assert not any("jane.doe@example.com" in (r["request_body"] or "") for r in rows)
     codes = {r["error_code"] for r in rows}
     assert {"upstream_timeout", "upstream_error", "upstream_rate_limited"} <= codes
     assert sum(1 for r in rows if r["attempt_count"] == 2) > 50  # fallbacks
     hits = sum(1 for r in rows if r["cache_status"] == "hit")
     assert 0.1 < hits / n < 0.5
-    texts = [json.loads(r["request_original"])["messages"][1]["content"] for r in rows
-             if r["request_original"]]  # fmt: skip
+    texts = [json.loads(r["request_body"])["messages"][1]["content"] for r in rows
+             if r["request_body"]]  # fmt: skip
     distinct = len(set(texts))
     assert distinct < 0.3 * len(texts)  # exact repeats
     assert sum(t.startswith("How can I reset my password") for t in texts) > 0  # paraphrase

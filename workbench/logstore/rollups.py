@@ -112,12 +112,21 @@ def _write(root: Path, parts: dict[tuple[str, int], pa.Table], name: str, overwr
             write_table_atomic(part, dest)
 
 
-def roll_up_file(root: Path, requests_file: Path, dest: Path | None = None) -> None:
-    """Write the rollup of one requests file (to its mirror path, or to ``dest``)."""
-    present = set(pq.read_schema(requests_file).names)
-    table = pq.read_table(
-        requests_file, columns=[c for c in INPUTS if c in present], partitioning=None
-    )
+def roll_up_file(
+    root: Path, requests_file: Path, dest: Path | None = None, *, table: pa.Table | None = None
+) -> None:
+    """Write the rollup of one requests file (to its mirror path, or to ``dest``).
+
+    ``table`` is the file's content when the caller has it in memory (the writer, right
+    after writing it): the file is then not read back.
+    """
+    if table is None:
+        present = set(pq.read_schema(requests_file).names)
+        table = pq.read_table(
+            requests_file, columns=[c for c in INPUTS if c in present], partitioning=None
+        )
+    else:
+        table = table.select([c for c in INPUTS if c in table.column_names])
     parts = compute(table)
     mirror = rollup_dir(root) / requests_file.parent.relative_to(Path(root) / "requests")
     target = dest if dest is not None else mirror / requests_file.name

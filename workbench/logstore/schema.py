@@ -79,7 +79,8 @@ _SPEC: tuple[tuple[str, pa.DataType, str], ...] = (
         pa.string(),
         "Request body as the client sent it (all parameters), before input guardrails "
         "rewrote it; spans a secret/PII check flagged are masked. Null when bodies are not "
-        "stored.",
+        "stored, and null when it equals `request_body` (no input check rewrote the "
+        "request; read `coalesce(request_original, request_body)`).",
     ),
     (
         "request_masked",

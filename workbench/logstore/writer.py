@@ -29,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..home import logs_dir
@@ -48,12 +49,15 @@ class WriterLockedError(RuntimeError):
     """Another LogWriter (in this or another process) already owns the lake."""
 
 
-def _write_parquet(rows: list[dict[str, Any]], dest: Path) -> list[tuple[dict[str, Any], str]]:
-    """Write rows to ``dest`` atomically; return the rows Arrow refused (not written)."""
+def _write_parquet(
+    rows: list[dict[str, Any]], dest: Path
+) -> tuple[pa.Table, list[tuple[dict[str, Any], str]]]:
+    """Write rows to ``dest`` atomically; return the table written and the rows Arrow
+    refused (not written)."""
     table, bad = rows_to_table(rows)
     if table.num_rows:
         write_table_atomic(table, dest)
-    return bad
+    return table, bad
 
 
 def _retire_segment(path: Path) -> None:
@@ -311,7 +315,7 @@ class LogWriter:
             dest = self._requests / partition_dir(date, hour) / f"part-{seg.id}.parquet"
             if dest.exists():  # written before a crash: never write it twice
                 continue
-            bad = _write_parquet(rows, dest)
+            table, bad = _write_parquet(rows, dest)
             if bad:  # never expected: salvage_record's output always converts
                 entries = [
                     dead_letter_entry("flush", r, [why], action="rejected") for r, why in bad
@@ -321,7 +325,7 @@ class LogWriter:
                     self._counts["quarantined"] += len(bad)
                     self._counts["rejected"] += len(bad)
             if dest.exists():  # its rollup, before the segment is retired
-                rollups.roll_up_file(self.root, dest)
+                rollups.roll_up_file(self.root, dest, table=table)
             files += len(rows) > len(bad)
         return files
 

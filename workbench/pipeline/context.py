@@ -200,11 +200,18 @@ class RequestContext:
         }
 
     def _replay_fields(self) -> dict[str, Any]:
-        """The v2 fields a replay needs (only when bodies are stored)."""
+        """The v2 fields a replay needs (only when bodies are stored).
+
+        ``request_original`` is left null when it equals ``request_body`` (no input check
+        rewrote the request): the record is not shipped, spooled and stored twice.
+        """
         keep = self.store_bodies
         outputs = self.upstream_outputs if keep and self.upstream_outputs else None
+        original = self.request_original if keep else None
+        if original == self.request_body:  # no input rewrite: request_body holds it already
+            original = None
         return {
-            "request_original": self.request_original if keep else None,
+            "request_original": original,
             "request_masked": self.request_masked if keep else None,
             "upstream_outputs": json.dumps(outputs, ensure_ascii=False) if outputs else None,
             "output_masked": self.output_masked if outputs else None,

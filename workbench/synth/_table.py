@@ -177,7 +177,8 @@ def build_table(
         "user_agent": pick(list(d.cast.key_ua), d.key),
         "request_body": b.request, "response_body": b.response, "bodies_stored": pa.array(stored),
         "temperature": pa.array(d.cast.key_temp[d.key]), "max_tokens": pa.array(d.max_tokens),
-        "gateway_version": pa.array([__version__] * n), "request_original": b.request,
+        "gateway_version": pa.array([__version__] * n),
+        "request_original": pa.nulls(n, pa.string()),  # = request_body (no input rewrites)
         "request_masked": _masked((d.kind == 1) | (d.kind == 2), stored, pa.bool_()),
         "upstream_outputs": b.upstream_outputs,
         "output_masked": _masked(np.zeros(n, bool), has_out, pa.bool_()),

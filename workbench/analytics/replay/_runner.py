@@ -72,6 +72,8 @@ def _body_of(row: Mapping[str, Any]) -> tuple[str | None, list[str]]:
         return original, ["masked input"] if row.get("request_masked") else []
     body = row.get("request_body")
     if isinstance(body, str) and body:
+        if row.get("request_masked") is not None:  # v2: null original = body unchanged
+            return body, ["masked input"] if row.get("request_masked") else []
         return body, ["v1 body (after input rewrites)"]
     return None, []
 
