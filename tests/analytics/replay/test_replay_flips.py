@@ -84,7 +84,8 @@ def test_reuse_gives_the_results_of_a_full_recompute(logged: dict[str, Any]) -> 
 
 def test_the_replay_runs_the_logged_raw_output_not_a_model(logged: dict[str, Any]) -> None:
     rec = logged["records"]["zebra-out"]
-    assert "zebra" not in (rec["request_original"] or rec["request_body"])  # only the logged output says zebra
+    # only the logged output says zebra
+    assert "zebra" not in (rec["request_original"] or rec["request_body"])
     res = replay(
         f"SELECT * FROM requests WHERE request_id = '{rec['request_id']}'",
         POLICY_B,
