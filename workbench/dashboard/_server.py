@@ -114,7 +114,7 @@ def build_server(settings: DashboardSettings) -> Server:
         start=False,
         cookie_secret=cookie_secret(settings.home),
         auth_provider=DashboardAuthProvider(auth),
-        extra_patterns=[(r"/", RedirectHandler, {"url": DEFAULT_NEXT})],
+        extra_patterns=[(r"/", RedirectHandler, {"url": DEFAULT_NEXT, "permanent": False})],
         check_unused_sessions=10_000,
         unused_session_lifetime=60_000,
     )
