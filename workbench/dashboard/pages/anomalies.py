@@ -97,7 +97,7 @@ class AnomaliesView:
         self.ctx = ctx
         self.alerts: list[Alert] = []
         self.statuses = pn.widgets.MultiChoice(
-            name="Status", options=list(STATUSES), value=["open", "acknowledged", "muted"]
+            label="Status", options=list(STATUSES), value=["open", "acknowledged", "muted"]
         )
         self.table = pn.widgets.Tabulator(
             alerts_frame([]).to_pandas(),
@@ -108,9 +108,9 @@ class AnomaliesView:
             height=300,
         )
         allowed = ctx.can("ack_anomaly")
-        self.ack = pn.widgets.Button(name="Acknowledge", button_type="primary", disabled=True)
+        self.ack = pn.widgets.Button(label="Acknowledge", color="primary", disabled=True)
         self.mute_for = pn.widgets.Select(options=list(MUTE_FOR), value="8 hours", width=120)
-        self.mute = pn.widgets.Button(name="Mute", disabled=True)
+        self.mute = pn.widgets.Button(label="Mute", disabled=True)
         self.ack.visible = self.mute.visible = self.mute_for.visible = allowed
         self.chart = pn.Column(
             pn.pane.Markdown("Select an alert to see it on its series."),

@@ -117,8 +117,8 @@ def build(ctx: DashboardContext) -> Any:
 
     from workbench.dashboard._app import deferred
 
-    group = pn.widgets.Select(name="Group by", options=list(GROUPS), value="Workspace", width=180)
-    since = pn.widgets.RadioButtonGroup(name="Range", options=list(RANGES), value="7d")
+    group = pn.widgets.Select(label="Group by", options=list(GROUPS), value="Workspace", width=180)
+    since = pn.widgets.RadioButtonGroup(label="Range", options=list(RANGES), value="7d")
 
     async def spend_section(label: str, rng: str) -> Any:
         return await _data.run(_spend_view, ctx, label, rng)

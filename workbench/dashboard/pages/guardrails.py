@@ -118,7 +118,7 @@ def build(ctx: DashboardContext) -> Any:
 
     from workbench.dashboard._app import deferred
 
-    since = pn.widgets.RadioButtonGroup(name="Range", options=list(RANGES), value="7d")
+    since = pn.widgets.RadioButtonGroup(label="Range", options=list(RANGES), value="7d")
 
     def section(fn: Any) -> Any:
         async def load(rng: str) -> Any:

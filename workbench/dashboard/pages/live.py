@@ -138,8 +138,8 @@ class LiveView:
         import panel as pn
 
         self.ctx = ctx
-        self.range = pn.widgets.RadioButtonGroup(name="Range", options=list(RANGES), value="1h")
-        self.workspace = pn.widgets.Select(name="Workspace", options=workspaces(ctx), width=220)
+        self.range = pn.widgets.RadioButtonGroup(label="Range", options=list(RANGES), value="1h")
+        self.workspace = pn.widgets.Select(label="Workspace", options=workspaces(ctx), width=220)
         self.workspace.visible = ctx.workspaces is None
         self.kpis = pn.Column(sizing_mode="stretch_width")
         self.charts = pn.Column(sizing_mode="stretch_width", min_height=400)
