@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import click
@@ -35,4 +36,44 @@ def dashboard(host: str, port: int, log_dir: Path | None, gateway_url: str | Non
     click.echo("Dashboard stopped.", err=True)
 
 
-__all__ = ["dashboard"]
+def start_child(port: int, gateway_url: str | None, logfile: Path) -> subprocess.Popen[bytes]:
+    """Start ``workbench dashboard`` next to the gateway (``workbench up``); its output
+    goes to ``logfile``. On Linux it is also told to stop if its parent dies."""
+    import sys
+
+    args = [sys.executable, "-m", "workbench.cli", "dashboard", "--port", str(port)]
+    if gateway_url:
+        args += ["--gateway-url", gateway_url]
+    with open(logfile, "ab") as out:
+        return subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def stop_child(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """Stop the dashboard child (SIGTERM, then SIGKILL after ``timeout`` seconds)."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+__all__ = ["dashboard", "start_child", "stop_child"]

@@ -93,6 +93,14 @@ def _health(host: str, port: int, timeout: float = 2.0) -> dict[str, Any] | None
     show_default=True,
     help="With --detach: how long to wait for readiness.",
 )
+@click.option(
+    "--dashboard-port",
+    type=click.IntRange(1, 65535),
+    default=8501,
+    show_default=True,
+    help="Port of the dashboard started next to the gateway (127.0.0.1).",
+)
+@click.option("--no-dashboard", is_flag=True, help="Do not start the dashboard.")
 def up(
     config_path: str | None,
     host: str | None,
@@ -100,6 +108,8 @@ def up(
     grace_s: float,
     detach: bool,
     wait_s: float,
+    dashboard_port: int,
+    no_dashboard: bool,
 ) -> None:
     """Start the gateway (Ray in-process, logs under $WORKBENCH_HOME).
 
@@ -113,21 +123,48 @@ def up(
         )
     if config_path:
         config_path = str(Path(config_path).resolve())
+    dash_port = None if no_dashboard else dashboard_port
     if not detach:
-        from workbench.cli._embedded import run_gateway
+        sys.exit(_run_with_dashboard(config_path, host, port, grace_s, dash_port))
+    _detach(config_path, host, port, grace_s, wait_s, dash_port)
 
-        sys.exit(run_gateway(config_path, host, port, grace_s))
-    _detach(config_path, host, port, grace_s, wait_s)
+
+def _run_with_dashboard(
+    config_path: str | None, host: str | None, port: int | None, grace_s: float, dash: int | None
+) -> int:
+    """Run the gateway; with ``dash``, the dashboard as a child process stopped with it."""
+    from workbench.cli._embedded import run_gateway
+
+    if dash is None:
+        return run_gateway(config_path, host, port, grace_s)
+    from workbench.cli.dashboard import start_child, stop_child
+    from workbench.config.gateway import load_config
+
+    cfg = load_config(config_path)
+    h = host or cfg.gateway.host
+    h = "127.0.0.1" if h in ("0.0.0.0", "::", "") else h
+    child = start_child(dash, f"http://{h}:{port or cfg.gateway.port}", home() / "dashboard.log")
+    click.echo(f"dashboard: http://127.0.0.1:{dash}/live (log {home() / 'dashboard.log'})")
+    try:
+        return run_gateway(config_path, host, port, grace_s)
+    finally:
+        stop_child(child)
 
 
 def _detach(
-    config_path: str | None, host: str | None, port: int | None, grace_s: float, wait_s: float
+    config_path: str | None,
+    host: str | None,
+    port: int | None,
+    grace_s: float,
+    wait_s: float,
+    dash: int | None = None,
 ) -> None:
     from workbench.config.gateway import load_config
 
     cfg = load_config(config_path)  # fail fast, in the foreground, on a bad config
     logfile = home() / "gateway.log"
     args = [sys.executable, "-m", "workbench.cli", "up", "--grace", str(grace_s)]
+    args += ["--no-dashboard"] if dash is None else ["--dashboard-port", str(dash)]
     if config_path:
         args += ["--config", config_path]
     if host:
@@ -154,6 +191,8 @@ def _detach(
         info = _health(h, p) if ours else None
         if info and info.get("status") == "ready":
             click.echo(f"gateway ready at http://{h}:{p}/v1 (pid {proc.pid}, log {logfile})")
+            if dash is not None:
+                click.echo(f"dashboard: http://127.0.0.1:{dash}/live (log in with a dashboard key)")
             return
         time.sleep(1.0)
     raise click.ClickException(f"the gateway was not ready after {wait_s:.0f}s; see {logfile}")
