@@ -177,3 +177,24 @@ def quiet_state(page: Any, quiet_ms: float = 2500.0, timeout_s: float = 120.0) -
     """The page's state once nothing arrived for ``quiet_ms`` and no spinner shows (the
     fully loaded page, used to learn what "loaded" looks like)."""
     return wait_until(page, lambda _s: True, quiet_ms=quiet_ms, timeout_s=timeout_s)[1]
+
+
+def _policies_ready(state: PageState) -> bool:
+    """The policies page is ready once its editor's text has been validated."""
+    return "Valid: policy" in state.text or "candidate.yaml:" in state.text
+
+
+def page_ready(slug: str) -> Callable[[PageState], bool]:
+    """When ``/slug`` shows its data: a chart or table with rows (the policies page: the
+    editor's validation result)."""
+    if slug == "policies":
+        return _policies_ready
+    return lambda state: state.has_data
+
+
+def loaded_state(
+    page: Any, slug: str, quiet_ms: float = 1200.0, timeout_s: float = 300.0
+) -> PageState:
+    """The state of ``/slug`` (already navigated to) once it shows its data and then
+    stayed quiet for ``quiet_ms``."""
+    return wait_until(page, page_ready(slug), quiet_ms=quiet_ms, timeout_s=timeout_s)[1]

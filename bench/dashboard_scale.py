@@ -32,9 +32,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench._page_timing import PageState, data_state, page_now, quiet_state, wait_until
+from bench._page_timing import (
+    PageState,
+    data_state,
+    loaded_state,
+    page_now,
+    page_ready,
+    wait_until,
+)
+from bench._proc import interrupts_raise
 
 TARGET_MS = 2000.0
+CALM_MS = 1200.0  # "fully loaded": this long with no message (the live page ticks every 5 s)
 DAYS = 14
 PAGES = ("live", "cost", "anomalies", "guardrails", "explorer", "policies")
 
@@ -120,14 +129,15 @@ class Timings:
         )
 
 
-def _loaded(ref: PageState) -> Callable[[PageState], bool]:
-    """ "Shows its data" as the fully loaded page ``ref`` does."""
+def _loaded(ref: PageState, base: Callable[[PageState], bool]) -> Callable[[PageState], bool]:
+    """Shows its data (``base``) as fully as the loaded page ``ref`` did."""
     need_rows = ref.tab_rows > 0
     min_text = 0.8 * len(ref.text)
 
     def ready(s: PageState) -> bool:
         return (
-            s.filled_sources >= ref.filled_sources
+            base(s)
+            and s.filled_sources >= ref.filled_sources
             and (s.tab_rows > 0 or not need_rows)
             and len(s.text) >= min_text
         )
@@ -135,16 +145,18 @@ def _loaded(ref: PageState) -> Callable[[PageState], bool]:
     return ready
 
 
-def time_first_render(page: Any, url: str, repeats: int) -> tuple[float, Timings]:
-    """(cold visit ms, warm first renders) of ``url``."""
+def time_first_render(page: Any, base: str, slug: str, repeats: int) -> tuple[float, Timings]:
+    """(cold visit ms, warm first renders) of ``/slug``."""
+    url = f"{base}/{slug}"
     page.goto(url)
-    ref = quiet_state(page, quiet_ms=2500, timeout_s=300)
+    ref = loaded_state(page, slug, quiet_ms=CALM_MS)
     cold = max(ref.paints) if ref.paints else ref.last_msg
     out = Timings()
     for _ in range(repeats):
         try:
             page.goto(url)
-            ms, _state = wait_until(page, _loaded(ref), quiet_ms=800, timeout_s=120)
+            ready = _loaded(ref, page_ready(slug))
+            ms, _state = wait_until(page, ready, quiet_ms=800, timeout_s=120)
             out.samples.append(ms)
         except Exception as exc:  # a timeout is a result, not a crash of the bench
             out.failures.append(type(exc).__name__)
@@ -160,10 +172,13 @@ def time_action(page: Any, act: Callable[[Any], None]) -> float:
     return max(0.0, t1 - t0)
 
 
-def time_actions(page: Any, url: str, actions: list[Action], repeats: int) -> dict[str, Timings]:
+def time_actions(
+    page: Any, base: str, slug: str, actions: list[Action], repeats: int
+) -> dict[str, Timings]:
     """Each action's timings over ``repeats`` passes through the list."""
+    url = f"{base}/{slug}"
     page.goto(url)
-    quiet_state(page, quiet_ms=1500, timeout_s=300)
+    loaded_state(page, slug, quiet_ms=CALM_MS)
     out: dict[str, Timings] = {name: Timings() for name, _ in actions}
     for _ in range(repeats):
         for name, act in actions:
@@ -172,7 +187,7 @@ def time_actions(page: Any, url: str, actions: list[Action], repeats: int) -> di
             except Exception as exc:
                 out[name].failures.append(type(exc).__name__)
                 page.goto(url)
-                quiet_state(page, quiet_ms=1500, timeout_s=300)
+                loaded_state(page, slug, quiet_ms=CALM_MS)
     return out
 
 
@@ -207,12 +222,11 @@ def _measure(args: argparse.Namespace, page: Any, base: str) -> None:
               f"{'target':>7} {'':>5}")  # fmt: skip
     print(f"\nall times in ms (page clock); target {TARGET_MS:,.0f} ms\n{header}")
     for slug in args.pages:
-        cold, first = time_first_render(page, f"{base}/{slug}", args.repeats)
+        cold, first = time_first_render(page, base, slug, args.repeats)
         print(f"{slug:<11} {'first visit (cold)':<28} {1:>4} {cold:>9,.0f}")
         print(first.row(slug, "first render"), flush=True)
-        for name, timings in time_actions(
-            page, f"{base}/{slug}", ACTIONS.get(slug, []), args.repeats
-        ).items():
+        actions = ACTIONS.get(slug, [])
+        for name, timings in time_actions(page, base, slug, actions, args.repeats).items():
             print(timings.row(slug, name), flush=True)
 
 
@@ -278,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--live-seconds", type=float, default=60.0)
     args = ap.parse_args(argv)
     print(f"dashboard_scale: {args.rows:,} rows; load average {os.getloadavg()[0]:.2f}")
-    return run(args)
+    with interrupts_raise():  # SIGTERM/SIGINT still stop the dashboard and the browser
+        return run(args)
 
 
 if __name__ == "__main__":

@@ -26,3 +26,15 @@ ensure_env() {
   # Never reach for a model hub at run time unless the user asks for it.
   export HF_HUB_DISABLE_TELEMETRY=1 RAY_USAGE_STATS_ENABLED=0
 }
+
+# Debian's chromium for the browser tests (tests/dashboard/browser): Playwright drives it
+# through executable_path and cannot download a browser of its own here.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "[setup] installing Debian's chromium (apt-get) for the browser tests" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    chromium fonts-liberation fonts-dejavu-core >&2
+}

@@ -28,7 +28,7 @@ from bench._dashboard import (
     run_cli,
     start_dashboard,
 )
-from bench._page_timing import PageState, quiet_state
+from bench._page_timing import PageState, loaded_state
 
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -114,6 +114,7 @@ def admin_page(context: Any, dashboard: Dashboard, dash_keys: Keys) -> Any:
 
 
 def open_page(page: Any, base_url: str, slug: str) -> PageState:
-    """Navigate to ``/slug`` and wait until it is fully loaded (quiet, no spinner)."""
+    """Navigate to ``/slug`` and wait until it shows its data, with no spinner and no
+    update for 1.5 s (a page that never shows data fails here, after 5 minutes)."""
     page.goto(f"{base_url}/{slug}")
-    return quiet_state(page, quiet_ms=1500, timeout_s=180)
+    return loaded_state(page, slug, quiet_ms=1500, timeout_s=300)
