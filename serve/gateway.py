@@ -103,6 +103,14 @@ class HandleScorer:
         except Exception as exc:
             raise _wrap(exc) from exc
 
+    async def score_many(self, items: list[tuple[str, list[str]]]) -> list[list[Any]]:
+        """Several classifiers in one round trip (the engine's stage call)."""
+        try:
+            result: list[list[Any]] = await self.handle.score_many.remote(items)
+            return result
+        except Exception as exc:
+            raise _wrap(exc) from exc
+
 
 @serve.deployment(
     ray_actor_options={"num_cpus": 0},

@@ -55,6 +55,11 @@ class GuardrailScorer:
         result: list[float] = await self._batch((classifier, texts))
         return result
 
+    async def score_many(self, items: list[tuple[str, list[str]]]) -> list[list[Any]]:
+        """Each ``(classifier, texts)`` item's values (``pii_ner``: spans), joining the
+        same batches as single calls: one round trip for a stage's classifiers."""
+        return list(await asyncio.gather(*(self._batch((cl, list(t))) for cl, t in items)))
+
     async def tag(self, texts: list[str]) -> list[list[dict[str, Any]]]:
         """Named-entity spans (PERSON, ADDRESS) for each text."""
         result: list[list[dict[str, Any]]] = await self._batch(("pii_ner", texts))

@@ -156,6 +156,36 @@ async def test_scores_are_precomputed_once_per_classifier(reg):
     assert calls == [("clf", ["t1", "t2"])] and seen == {"t1": 0.5, "t2": 0.5}
 
 
+async def test_a_scorer_with_score_many_gets_one_call_per_stage(reg):
+    calls = []
+
+    class RemoteScorer:  # like serve's HandleScorer: one round trip for every classifier
+        async def score(self, cl, texts):
+            raise AssertionError("score_many should have been used")
+
+        async def tag(self, texts):
+            raise AssertionError("score_many should have been used")
+
+        async def score_many(self, items):
+            calls.append([(cl, list(t)) for cl, t in items])
+            return [[[] for _ in t] if cl == "pii_ner" else [0.25] * len(t) for cl, t in items]
+
+    seen = {}
+
+    @register_validator(name="tests/ml2", data_type="string")
+    class TwoClassifiers(Validator):
+        def _validate(self, value, metadata):
+            seen[value] = (metadata["scores"]["a"], metadata["scores"]["pii_ner"])
+            return PassResult()
+
+    reg.check("two", kind="ml", classifiers=("a", "pii_ner"))(lambda p: TwoClassifiers())
+    pol = parse_policy({"id": "m", "input": [{"name": "t", "validator": "two"}]}, registry=reg)
+    eng = GuardrailEngine(pol, registry=reg, scorer=RemoteScorer())
+    await eng.run_stage("input", ["x", "y"])
+    assert calls == [[("a", ["x", "y"]), ("pii_ner", ["x", "y"])]]
+    assert seen == {"x": (0.25, []), "y": (0.25, [])}
+
+
 def test_stage_as_a_guardrails_guard(reg):
     eng = _engine(reg, [_c("fixit", "secret", "fix")], [_c("deny", "boom")])
     out = eng.as_guard("input").validate("my secret plan")

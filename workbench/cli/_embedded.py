@@ -135,14 +135,28 @@ def prepare_env(fast_proxy: bool) -> Path | None:
     return run_dir
 
 
-def start_ray() -> None:
-    """``ray.init`` with every Ray port on loopback and Serve's binds patched."""
+#: ``ray.init`` attempts: Ray gives its raylet a fixed 30 s to register, which a busy
+#: machine can miss; a second start then usually succeeds.
+RAY_START_ATTEMPTS = 3
+
+
+def start_ray(attempts: int = RAY_START_ATTEMPTS) -> None:
+    """``ray.init`` with every Ray port on loopback and Serve's binds patched; a start
+    that times out is torn down and tried again (``attempts`` in all)."""
     import ray
 
-    try:
-        _init_ray(ray)
-    except Exception as exc:  # e.g. the node timed out during start-up on a busy machine
-        raise click.ClickException(f"Ray did not start: {exc}") from exc
+    for attempt in range(1, attempts + 1):
+        try:
+            _init_ray(ray)
+            return
+        except Exception as exc:  # e.g. the node timed out during start-up on a busy machine
+            if attempt == attempts:
+                raise click.ClickException(f"Ray did not start: {exc}") from exc
+            click.echo(
+                f"WARNING: Ray did not start ({exc}); trying again ({attempt + 1}/{attempts})",
+                err=True,
+            )
+            ray.shutdown()
 
 
 def _init_ray(ray: Any) -> None:

@@ -91,3 +91,7 @@ class Scorer(Protocol):
     async def score(self, classifier: str, texts: list[str]) -> list[float]: ...
 
     async def tag(self, texts: list[str]) -> list[list[dict[str, Any]]]: ...
+
+    # Optional: ``async def score_many(items: list[tuple[str, list[str]]]) -> list[list]``,
+    # the values of several classifiers in one call (``pii_ner``: the spans of ``tag``).
+    # The engine uses it when present: a remote scorer then costs one round trip a stage.

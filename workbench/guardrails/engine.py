@@ -156,18 +156,27 @@ class GuardrailEngine:
         needed = sorted({i for c in ml for i in c.reads(roles, len(texts))})
         if not wanted or not needed:
             return per_text
-        scorer = self.scorer
         subset = [texts[i] for i in needed]
-
-        async def one(cl: str) -> tuple[str, list[Any]]:
-            if cl == "pii_ner":
-                return cl, list(await scorer.tag(subset))
-            return cl, list(await scorer.score(cl, subset))
-
-        for cl, values in await asyncio.gather(*(one(cl) for cl in wanted)):
+        for cl, values in zip(wanted, await self._classify(wanted, subset), strict=True):
             for i, v in zip(needed, values, strict=True):
                 per_text[i][cl] = v
         return per_text
+
+    async def _classify(self, classifiers: list[str], texts: list[str]) -> list[list[Any]]:
+        """Every classifier's values for ``texts``: one ``score_many`` call when the scorer
+        has it (a remote scorer: one round trip for the stage), else one call each."""
+        scorer = self.scorer
+        assert scorer is not None
+        many = getattr(scorer, "score_many", None)
+        if many is not None:
+            return [list(v) for v in await many([(cl, texts) for cl in classifiers])]
+
+        async def one(cl: str) -> list[Any]:
+            if cl == "pii_ner":
+                return list(await scorer.tag(texts))
+            return list(await scorer.score(cl, texts))
+
+        return list(await asyncio.gather(*(one(cl) for cl in classifiers)))
 
     async def run_stage(
         self,
