@@ -80,7 +80,12 @@ def test_live_known_answers(lake: Path) -> None:
     assert int(view.data.traffic["requests"].sum()) == len(ROWS) if view.data else False
     models = set(view.data.latency["model_served"].to_list()) if view.data else set()
     assert models == {"small", "large"}
-    assert view.kpis.objects and view.charts.objects
+    series = view.plots.series.data
+    assert sum(series["errors"]) == k["errors"] and sum(series["blocks"]) == k["blocks"]
+    assert sum(series["cost_usd"]) == pytest.approx(k["spend_usd"])
+    bars, _ = view.plots.bars["latency"]
+    assert sorted(bars.data["x"]) == sorted((m, q) for m in models for q in live.QUANTILES)
+    assert view.cards[0].object.count(f"{len(ROWS):,}") == 1
     assert "(all workspaces)" in view.workspace.options and "acme" in view.workspace.options
 
 

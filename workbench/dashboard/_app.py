@@ -74,17 +74,23 @@ def shell(ctx: DashboardContext, spec: PageSpec, specs: Sequence[PageSpec]) -> A
     return template
 
 
-def kpi(name: str, value: float | None, fmt: str = "{value:,.0f}") -> Any:
-    """One KPI card (an ``—`` when there is no value)."""
-    import panel as pn
+def kpi_card(name: str, value: float | None, fmt: str = "{value:,.0f}") -> str:
+    """One KPI card's HTML (an ``—`` when there is no value)."""
+    import html
 
     text = "—" if value is None else fmt.format(value=value)
-    return pn.pane.HTML(
-        f'<div class="wb-kpi" style="padding:.4em .8em;border:1px solid #ddd;border-radius:6px;'
-        f'min-width:9em"><div style="color:#666;font-size:.85em">{name}</div>'
-        f'<div style="font-size:1.5em;font-weight:600">{text}</div></div>',
-        margin=(4, 6),
+    return (
+        '<div class="wb-kpi" style="padding:.4em .8em;border:1px solid #ddd;border-radius:6px;'
+        f'min-width:9em"><div style="color:#666;font-size:.85em">{html.escape(name)}</div>'
+        f'<div style="font-size:1.5em;font-weight:600">{html.escape(text)}</div></div>'
     )
+
+
+def kpi(name: str, value: float | None, fmt: str = "{value:,.0f}") -> Any:
+    """One KPI card as a pane."""
+    import panel as pn
+
+    return pn.pane.HTML(kpi_card(name, value, fmt), margin=(4, 6))
 
 
 def table(frame: Any, **kwargs: Any) -> Any:
@@ -102,9 +108,9 @@ def line(frame: Any, x: str, y: list[str], title: str, **kwargs: Any) -> Any:
     import hvplot.pandas  # noqa: F401  (registers .hvplot)
 
     data = frame.select([x, *y]).to_pandas()
-    return data.hvplot.line(
-        x=x, y=y, title=title, height=260, responsive=True, legend="top_left", **kwargs
-    )
+    opts: dict[str, Any] = {"height": 260, "responsive": True, "shared_axes": False}
+    opts.update(kwargs)
+    return data.hvplot.line(x=x, y=y if len(y) > 1 else y[0], title=title, **opts)
 
 
 def bars(frame: Any, x: str, y: list[str], title: str, **kwargs: Any) -> Any:
@@ -113,4 +119,6 @@ def bars(frame: Any, x: str, y: list[str], title: str, **kwargs: Any) -> Any:
 
     data = frame.select([x, *y]).to_pandas()
     data[x] = data[x].astype(str)
-    return data.hvplot.bar(x=x, y=y, title=title, height=280, responsive=True, rot=30, **kwargs)
+    opts: dict[str, Any] = {"height": 280, "responsive": True, "rot": 30, "shared_axes": False}
+    opts.update(kwargs)
+    return data.hvplot.bar(x=x, y=y if len(y) > 1 else y[0], title=title, **opts)

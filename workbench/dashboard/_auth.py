@@ -52,7 +52,7 @@ button {{ padding: .5em 1.5em; }}
 </style></head><body>
 <form method="post" action="{action}" autocomplete="off">
 <h2>Workbench dashboard</h2>
-<p>Log in with a dashboard key (role admin, policy-author or analyst).</p>
+<p>Use a dashboard key (role admin, policy-author or analyst).</p>
 {error}<label for="token">Key</label>
 <input type="password" id="token" name="token" required autofocus>
 <input type="hidden" name="next" value="{next}">

@@ -115,8 +115,8 @@ def build_server(settings: DashboardSettings) -> Server:
         cookie_secret=cookie_secret(settings.home),
         auth_provider=DashboardAuthProvider(auth),
         extra_patterns=[(r"/", RedirectHandler, {"url": DEFAULT_NEXT, "permanent": False})],
-        check_unused_sessions=10_000,
-        unused_session_lifetime=60_000,
+        check_unused_sessions=5_000,
+        unused_session_lifetime=15_000,
     )
     server.start()
     return server

@@ -79,56 +79,99 @@ def workspaces(ctx: DashboardContext) -> list[str]:
     return [ALL, *sorted(str(w) for w in df["workspace"].to_list() if w)]
 
 
-def kpi_row(d: LiveData) -> Any:
-    """The headline cards."""
-    import panel as pn
+KPIS = (
+    ("requests", "Requests", "{value:,.0f}"),
+    ("requests_per_s", "Requests/s", "{value:,.2f}"),
+    ("error_rate", "Error rate", "{value:.2%}"),
+    ("blocks", "Guardrail blocks", "{value:,.0f}"),
+    ("cache_hit_rate", "Cache hit rate", "{value:.1%}"),
+    ("tokens", "Tokens", "{value:,.0f}"),
+    ("spend_usd", "Spend", "${value:,.2f}"),
+)
+#: Time-series charts: title -> the traffic columns drawn.
+SERIES = {
+    "Requests/s": ("requests_per_s",),
+    "Errors by class (5xx, 4xx, guardrail blocks)": ("errors", "rejected", "blocks"),
+    "Tokens": ("prompt_tokens", "completion_tokens"),
+    "Spend (USD)": ("cost_usd",),
+    "Cache hit rate": ("cache_hit_rate",),
+    "Guardrail block rate": ("block_rate",),
+}
+QUANTILES = ("p50", "p95", "p99")
+_COLORS = ("#1f77b4", "#d62728", "#ff7f0e", "#2ca02c")
 
-    from workbench.dashboard._app import kpi
 
-    k = d.kpis
-    return pn.FlexBox(
-        kpi("Requests", k["requests"]),
-        kpi("Requests/s", k["requests_per_s"], "{value:,.2f}"),
-        kpi("Error rate", k["error_rate"], "{value:.2%}"),
-        kpi("Guardrail blocks", k["blocks"]),
-        kpi("Cache hit rate", k["cache_hit_rate"], "{value:.1%}"),
-        kpi("Tokens", k["tokens"]),
-        kpi("Spend", k["spend_usd"], "${value:,.2f}"),
-    )
+def kpi_html(d: LiveData) -> list[str]:
+    """The headline cards' HTML, in :data:`KPIS` order."""
+    from workbench.dashboard._app import kpi_card
+
+    return [kpi_card(label, d.kpis[key], fmt) for key, label, fmt in KPIS]
 
 
-def charts(d: LiveData) -> Any:
-    """The charts of one load."""
-    import panel as pn
+def series_data(d: LiveData) -> dict[str, list[Any]]:
+    """The time-series charts' columns."""
+    cols = {c for cs in SERIES.values() for c in cs}
+    return {"time": d.traffic["time"].to_list(), **{c: d.traffic[c].to_list() for c in cols}}
 
-    from workbench.dashboard._app import bars, line
 
-    tr = d.traffic
-    lat = d.latency.filter(d.latency["requests"] > 0) if d.latency.height else d.latency
-    if "latency_p50" in lat.columns and lat.height:
-        lat = lat.fill_null(0)
-        by_model: list[Any] = [
-            bars(lat, "model_served", ["latency_p50", "latency_p95", "latency_p99"], "Latency ms"),
-            bars(lat, "model_served", ["ttft_p50", "ttft_p95", "ttft_p99"], "TTFT ms"),
-        ]
-    else:
-        by_model = [pn.pane.Markdown("No requests with a latency in this range.")]
-    return pn.Column(
-        pn.Row(
-            line(tr, "time", ["requests_per_s"], "Requests/s"),
-            line(tr, "time", ["errors", "rejected", "blocks"], "Errors by class"),
-        ),
-        pn.Row(*by_model),
-        pn.Row(
-            line(tr, "time", ["prompt_tokens", "completion_tokens"], "Tokens"),
-            line(tr, "time", ["cost_usd"], "Spend (USD)"),
-        ),
-        pn.Row(
-            line(tr, "time", ["cache_hit_rate"], "Cache hit rate"),
-            line(tr, "time", ["blocks", "block_rate"], "Guardrail blocks", subplots=False),
-        ),
-        sizing_mode="stretch_width",
-    )
+def latency_data(d: LiveData, prefix: str) -> dict[str, list[Any]]:
+    """``x`` = (model, quantile) and ``ms`` for the latency or TTFT bars."""
+    lat = d.latency
+    if lat.height == 0 or f"{prefix}_p50" not in lat.columns:
+        return {"x": [], "ms": [], "color": []}
+    x, ms, color = [], [], []
+    for row in lat.filter(lat["requests"] > 0).iter_rows(named=True):
+        for i, q in enumerate(QUANTILES):
+            x.append((str(row["model_served"] or "(none)"), q))
+            ms.append(float(row[f"{prefix}_{q}"] or 0.0))
+            color.append(_COLORS[i])
+    return {"x": x, "ms": ms, "color": color}
+
+
+class Charts:
+    """Bokeh figures built once per session; a refresh only replaces their data."""
+
+    def __init__(self) -> None:
+        from bokeh.models import ColumnDataSource, FactorRange
+        from bokeh.plotting import figure
+
+        cols = {c for cs in SERIES.values() for c in cs}
+        self.series = ColumnDataSource({"time": [], **{c: [] for c in cols}})
+        self.figures: list[Any] = []
+        for title, names in SERIES.items():
+            fig = figure(
+                title=title, x_axis_type="datetime", height=240, sizing_mode="stretch_width"
+            )
+            for name, color in zip(names, _COLORS, strict=False):
+                fig.line("time", name, source=self.series, color=color, legend_label=name)
+            fig.legend.location = "top_left"
+            self.figures.append(fig)
+        self.bars: dict[str, tuple[Any, Any]] = {}
+        for prefix, title in (("latency", "Latency by model (ms)"), ("ttft", "TTFT by model (ms)")):
+            src = ColumnDataSource({"x": [], "ms": [], "color": []})
+            fig = figure(
+                title=title, x_range=FactorRange(), height=260, sizing_mode="stretch_width"
+            )
+            fig.vbar(x="x", top="ms", width=0.8, color="color", source=src)
+            fig.xaxis.major_label_orientation = 0.6
+            self.bars[prefix] = (src, fig)
+
+    def update(self, d: LiveData) -> None:
+        """Show ``d``."""
+        self.series.data = series_data(d)
+        for prefix, (src, fig) in self.bars.items():
+            data = latency_data(d, prefix)
+            fig.x_range.factors = data["x"]
+            src.data = data
+
+    def layout(self) -> Any:
+        """The figures in rows of two."""
+        import panel as pn
+
+        figs = [*self.figures[:2], self.bars["latency"][1], self.bars["ttft"][1], *self.figures[2:]]
+        rows = [pn.Row(*(pn.pane.Bokeh(f, sizing_mode="stretch_width") for f in figs[i : i + 2]),
+                       sizing_mode="stretch_width") for i in range(0, len(figs), 2)]  # fmt: skip
+        return pn.Column(*rows, sizing_mode="stretch_width")
 
 
 class LiveView:
@@ -137,12 +180,16 @@ class LiveView:
     def __init__(self, ctx: DashboardContext) -> None:
         import panel as pn
 
+        from workbench.dashboard._app import kpi_card
+
         self.ctx = ctx
         self.range = pn.widgets.RadioButtonGroup(label="Range", options=list(RANGES), value="1h")
         self.workspace = pn.widgets.Select(label="Workspace", options=workspaces(ctx), width=220)
         self.workspace.visible = ctx.workspaces is None
-        self.kpis = pn.Column(sizing_mode="stretch_width")
-        self.charts = pn.Column(sizing_mode="stretch_width", min_height=400)
+        self.cards = [pn.pane.HTML(kpi_card(label, None), margin=(4, 6)) for _, label, _ in KPIS]
+        self.kpis = pn.FlexBox(*self.cards)
+        self.plots = Charts()
+        self.charts = self.plots.layout()
         self.status = pn.pane.Markdown("", styles={"color": "#666"})
         self.data: LiveData | None = None
         self.busy = False
@@ -171,8 +218,9 @@ class LiveView:
             since, ws = self.range.value, self.workspace.value
             data = await _data.run(load, self.ctx, since, ws)
             self.data = data
-            self.kpis.objects = [kpi_row(data)]
-            self.charts.objects = [charts(data)]
+            for card, text in zip(self.cards, kpi_html(data), strict=True):
+                card.object = text
+            self.plots.update(data)
             live = "refreshing every 5 s" if since in LIVE_RANGES else "not auto-refreshed"
             self.status.object = f"Last {since} ({live})."
         finally:
