@@ -27,7 +27,7 @@ A policy file looks like this (every key but ``id`` is optional)::
     retry: {max_attempts: 2}
     logging: {store_bodies: true, redact_bodies: true}
     routing: {}                # routes, retry, budget, breaker: see docs/routing.md
-    cache: {}                  # reserved
+    cache: {enabled: false}    # exact/semantic caching, TTL, size: workbench.cache.settings
     limits: {}                 # reserved
 
 Rules that need no check catalogue (``fallback``/``retry`` only in the output stage,
@@ -64,6 +64,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from workbench.cache.settings import CacheSettings
 from workbench.routing.config import RoutingConfig
 
 __all__ = [
@@ -227,12 +228,12 @@ class Policy(_Strict):
     retry: RetryConfig = Field(default_factory=RetryConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
-    cache: dict[str, Any] = Field(default_factory=dict)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
     limits: dict[str, Any] = Field(default_factory=dict)
 
     _empty_lists = field_validator("input", "output", mode="before")(_none_to_empty_list)
-    _reserved_sections = field_validator("cache", "limits", mode="before")(_reserved)
-    _routing_none = field_validator("routing", mode="before")(_none_to_empty)
+    _reserved_sections = field_validator("limits", mode="before")(_reserved)
+    _routing_none = field_validator("routing", "cache", mode="before")(_none_to_empty)
 
     @model_validator(mode="after")
     def _cross_field_rules(self, info: ValidationInfo) -> Policy:
