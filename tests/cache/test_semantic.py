@@ -1,0 +1,192 @@
+"""The semantic index: exact scope isolation (also on the HNSW path), known neighbours,
+TTL and size eviction, remove, persistence across a restart, a torn journal and a
+half-written snapshot, the embed adapters, and rebuilding from entries."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.cache._index_journal import JOURNAL, SNAPSHOT
+from workbench.cache._types import Entry
+from workbench.cache.semantic import LocalSemanticIndex, default_directory
+from workbench.providers import EmbeddingResult
+
+DIM = 384
+NOW = 1_000_000.0
+
+
+class Clock:
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def vec(seed: int | str) -> np.ndarray:
+    """A fixed unit vector per seed."""
+    s = int(hashlib.sha256(str(seed).encode()).hexdigest()[:8], 16)
+    v = np.random.default_rng(s).standard_normal(DIM).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def near(v: np.ndarray, eps: float, seed: int) -> np.ndarray:
+    w = v + eps * np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
+    return w / np.linalg.norm(w)
+
+
+class CountingEmbed:
+    """Sync embed: a fixed vector per text; counts calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        return np.stack([vec(t) for t in texts])
+
+
+def index(wb_home: Path, **kw: object) -> LocalSemanticIndex:
+    kw.setdefault("clock", Clock())
+    return LocalSemanticIndex(CountingEmbed(), **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("ann_min_rows", [4096, 32])  # exact numpy path, HNSW path
+def test_scope_isolation_is_exact(wb_home: Path, ann_min_rows: int) -> None:
+    idx = index(wb_home, ann_min_rows=ann_min_rows, persist=False)
+    for i in range(200):  # the same vectors in both scopes, different keys
+        idx.add_vector("scope:A", f"t{i}", f"a{i}", NOW + 100, vec(i))
+        idx.add_vector("scope:B", f"t{i}", f"b{i}", NOW + 100, vec(i))
+    for i in range(0, 200, 7):
+        got = idx.lookup_vector("scope:A", vec(i), k=4)
+        assert got[0].key == f"a{i}" and got[0].similarity == pytest.approx(1.0, abs=1e-5)
+        assert all(c.key.startswith("a") for c in got) and len(got) == 4
+        assert [c.similarity for c in got] == sorted((c.similarity for c in got), reverse=True)
+    assert idx.lookup_vector("scope:C", vec(3)) == []
+    assert idx.stats()["scopes"] == 2 and len(idx) == 400
+
+
+def test_hnsw_finds_perturbed_neighbours(wb_home: Path) -> None:
+    idx = index(wb_home, ann_min_rows=64, persist=False)
+    for i in range(2000):
+        idx.add_vector("s", f"t{i}", f"k{i}", NOW + 100, vec(i))
+    found = sum(
+        idx.lookup_vector("s", near(vec(i), 0.02, i), k=1)[0].key == f"k{i}"
+        for i in range(0, 2000, 20)
+    )
+    assert found >= 98  # of 100; exact search would find all 100
+
+
+def test_ttl_and_size_eviction_and_remove(wb_home: Path) -> None:
+    clock = Clock()
+    idx = LocalSemanticIndex(CountingEmbed(), persist=False, max_entries=10, clock=clock)
+    for i in range(15):
+        idx.add_vector("s", f"t{i}", f"k{i}", NOW + (10 if i == 14 else 100), vec(i))
+    assert len(idx) == 10 and idx.evicted == 5
+    assert "k4" not in idx and "k5" in idx  # the oldest additions went
+    assert idx.lookup_vector("s", vec(2)) == [] or idx.lookup_vector("s", vec(2))[0].key != "k2"
+    assert idx.lookup_vector("s", vec(14), k=1)[0].key == "k14"
+    clock.now = NOW + 50  # k14 expired: never returned, then purged
+    assert all(c.key != "k14" for c in idx.lookup_vector("s", vec(14), k=10))
+    assert idx.purge_expired() == 1 and len(idx) == 9
+    assert idx.remove_keys(["k5", "k6", "nope"]) == 2 and len(idx) == 7
+    assert all(c.key not in {"k5", "k6"} for c in idx.lookup_vector("s", vec(5), k=10))
+
+
+def test_same_key_moves_scope(wb_home: Path) -> None:
+    idx = index(wb_home, persist=False)
+    idx.add_vector("s1", "t", "k", NOW + 100, vec(1))
+    idx.add_vector("s2", "t", "k", NOW + 100, vec(1))
+    assert idx.lookup_vector("s1", vec(1)) == []
+    assert [c.key for c in idx.lookup_vector("s2", vec(1))] == ["k"]
+
+
+def test_restart_keeps_entries_journal_then_snapshot(wb_home: Path) -> None:
+    idx = index(wb_home)
+    for i in range(50):
+        idx.add_vector(f"s{i % 3}", f"text {i}", f"k{i}", NOW + 100, vec(i))
+    idx.remove_keys(["k0"])
+    directory = default_directory()
+    assert (directory / JOURNAL).stat().st_size > 0 and not (directory / SNAPSHOT).exists()
+    again = index(wb_home)  # no close: as after a crash, from the journal alone
+    assert len(again) == 49 and "k0" not in again
+    got = again.lookup_vector("s1", vec(1), k=1)[0]
+    assert (got.key, got.text) == ("k1", "text 1")
+    again.close()
+    assert (directory / SNAPSHOT).exists() and (directory / JOURNAL).stat().st_size == 0
+    third = index(wb_home)
+    assert len(third) == 49 and third.lookup_vector("s2", vec(2), k=1)[0].key == "k2"
+
+
+def test_torn_journal_and_half_written_snapshot(wb_home: Path) -> None:
+    idx = index(wb_home)
+    for i in range(10):
+        idx.add_vector("s", f"t{i}", f"k{i}", NOW + 100, vec(i))
+    idx.save()
+    idx.add_vector("s", "t10", "k10", NOW + 100, vec(10))
+    directory = default_directory()
+    with (directory / JOURNAL).open("a") as fh:
+        fh.write('{"op":"add","k":"k11","s":"s","t":"t11","e":1e9,"v":"AAAA')  # crash
+    (directory / (SNAPSHOT + ".tmp")).write_bytes(b"half a snapshot")  # crash mid-save
+    again = index(wb_home)
+    assert len(again) == 11 and "k10" in again and "k11" not in again
+    again.add_vector("s", "t12", "k12", NOW + 100, vec(12))  # appends after the torn line
+    third = index(wb_home)
+    assert len(third) == 12 and "k12" in third
+
+
+def test_expired_rows_are_not_restored(wb_home: Path) -> None:
+    idx = index(wb_home)
+    idx.add_vector("s", "a", "old", NOW + 5, vec(1))
+    idx.add_vector("s", "b", "new", NOW + 500, vec(2))
+    later = index(wb_home, clock=Clock(NOW + 100))
+    assert "old" not in later and "new" in later
+
+
+async def test_async_protocol_and_embed_adapters(wb_home: Path) -> None:
+    embed = CountingEmbed()
+    idx = LocalSemanticIndex(embed, persist=False, clock=Clock())
+    assert await idx.lookup("s", "hello") == [] and embed.calls == 0  # empty scope
+    assert await idx.lookup("s", "hello") == []
+    await idx.add("s", "hello", "k1", NOW + 10)
+    await idx.add("s", "world", "k2", NOW + 10)
+    calls = embed.calls
+    got = await idx.lookup("s", "hello", k=2)
+    assert got[0].key == "k1" and got[0].text == "hello" and embed.calls == calls  # memo
+    await idx.remove(["k1"])
+    assert [c.key for c in await idx.lookup("s", "hello")] == ["k2"]
+
+    async def async_embed(texts: list[str]) -> EmbeddingResult:
+        return EmbeddingResult(
+            vectors=[(2 * vec(t)).tolist() for t in texts], prompt_tokens=1, model="m"
+        )
+
+    idx2 = LocalSemanticIndex(async_embed, persist=False, clock=Clock())
+    await idx2.add("s", "x", "kx", NOW + 10)
+    got2 = await idx2.lookup("s", "x")
+    assert got2[0].key == "kx" and got2[0].similarity == pytest.approx(1.0, abs=1e-5)
+
+
+async def test_rebuild_from_store_entries(wb_home: Path) -> None:
+    def entry(key: str, text: str | None, expires: float) -> Entry:
+        return Entry(
+            key=key,
+            workspace="w",
+            scope="sc",
+            endpoint="/v1/chat/completions",
+            model="m",
+            model_served=None,
+            body={},
+            text=text,
+            expires_at=expires,
+        )
+
+    idx = LocalSemanticIndex(CountingEmbed(), persist=False, clock=Clock())
+    n = await idx.rebuild(
+        [entry("a", "one", NOW + 9), entry("b", None, NOW + 9), entry("c", "three", NOW - 1)]
+    )
+    assert n == 1 and [c.key for c in await idx.lookup("sc", "one")] == ["a"]
