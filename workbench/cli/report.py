@@ -1,10 +1,10 @@
 """``workbench report``: the compliance report as static HTML (and PDF), once or on a
 schedule with a dated archive.
 
-Equivalent cron line for a daily report at 06:00 UTC (instead of ``report schedule``)::
+Equivalent cron line for a daily report at 06:00 UTC (instead of the built-in loop)::
 
     0 6 * * * cd /srv/wb && WORKBENCH_HOME=/srv/wb/.workbench .venv/bin/workbench report \
-        compliance --since 1d --out archive/compliance-$(date -u +\\%F).html
+        schedule --every 1d --archive /srv/reports --once
 """
 
 from __future__ import annotations
