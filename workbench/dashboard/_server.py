@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.dashboard._auth import DEFAULT_NEXT, DashboardAuthProvider, KeyAuth, cookie_secret
+from workbench.dashboard._auth import (
+    DEFAULT_NEXT,
+    LOGIN_URL,
+    DashboardAuthProvider,
+    KeyAuth,
+    cookie_secret,
+)
 
 if TYPE_CHECKING:
     from bokeh.server.server import Server
@@ -23,6 +29,8 @@ if TYPE_CHECKING:
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8501
+#: How often an open session checks that its key may still log in (ms).
+RECHECK_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -83,9 +91,26 @@ def _page_app(
             return pn.pane.HTML('<a href="/login">Log in</a>')
         assert settings.log_dir is not None and settings.home is not None
         ctx = DashboardContext(principal, settings.log_dir, settings.home, settings.gateway_url)
+        _end_on_revocation(auth, principal.key_id)
         return shell(ctx, spec, specs)
 
     return app
+
+
+def _end_on_revocation(auth: KeyAuth, key_id: str) -> None:
+    """Every :data:`RECHECK_MS`, check the session's key again; once it is revoked or
+    expired, send the browser back to the login page (an open websocket is one request)."""
+    import panel as pn
+
+    if pn.state.curdoc is None or pn.state.curdoc.session_context is None:
+        return
+
+    def check() -> None:
+        if auth.principal(key_id) is None and pn.state.location is not None:
+            pn.state.location.reload = True
+            pn.state.location.pathname = LOGIN_URL
+
+    pn.state.add_periodic_callback(check, period=RECHECK_MS)
 
 
 def build_server(settings: DashboardSettings) -> Server:

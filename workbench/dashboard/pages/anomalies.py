@@ -52,10 +52,19 @@ def alerts_frame(alerts: list[Alert]) -> pl.DataFrame:
     """The alerts table's rows."""
     import polars as pl
 
-    rows = [{c: getattr(a, c) for c in _COLUMNS} for a in alerts]
+    rows = [{c: _cell(getattr(a, c)) for c in _COLUMNS} for a in alerts]
     if not rows:
         return pl.DataFrame({c: [] for c in _COLUMNS})
     return pl.DataFrame(rows)
+
+
+def _cell(value: object) -> object:
+    """Times as ``YYYY-MM-DD HH:MM`` UTC, measures to 4 significant digits."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    return value
 
 
 def alert_series(ctx: DashboardContext, alert: Alert) -> pl.DataFrame:
@@ -70,6 +79,7 @@ def alert_series(ctx: DashboardContext, alert: Alert) -> pl.DataFrame:
 def band_chart(alert: Alert, frame: pl.DataFrame) -> Any:
     """The series line over its shaded band, the alert's span marked."""
     import holoviews as hv
+    import holoviews.plotting.bokeh  # noqa: F401  (the backend the options below are for)
 
     data = frame.select("ts", "value", "expected", "lower", "upper").to_pandas()
     area = hv.Area(data, "ts", ["lower", "upper"], label="expected band").opts(
@@ -84,6 +94,8 @@ def band_chart(alert: Alert, frame: pl.DataFrame) -> Any:
         title=f"#{alert.id} {alert.metric} of {alert.series} ({alert.severity})",
         height=320,
         responsive=True,
+        ylabel=alert.metric,
+        xlabel="",
         legend_position="top_left",
     )
 
@@ -142,6 +154,7 @@ class AnomaliesView:
             self.alerts = await _data.run(visible_alerts, self.ctx, list(self.statuses.value))
             self.table.value = alerts_frame(self.alerts).to_pandas()
             self.table.selection = []
+            self.message.object = "" if self.alerts else "No alerts with these statuses."
         finally:
             self.table.loading = False
 

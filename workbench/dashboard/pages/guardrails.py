@@ -41,7 +41,7 @@ def review_queue(ctx: DashboardContext, since: str) -> tuple[int, pl.DataFrame]:
 
     total, rows = _data.flagged(str(ctx.log_dir), ctx.workspaces, since)
     link = pl.format('<a href="/explorer?request_id={}">open</a>', pl.col("request_id"))
-    return total, rows.with_columns(link.alias("detail"))
+    return total, rows.select(link.alias("detail"), pl.all())
 
 
 def evaluation_view(ctx: DashboardContext) -> Any:
