@@ -5,6 +5,7 @@ the store the gateway polls, permissions, history and rollback."""
 from __future__ import annotations
 
 import asyncio
+import html
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,7 @@ def test_unknown_route_target_is_an_error_like_the_cli(setup: dict[str, Any]) ->
 def test_diff_shows_the_change(setup: dict[str, Any]) -> None:
     view = PoliciesView(_ctx(setup))
     view.editor.value = CANDIDATE
-    diff = view.diff.object
+    diff = html.unescape(view.diff.object)
     assert "policy-a@v1" in diff and "+ added 'no-pineapple'" in diff
     assert "on_fail redact -> deny" in diff and "- removed 'no-forbidden'" in diff
 

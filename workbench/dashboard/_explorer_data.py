@@ -111,14 +111,14 @@ def page_count(page: Page) -> int:
     return max(1, -(-page.total // page.limit))
 
 
-def choices(ctx: DashboardContext, since: Any = "30d") -> dict[str, list[str]]:
+def choices(ctx: DashboardContext, since: str = "30d") -> dict[str, list[str]]:
     """Options for the filter bar: the workspaces and models seen in ``since`` (from the
     rollups, in scope) and the check names of the live policies."""
-    from workbench import logs
+    from workbench.dashboard import _data
 
-    scope = scoped_workspace(ctx, None)
-    by_ws = logs.spend(since=since, workspace=scope, by="workspace", root=ctx.log_dir)
-    by_model = logs.spend(since=since, workspace=scope, by="model_served", root=ctx.log_dir)
+    log_dir, scope = str(ctx.log_dir), ctx.workspaces
+    by_ws = _data.spend(log_dir, scope, since, ("workspace",))  # cached (pn.cache)
+    by_model = _data.spend(log_dir, scope, since, ("model_served",))
     return {
         "workspace": sorted(str(w) for w in by_ws["workspace"].drop_nulls().unique()),
         "model": sorted(str(m) for m in by_model["model_served"].drop_nulls().unique()),

@@ -30,7 +30,7 @@ EDITOR_LABEL = "candidate.yaml"
 """The file name errors in the editor's text are reported against."""
 
 REPLAY_SINCE = "24h"
-REPLAY_LIMIT = 2_000
+REPLAY_LIMIT = 500
 """The replay preview's default window and row cap (the most recent rows in it)."""
 
 
@@ -160,19 +160,28 @@ def recent_rows(
     return rel.order("received_at DESC, request_id").limit(int(limit)).pl()
 
 
+@dataclass
+class Preview:
+    """A replay preview: the result and the logged rows it replayed (for snippets)."""
+
+    result: ReplayResult
+    rows: pl.DataFrame
+
+
 def replay_preview(
     ctx: DashboardContext,
     candidate: Policy,
     since: Any = REPLAY_SINCE,
     limit: int = REPLAY_LIMIT,
-) -> ReplayResult:
+) -> Preview:
     """``candidate`` replayed (in this process) over the most recent logged rows."""
     from workbench.analytics.replay import replay
 
     rows = recent_rows(ctx, since, limit)
-    return replay(
+    result = replay(
         rows, candidate, config=gateway_config(ctx), root=ctx.log_dir, progress=False, workers=1
     )
+    return Preview(result, rows)
 
 
 def cell_requests(result: ReplayResult, old: str, new: str, n: int = 20) -> list[str]:
@@ -180,19 +189,25 @@ def cell_requests(result: ReplayResult, old: str, new: str, n: int = 20) -> list
     return [r["request_id"] for r in result.rows if r["old"] == old and r["new"] == new][:n]
 
 
-def snippet(ctx: DashboardContext, request_id: str, size: int = 160) -> str | None:
-    """The start of the stored (masked) request text of ``request_id`` for a principal
-    with ``read_bodies``; None otherwise or when no body was stored."""
-    import json
-
-    from workbench import logs
+def snippets(
+    ctx: DashboardContext, rows: pl.DataFrame, ids: list[str], size: int = 160
+) -> dict[str, str | None]:
+    """The start of the stored (masked) request text of each of ``ids`` (from the
+    replayed ``rows``: no further read) for a principal with ``read_bodies``; None
+    without it or where no body was stored."""
+    import polars as pl
 
     if not ctx.can("read_bodies"):
-        return None
-    row = logs.get(request_id, root=ctx.log_dir)
-    if row is None or (ctx.workspaces is not None and row.get("workspace") not in ctx.workspaces):
-        return None
-    raw = row.get("request_body") or row.get("request_original")
+        return dict.fromkeys(ids)
+    cols = [c for c in ("request_body", "request_original") if c in rows.columns]
+    found = rows.filter(pl.col("request_id").is_in(ids)).select(["request_id", *cols])
+    bodies = {r["request_id"]: next((r[c] for c in cols if r[c]), None) for r in found.to_dicts()}
+    return {rid: _snippet(bodies.get(rid), size) for rid in ids}
+
+
+def _snippet(raw: str | None, size: int) -> str | None:
+    import json
+
     if not raw:
         return None
     try:

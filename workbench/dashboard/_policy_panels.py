@@ -28,6 +28,7 @@ class ReplaySection:
         self.ctx = ctx
         self.candidate = candidate
         self.result: ReplayResult | None = None
+        self.preview: ops.Preview | None = None
         self.drill: list[dict[str, Any]] = []
         self.since = pn.widgets.TextInput(label="Replay window", value=ops.REPLAY_SINCE)
         self.limit = pn.widgets.IntInput(
@@ -37,7 +38,7 @@ class ReplaySection:
         self.run_button.on_click(lambda _e: self.run())
         self.status = pn.pane.Markdown("", name="Replay status")
         self.matrix = pn.widgets.Tabulator(
-            label="Flip matrix", disabled=True, show_index=False, selectable=False
+            label="Flip matrix", disabled=True, show_index=False, selectable=False, visible=False
         )
         self.matrix.on_click(self._on_click)
         self.examples = pn.pane.HTML("", name="Flip examples", sizing_mode="stretch_width")
@@ -74,12 +75,13 @@ class ReplaySection:
             self._fail,
         )
 
-    def _show(self, result: ReplayResult) -> None:
+    def _show(self, preview: ops.Preview) -> None:
         import pandas as pd
 
         from workbench.analytics.replay import KINDS
 
-        self.result = result
+        self.preview, self.result = preview, preview.result
+        result = preview.result
         s = result.summary()
         self.status.object = (
             f"Replayed **{s['replayed']:,}** requests in {s['seconds']} s; "
@@ -88,6 +90,7 @@ class ReplaySection:
             "candidate's; click a cell for examples."
         )
         m = result.matrix()
+        self.matrix.visible = True
         self.matrix.value = pd.DataFrame(
             [{"before \\ after": old, **{new: m[old][new] for new in KINDS}} for old in KINDS]
         )
@@ -102,10 +105,11 @@ class ReplaySection:
     def drill_down(self, old: str, new: str) -> list[dict[str, Any]]:
         """List example requests of the ``old -> new`` cell (ids link to the explorer;
         masked snippets with ``read_bodies``)."""
-        if self.result is None:
+        if self.preview is None:
             return []
-        ids = ops.cell_requests(self.result, old, new)
-        self.drill = [{"request_id": rid, "snippet": ops.snippet(self.ctx, rid)} for rid in ids]
+        ids = ops.cell_requests(self.preview.result, old, new)
+        texts = ops.snippets(self.ctx, self.preview.rows, ids)
+        self.drill = [{"request_id": rid, "snippet": texts[rid]} for rid in ids]
         items = "".join(
             f'<li><a href="{EXPLORER_URL}{html.escape(d["request_id"])}">'
             f"{html.escape(d['request_id'])}</a>"
@@ -180,6 +184,9 @@ class HistorySection:
             ]
         )
         self.target.options = [v.version_id for v in reversed(versions) if v.version_id != live]
+        self.versions.visible, self.events.visible = bool(versions), bool(events)
+        if not versions:
+            self.status.object = f"_{policy_id!r} has no published versions yet._"
 
     def rollback(self) -> None:
         """Make the chosen version live (the handler re-checks ``publish_policy``)."""

@@ -10,6 +10,7 @@ opens that request's detail directly (the guardrails page links here).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from workbench.dashboard._explorer_data import (
@@ -28,10 +29,26 @@ if TYPE_CHECKING:
     from workbench.dashboard._context import DashboardContext
     from workbench.logs import Page
 
-STATUSES = ["", "ok", "error", "rejected"]
+ALL = "(all)"
+STATUSES = ["ok", "error", "rejected"]
 SINCE_CHOICES = ["15m", "1h", "6h", "24h", "7d", "30d", "365d"]
 _SHOWN = ("received_at", "request_id", "workspace", "key_id", "model_served", "status")
 _MORE = ("http_status", "latency_ms", "prompt_tokens", "completion_tokens", "cost_usd")
+
+
+def _all(values: list[str]) -> dict[str, str]:
+    """Select options with a first "(all)" entry meaning no filter."""
+    return {ALL: "", **{v: v for v in values}}
+
+
+def _instant(at: Any) -> tuple[Any, Any]:
+    """``(since, until)`` holding just ``at`` (``(None, None)`` when unknown)."""
+    import pandas as pd
+
+    if at is None or pd.isna(at):
+        return None, None
+    stamp = pd.Timestamp(at).to_pydatetime()
+    return stamp, stamp + timedelta(microseconds=1)
 
 
 def url_request_id() -> str | None:
@@ -56,7 +73,6 @@ class ExplorerView:
         self.page_number = 1
         self.page: Page | None = None
         self.detail: RequestDetail | None = None
-        opts = choices(ctx)
         self.since = pn.widgets.AutocompleteInput(
             label="Since",
             options=SINCE_CHOICES,
@@ -69,13 +85,13 @@ class ExplorerView:
         admin = ctx.workspaces is None
         self.workspace = pn.widgets.Select(
             label="Workspace",
-            options=["", *opts["workspace"]] if admin else list(ctx.workspaces or ()),
+            options=_all([]) if admin else list(ctx.workspaces or ()),
             disabled=not admin,
         )
-        self.model = pn.widgets.Select(label="Model", options=["", *opts["model"]])
-        self.status = pn.widgets.Select(label="Status", options=STATUSES)
+        self.model = pn.widgets.Select(label="Model", options=_all([]))
+        self.status = pn.widgets.Select(label="Status", options=_all(STATUSES))
         self.check = pn.widgets.AutocompleteInput(
-            label="Guardrail check", options=opts["check"], restrict=False, min_characters=1
+            label="Guardrail check", options=[], restrict=False, min_characters=1
         )
         self.text = pn.widgets.TextInput(label="Text search", placeholder="in bodies")
         self.order = pn.widgets.Select(
@@ -99,6 +115,7 @@ class ExplorerView:
         self.detail_panel = pn.Column(name="Request detail", sizing_mode="stretch_width")
         self._wire()
         self.reload(page_number=1)
+        launch(lambda: choices(ctx), self._set_choices, lambda _flag: None, self._fail)
         if request_id:
             self.open_request(request_id)
 
@@ -130,7 +147,15 @@ class ExplorerView:
         frame = self.table.value
         if frame is None or event.row is None or event.row >= len(frame):
             return
-        self.open_request(str(frame.iloc[event.row]["request_id"]))
+        row = frame.iloc[event.row]
+        self.open_request(str(row["request_id"]), row.get("received_at"))
+
+    def _set_choices(self, opts: dict[str, list[str]]) -> None:
+        """Fill the filter options (loaded after the first page, in the background)."""
+        if self.ctx.workspaces is None:
+            self.workspace.options = _all(opts["workspace"])
+        self.model.options = _all(opts["model"])
+        self.check.options = opts["check"]
 
     # -- state -------------------------------------------------------------------------
     def filters(self) -> ExplorerFilters:
@@ -183,8 +208,9 @@ class ExplorerView:
         if self.page_input.value != number:
             self.page_input.value = number
 
-    def open_request(self, request_id: str) -> None:
-        """Show ``request_id``'s detail (a note when it is not in this session's scope)."""
+    def open_request(self, request_id: str, received_at: Any = None) -> None:
+        """Show ``request_id``'s detail (a note when it is not in this session's scope);
+        ``received_at`` (when known) narrows the lookup to that instant's hour file."""
         from workbench.dashboard._explorer_detail import detail_view
 
         def show(found: RequestDetail | None) -> None:
@@ -198,7 +224,7 @@ class ExplorerView:
                 self.detail_panel.objects = [detail_view(found)]
 
         launch(
-            lambda: request_detail(self.ctx, request_id),
+            lambda: request_detail(self.ctx, request_id, *_instant(received_at)),
             show,
             lambda flag: setattr(self.detail_panel, "loading", flag),
             self._fail,

@@ -34,6 +34,23 @@ output: []
 """
 
 
+_LINE_STYLE = {"+": "background:#e6ffec", "-": "background:#ffebe9", "@": "color:#0550ae"}
+
+
+def diff_html(text: str) -> str:
+    """A diff as a self-contained HTML block (added lines green, removed lines red)."""
+    lines = []
+    for line in text.rstrip("\n").splitlines():
+        style = _LINE_STYLE.get(line[:1], "")
+        lines.append(f'<span style="{style}">{html.escape(line, quote=False) or " "}</span>')
+    return (
+        '<pre style="font-size:12px;line-height:1.35;white-space:pre-wrap;margin:0;'
+        'padding:.5em;border:1px solid #d0d7de;border-radius:6px;background:#f6f8fa">'
+        + "\n".join(lines)
+        + "</pre>"
+    )
+
+
 class PoliciesView:
     """The widgets and state of one session's policies page."""
 
@@ -53,7 +70,7 @@ class PoliciesView:
             height=420,
         )
         self.problems = pn.pane.Alert("", alert_type="info", name="Validation")
-        self.diff = pn.pane.Markdown("", name="Diff", sizing_mode="stretch_width")
+        self.diff = pn.pane.HTML("", name="Diff", sizing_mode="stretch_width")
         self.message = pn.widgets.TextInput(
             label="Publish message", placeholder="what changed and why"
         )
@@ -132,12 +149,12 @@ class PoliciesView:
             self.problems.object = (
                 f"Valid: policy `{v.policy.id}`, sha256 `{policy_hash(v.policy)[:12]}`{note}"
             )
-            self.diff.object = f"```diff\n{ops.diff_text(self.store, v.policy)}```"
+            self.diff.object = diff_html(ops.diff_text(self.store, v.policy))
             self.history.show(v.policy.id)
         else:
             self.problems.alert_type = "danger"
             self.problems.object = "\n".join(f"- {html.escape(p.text)}" for p in v.problems) + note
-            self.diff.object = "_The diff shows once the policy validates._"
+            self.diff.object = "<p><i>The diff shows once the policy validates.</i></p>"
         self.publish_button.disabled = not (self.allowed and v.ok)
         return v
 
