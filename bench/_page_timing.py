@@ -184,6 +184,16 @@ def _policies_ready(state: PageState) -> bool:
     return "Valid: policy" in state.text or "candidate.yaml:" in state.text
 
 
+#: How long a page must stay without an update to count as settled. The live page
+#: refreshes every 5 s, and on a busy machine its refreshes follow each other closely.
+QUIET_MS = {"live": 300.0}
+
+
+def quiet_ms_for(slug: str, default: float) -> float:
+    """The settle window for ``/slug`` (``default`` unless the page ticks by itself)."""
+    return min(default, QUIET_MS.get(slug, default))
+
+
 def page_ready(slug: str) -> Callable[[PageState], bool]:
     """When ``/slug`` shows its data: a chart or table with rows (the policies page: the
     editor's validation result)."""
@@ -197,4 +207,5 @@ def loaded_state(
 ) -> PageState:
     """The state of ``/slug`` (already navigated to) once it shows its data and then
     stayed quiet for ``quiet_ms``."""
-    return wait_until(page, page_ready(slug), quiet_ms=quiet_ms, timeout_s=timeout_s)[1]
+    quiet = quiet_ms_for(slug, quiet_ms)
+    return wait_until(page, page_ready(slug), quiet_ms=quiet, timeout_s=timeout_s)[1]

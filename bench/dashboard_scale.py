@@ -38,6 +38,7 @@ from bench._page_timing import (
     loaded_state,
     page_now,
     page_ready,
+    quiet_ms_for,
     wait_until,
 )
 from bench._proc import interrupts_raise
@@ -51,9 +52,14 @@ Action = tuple[str, Callable[[Any], None]]
 
 
 def _select(label: str, value: str) -> Callable[[Any], None]:
+    """Choose ``value`` in the select labelled ``label`` ("": its first, empty option)."""
+
     def act(page: Any) -> None:
         group = page.locator(".bk-input-group", has_text=label).locator("select").first
-        group.select_option(value)
+        if value:
+            group.select_option(value)
+        else:
+            group.select_option(index=0)
 
     return act
 
@@ -73,13 +79,7 @@ def _type(label: str, text: str) -> Callable[[Any], None]:
 
 #: The filter changes timed on each page, in order (each list ends where it started).
 ACTIONS: dict[str, list[Action]] = {
-    "live": [
-        ("range 24h", _button("24h")),
-        ("range 7d", _button("7d")),
-        ("range 30d", _button("30d")),
-        ("range 15m", _button("15m")),
-        ("range 1h", _button("1h")),
-    ],
+    "live": [(f"range {r}", _button(r)) for r in ("24h", "7d", "30d", "15m", "1h")],
     "cost": [
         ("group by model", _select("Group by", "Model")),
         ("group by day", _select("Group by", "Day")),
@@ -156,19 +156,31 @@ def time_first_render(page: Any, base: str, slug: str, repeats: int) -> tuple[fl
         try:
             page.goto(url)
             ready = _loaded(ref, page_ready(slug))
-            ms, _state = wait_until(page, ready, quiet_ms=800, timeout_s=120)
+            quiet = quiet_ms_for(slug, 800.0)
+            ms, _state = wait_until(page, ready, quiet_ms=quiet, timeout_s=120)
             out.samples.append(ms)
         except Exception as exc:  # a timeout is a result, not a crash of the bench
             out.failures.append(type(exc).__name__)
     return cold, out
 
 
-def time_action(page: Any, act: Callable[[Any], None]) -> float:
+#: Text a page shows once an action's data is in (the live page also changes on its own
+#: 5 s refresh, so "something changed" is not enough there).
+EXPECT = {f"range {r}": f"Last {r} (" for r in ("24h", "7d", "30d", "15m", "1h")}
+
+
+def time_action(
+    page: Any, act: Callable[[Any], None], quiet_ms: float = 800.0, expect: str | None = None
+) -> float:
     """ms from just before ``act`` to the settled frame showing its effect."""
     before = data_state(page).signature()
     t0 = page_now(page)
     act(page)
-    t1, _state = wait_until(page, lambda s: s.signature() != before, quiet_ms=800, timeout_s=120)
+
+    def ready(s: PageState) -> bool:
+        return s.signature() != before and (expect is None or expect in s.text)
+
+    t1, _state = wait_until(page, ready, quiet_ms=quiet_ms, timeout_s=60)
     return max(0.0, t1 - t0)
 
 
@@ -183,9 +195,13 @@ def time_actions(
     for _ in range(repeats):
         for name, act in actions:
             try:
-                out[name].samples.append(time_action(page, act))
+                expect = EXPECT.get(name) if slug == "live" else None
+                quiet = quiet_ms_for(slug, 800.0)
+                out[name].samples.append(time_action(page, act, quiet, expect))
+                print(f"  {slug}: {name}: {out[name].samples[-1]:,.0f} ms", file=sys.stderr)
             except Exception as exc:
                 out[name].failures.append(type(exc).__name__)
+                print(f"  {slug}: {name}: {exc!r:.300}", file=sys.stderr)
                 page.goto(url)
                 loaded_state(page, slug, quiet_ms=CALM_MS)
     return out
