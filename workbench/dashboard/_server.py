@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,7 +146,20 @@ def build_server(settings: DashboardSettings) -> Server:
         unused_session_lifetime=15_000,
     )
     server.start()
+    threading.Thread(target=_warm, args=(str(settings.log_dir),), daemon=True).start()
     return server
+
+
+def _warm(log_dir: str) -> None:
+    """Compute the slow whole-lake analyses (forecast, suggestions) once in the
+    background, so the first visit of the cost page finds them cached."""
+    from workbench.dashboard import _data
+
+    try:
+        _data.forecast(log_dir)
+        _data.suggestions(log_dir, "30d")
+    except Exception:  # a page shows the error when it asks again
+        logging.getLogger(__name__).exception("warming the dashboard caches failed")
 
 
 def serve(settings: DashboardSettings, on_ready: Callable[[str], None] | None = None) -> None:
