@@ -61,6 +61,8 @@ def test_scope_isolation_is_exact(wb_home: Path, ann_min_rows: int) -> None:
     for i in range(200):  # the same vectors in both scopes, different keys
         idx.add_vector("scope:A", f"t{i}", f"a{i}", NOW + 100, vec(i))
         idx.add_vector("scope:B", f"t{i}", f"b{i}", NOW + 100, vec(i))
+    idx.wait_for_graphs()
+    assert idx.stats()["graphs"] == (2 if ann_min_rows == 32 else 0)
     for i in range(0, 200, 7):
         got = idx.lookup_vector("scope:A", vec(i), k=4)
         assert got[0].key == f"a{i}" and got[0].similarity == pytest.approx(1.0, abs=1e-5)
@@ -72,13 +74,22 @@ def test_scope_isolation_is_exact(wb_home: Path, ann_min_rows: int) -> None:
 
 def test_hnsw_finds_perturbed_neighbours(wb_home: Path) -> None:
     idx = index(wb_home, ann_min_rows=64, persist=False)
-    for i in range(2000):
+    for i in range(1000):
         idx.add_vector("s", f"t{i}", f"k{i}", NOW + 100, vec(i))
+    idx.wait_for_graphs()  # the graph was built in the background over the first rows,
+    for i in range(1000, 2000):  # then grows with each addition
+        idx.add_vector("s", f"t{i}", f"k{i}", NOW + 100, vec(i))
+    assert idx.stats()["graphs"] == 1
     found = sum(
         idx.lookup_vector("s", near(vec(i), 0.02, i), k=1)[0].key == f"k{i}"
         for i in range(0, 2000, 20)
     )
     assert found >= 98  # of 100; exact search would find all 100
+    idx.remove_keys([f"k{i}" for i in range(600)])  # compaction: rebuilt in the background
+    idx.wait_for_graphs()
+    assert idx.stats()["graphs"] == 1 and len(idx) == 1400
+    assert idx.lookup_vector("s", vec(5), k=1)[0].key != "k5"
+    assert idx.lookup_vector("s", vec(1500), k=1)[0].key == "k1500"
 
 
 def test_ttl_and_size_eviction_and_remove(wb_home: Path) -> None:

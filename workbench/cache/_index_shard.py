@@ -4,10 +4,16 @@ Each scope (``match.scope_key``) has its own shard, so a lookup can only ever se
 scope's entries (no filter to get wrong) and its cost does not depend on how many other
 scopes exist. Rows are appended; a replaced or removed entry leaves a tombstone that
 searches skip, and the shard compacts itself once tombstones outnumber a quarter of it.
+
+Graphs are built in a background thread (a 100k-row graph takes minutes on a busy
+2-core machine): until it is ready the shard answers by exact search, then the graph
+catches up with the rows added meanwhile. Every method runs under the shard's ``lock``
+(the index's lock), which the builder also takes to install its graph.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,10 +38,15 @@ class Hit:
 class Shard:
     """The rows of one scope: keys, texts, expiry times, unit vectors."""
 
-    def __init__(self, dim: int, ann_min_rows: int = ANN_MIN_ROWS) -> None:
+    def __init__(
+        self, dim: int, ann_min_rows: int = ANN_MIN_ROWS, lock: threading.RLock | None = None
+    ) -> None:
         """An empty shard for ``dim``-dimensional unit vectors."""
         self.dim = dim
         self.ann_min_rows = ann_min_rows
+        self.lock = lock or threading.RLock()
+        self._generation = 0  # bumped when rows are renumbered (a running build is stale)
+        self._builder: threading.Thread | None = None
         self._vecs = np.zeros((16, dim), dtype=np.float32)
         self._expires = np.zeros(16, dtype=np.float64)
         self._alive = np.zeros(16, dtype=bool)
@@ -89,7 +100,7 @@ class Shard:
         if self._graph is not None:
             self._graph.add(self._vecs[row : row + 1])
         elif self.rows >= self.ann_min_rows:
-            self._build_graph()
+            self._start_build()
 
     def remove(self, key: str) -> bool:
         """Tombstone ``key``'s row; compacts when a quarter of the rows are dead."""
@@ -111,21 +122,17 @@ class Shard:
     def compact(self) -> None:
         """Drop tombstones (and rebuild the graph over the live rows)."""
         live = self.items()
-        fresh = Shard(self.dim, self.ann_min_rows)
-        if live:
-            fresh._bulk(
-                [k for k, *_ in live],
-                [t for _, t, _, _ in live],
-                np.array([e for *_, e, _ in live]),
-                np.stack([v for *_, v in live]),
-            )
-        self.__dict__.update(fresh.__dict__)
+        keys = [k for k, *_ in live]
+        texts = [t for _, t, _, _ in live]
+        expires = np.array([e for *_, e, _ in live], dtype=np.float64)
+        vecs = np.stack([v for *_, v in live]) if live else np.zeros((0, self.dim), np.float32)
+        self._bulk(keys, texts, expires, vecs)
 
     def _bulk(
         self, keys: list[str], texts: list[str], expires: np.ndarray, vecs: np.ndarray
     ) -> None:
         n = len(keys)
-        cap = max(16, 1 << (n - 1).bit_length())
+        cap = max(16, 1 << max(n - 1, 0).bit_length())
         self._vecs = np.zeros((cap, self.dim), dtype=np.float32)
         self._vecs[:n] = vecs
         self._expires = np.zeros(cap, dtype=np.float64)
@@ -135,8 +142,10 @@ class Shard:
         self._keys, self._texts = list(keys), list(texts)
         self._row = {k: i for i, k in enumerate(keys)}
         self._graph = None
+        self._generation += 1
+        self._builder = None
         if n >= self.ann_min_rows:
-            self._build_graph()
+            self._start_build()
 
     def load(
         self, keys: list[str], texts: list[str], expires: np.ndarray, vecs: np.ndarray
@@ -144,10 +153,35 @@ class Shard:
         """Replace the contents with these rows at once (distinct keys)."""
         self._bulk(keys, texts, expires, vecs)
 
-    def _build_graph(self) -> None:
+    @property
+    def graph_ready(self) -> bool:
+        """Whether searches use the HNSW graph."""
+        return self._graph is not None
+
+    def wait_for_graph(self, timeout: float | None = None) -> None:
+        """Block until a running graph build has finished (tests, benchmarks)."""
+        builder = self._builder
+        if builder is not None:
+            builder.join(timeout)
+
+    def _start_build(self) -> None:
+        if self._builder is not None and self._builder.is_alive():
+            return
+        rows, generation = self.rows, self._generation
+        vecs = self._vecs[:rows].copy()
+        self._builder = threading.Thread(
+            target=self._build, args=(vecs, generation), name="cache-index-graph", daemon=True
+        )
+        self._builder.start()
+
+    def _build(self, vecs: np.ndarray, generation: int) -> None:
         graph = AnnGraph(self.dim)
-        graph.add(self._vecs[: self.rows])
-        self._graph = graph
+        graph.add(vecs)
+        with self.lock:
+            if generation != self._generation:
+                return  # rows renumbered meanwhile (compaction started its own build)
+            graph.add(self._vecs[graph.size : self.rows])  # rows added during the build
+            self._graph = graph
 
     # ------------------------------------------------------------------ search
     def search(self, query: np.ndarray, k: int, now: float) -> list[Hit]:

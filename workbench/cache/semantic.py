@@ -150,7 +150,7 @@ class LocalSemanticIndex:
                 self._drop(old, key)
             shard = self._shards.get(scope)
             if shard is None:
-                shard = self._shards[scope] = Shard(self.dim, self.ann_min_rows)
+                shard = self._shards[scope] = Shard(self.dim, self.ann_min_rows, self._lock)
             vec = np.asarray(vector, dtype=np.float32)
             shard.add(key, text, expires_at, vec)
             self._order[key] = scope
@@ -205,7 +205,7 @@ class LocalSemanticIndex:
             if row.expires_at > now:
                 by_scope.setdefault(row.scope, []).append(row)
         for scope, group in by_scope.items():
-            shard = Shard(self.dim, self.ann_min_rows)
+            shard = Shard(self.dim, self.ann_min_rows, self._lock)
             shard.load(
                 [r.key for r in group],
                 [r.text for r in group],
@@ -256,6 +256,11 @@ class LocalSemanticIndex:
     def __contains__(self, key: object) -> bool:
         return key in self._order
 
+    def wait_for_graphs(self, timeout: float | None = None) -> None:
+        """Block until every background graph build has finished (tests, benchmarks)."""
+        for shard in list(self._shards.values()):
+            shard.wait_for_graph(timeout)
+
     def stats(self) -> dict[str, Any]:
         """Entries, scopes, the largest scope, evictions, whether graphs are in use."""
         with self._lock:
@@ -264,6 +269,7 @@ class LocalSemanticIndex:
                 "entries": len(self._order),
                 "scopes": len(self._shards),
                 "largest_scope": max(sizes, default=0),
+                "graphs": sum(s.graph_ready for s in self._shards.values()),
                 "evicted": self.evicted,
                 "max_entries": self.max_entries,
                 "persisted": self._journal is not None,
