@@ -1,9 +1,10 @@
-"""The request-log schema (version 2): one row per request, Arrow types and field docs.
+"""The request-log schema (version 3): one row per request, Arrow types and field docs.
 
 Version 2 added what a faithful replay needs: the request as the client sent it
 (``request_original``, before input guardrails rewrote it) and the raw upstream answers
 before output guardrails (``upstream_outputs``), each with a flag saying whether spans a
-secret/PII check flagged had to be masked in it.
+secret/PII check flagged had to be masked in it. Version 3 added the cache fields
+(``cache_similarity``, ``cache_key``, ``cost_saved_usd``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of the record schema this code writes (see :mod:`workbench.logstore.migrations`)."""
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -58,7 +59,12 @@ _SPEC: tuple[tuple[str, pa.DataType, str], ...] = (
     ("policy_id", pa.string(), "Id of the policy the request ran under."),
     ("policy_hash", pa.string(), "Content hash of that policy version."),
     ("guardrail_verdicts", pa.string(), "Guardrail results with latencies, as JSON list text."),
-    ("cache_status", pa.string(), "Cache outcome: hit, miss, bypass, ..."),
+    (
+        "cache_status",
+        pa.string(),
+        "Cache outcome: hit, semantic_hit, miss, bypass (client opt-out or not cacheable) "
+        "or disabled (the policy does not cache).",
+    ),
     ("routing_attempts", pa.string(), "Each routing attempt (target, outcome, ms), JSON list."),
     ("attempt_count", pa.int16(), "Number of upstream attempts (retries + fallbacks)."),
     ("client_ip", pa.string(), "Client IP address (may be redacted by policy)."),
@@ -100,6 +106,24 @@ _SPEC: tuple[tuple[str, pa.DataType, str], ...] = (
         pa.bool_(),
         "upstream_outputs had spans a secret/PII check flagged masked.",
     ),
+    # v3: the cache
+    (
+        "cache_similarity",
+        pa.float64(),
+        "Cosine similarity of the cached conversation a semantic_hit served (null otherwise).",
+    ),
+    (
+        "cache_key",
+        pa.string(),
+        "Exact-cache key (hex SHA-256) of the entry served on a hit, or of the entry stored "
+        "on a miss that stored its answer; null otherwise.",
+    ),
+    (
+        "cost_saved_usd",
+        pa.float64(),
+        "On a cache hit: what the cached answer cost when it was generated (the hit's own "
+        "cost_usd is 0). Null otherwise.",
+    ),
 )
 
 V2_FIELD_NAMES: tuple[str, ...] = (
@@ -109,6 +133,9 @@ V2_FIELD_NAMES: tuple[str, ...] = (
     "output_masked",
 )
 """The fields schema version 2 added (migration ``m0002_replay_fields``)."""
+
+V3_FIELD_NAMES: tuple[str, ...] = ("cache_similarity", "cache_key", "cost_saved_usd")
+"""The fields schema version 3 added (migration ``m0003_cache_fields``)."""
 
 REQUIRED: frozenset[str] = frozenset({"request_id", "received_at"})
 """Fields that may not be null."""

@@ -9,7 +9,7 @@ shared routing state). Nothing here imports Ray or a web framework.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.config.gateway import GatewayConfig
 from workbench.errors import (
@@ -21,7 +21,7 @@ from workbench.errors import (
 from workbench.gateway import metrics, responses
 from workbench.guardrails.engine import GuardrailEngine
 from workbench.pipeline.context import RequestContext
-from workbench.pipeline.recorder import Recorder, Submit
+from workbench.pipeline.recorder import Submit
 from workbench.pipeline.runner import Pipeline
 from workbench.pipeline.stages import seams
 from workbench.pipeline.stages.auth import Authenticator, authenticate
@@ -33,6 +33,10 @@ from workbench.pipeline.targets import Backend, Target
 from workbench.pipeline.types import Exchange, Incoming, Reply, Stage
 from workbench.providers import registry
 from workbench.routing import LocalRoutingState, Router, RoutingState, TargetInfo
+
+if TYPE_CHECKING:  # the cache stages import the pipeline's types: imported when built
+    from workbench.cache._types import EntryStore, SemanticIndex
+    from workbench.cache.stages import CacheRecorder
 
 
 def make_targets(cfg: GatewayConfig, hosted: Mapping[str, Backend]) -> dict[str, Target]:
@@ -111,7 +115,7 @@ class GatewayPipeline:
         targets: dict[str, Target],
         routers: Routers,
         auth: Authenticator | None,
-        record: Recorder,
+        record: CacheRecorder,
         engine_for: EngineFor | None,
         prices: Any,
         draining: Callable[[], bool],
@@ -121,8 +125,9 @@ class GatewayPipeline:
         self.draining = draining
         require = auth if cfg.gateway.require_auth else None
         self.limits: list[Stage] = []  # filled by the limits issue
-        self.cache_lookup: list[Stage] = []  # filled by the cache issue
-        self.cache_store: list[Stage] = []
+        self.cache = record.cache  # the exact store (+ semantic index), built once here
+        self.cache_lookup: list[Stage] = [self.cache.lookup]
+        self.cache_store: list[Stage] = [self.cache.store_stage]
         self.generate = Pipeline(
             [
                 authenticate(require),
@@ -211,6 +216,8 @@ def build_pipeline(
     routing_state: RoutingState | None = None,
     draining: Callable[[], bool] = lambda: False,
     observe_metrics: bool = True,
+    cache_store: EntryStore | None = None,
+    semantic_index: SemanticIndex | None = None,
 ) -> GatewayPipeline:
     """The production pipeline for ``cfg``.
 
@@ -219,18 +226,26 @@ def build_pipeline(
     :class:`~workbench.gateway.policies.PolicyRuntime` (live policies), or None.
     ``routing_state``: shared breaker/latency state (in-process by default).
     ``observe_metrics=False`` keeps the records out of the Prometheus metrics (a replay
-    in a notebook is not gateway traffic).
+    in a notebook is not gateway traffic). ``cache_store``: where cached answers live
+    (default: the node's SQLite file, :class:`~workbench.cache.store.SqliteEntryStore`,
+    opened only when a policy caches); ``semantic_index``: the near-duplicate index
+    (None: semantic caching off whatever the policies say).
     """
     targets = make_targets(cfg, hosted or {})
     state = routing_state if routing_state is not None else LocalRoutingState()
     routers = Routers(_target_infos(targets, prices), state)
+    from workbench.cache.stages import CacheRecorder, CacheStages
+    from workbench.cache.store import SqliteEntryStore
+
     engine_for = policies.for_request if policies is not None else None
+    cache = CacheStages(cache_store if cache_store is not None else SqliteEntryStore(),
+                        semantic_index)  # fmt: skip
     return GatewayPipeline(
         cfg,
         targets,
         routers,
         auth,
-        Recorder(submit_record, observe=observe_metrics),
+        CacheRecorder(submit_record, cache, observe=observe_metrics),
         engine_for,
         prices,
         draining,

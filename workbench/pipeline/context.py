@@ -60,6 +60,9 @@ class RequestContext:
     policy_hash: str | None = None
     guardrail_verdicts: list[dict[str, Any]] = field(default_factory=list)
     cache_status: str = "bypass"
+    cache_similarity: float | None = None  # cosine of a semantic hit
+    cache_key: str | None = None  # the entry served (hit) or stored (miss)
+    cost_saved_usd: float | None = None  # a hit: what the cached answer cost
     routing_attempts: list[dict[str, Any]] = field(default_factory=list)
     queue_wait_ms: float | None = None
     batch_size: int | None = None
@@ -80,6 +83,8 @@ class RequestContext:
     upstream_request_id: str | None = None
     # background work (log-only guardrails) the record waits for; not logged itself
     pending: list[Any] = field(default_factory=list)
+    # the cache's plan for this request (workbench.cache._plan.Plan); not logged itself
+    cache_plan: Any = None
 
     def mark_first_byte(self) -> None:
         """Record the time the first response byte left (once)."""
@@ -182,6 +187,9 @@ class RequestContext:
             "policy_hash": self.policy_hash,
             "guardrail_verdicts": json.dumps(self.guardrail_verdicts),
             "cache_status": self.cache_status,
+            "cache_similarity": self.cache_similarity,
+            "cache_key": self.cache_key,
+            "cost_saved_usd": self.cost_saved_usd,
             "routing_attempts": json.dumps(self.routing_attempts),
             "attempt_count": len(self.routing_attempts),
             "client_ip": self.client_ip,
