@@ -4,6 +4,7 @@ totals, each filter, scoping and the request detail (verdicts, attempts, bodies)
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +164,13 @@ def test_detail_hides_bodies_without_read_bodies(wb_home: Path, lake: Path) -> N
     assert len(detail.verdicts) == len(json.loads(rec["guardrail_verdicts"]))
     body_text = json.loads(rec["request_body"])["messages"][0]["content"]
     assert body_text not in repr(view.detail_panel.objects[0])
+
+
+def test_url_time_hint_narrows_the_lookup(wb_home: Path, lake: Path) -> None:
+    rec = ROWS[400]
+    ctx = _ctx(wb_home, lake)
+    at = rec["received_at"].isoformat()
+    found = ExplorerView(ctx, request_id=rec["request_id"], at=at).detail
+    assert found is not None and found.request_id == rec["request_id"]
+    elsewhere = (rec["received_at"] - timedelta(hours=2)).isoformat()  # not where it is
+    assert ExplorerView(ctx, request_id=rec["request_id"], at=elsewhere).detail is None

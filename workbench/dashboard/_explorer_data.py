@@ -173,14 +173,28 @@ def _verdict_row(v: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+_LOOKBACKS = ("1h", "24h", "7d", None)
+"""Where a lookup without a time looks, in turn (most links point at recent requests)."""
+
+
+def _find(ctx: DashboardContext, request_id: str, since: Any, until: Any) -> dict[str, Any] | None:
+    from workbench import logs
+
+    if since is not None or until is not None:
+        return logs.get(request_id, since=since, until=until, root=ctx.log_dir)
+    for back in _LOOKBACKS:
+        row = logs.get(request_id, since=back, root=ctx.log_dir)
+        if row is not None:
+            return row
+    return None
+
+
 def request_detail(
     ctx: DashboardContext, request_id: str, since: Any = None, until: Any = None
 ) -> RequestDetail | None:
     """The detail of ``request_id`` (None when there is no such record in this session's
     scope). Bodies only with ``read_bodies``; otherwise ``bodies`` is None with a note."""
-    from workbench import logs
-
-    row = logs.get(request_id, since=since, until=until, root=ctx.log_dir)
+    row = _find(ctx, request_id, since, until)
     if row is None:
         return None
     if ctx.workspaces is not None and row.get("workspace") not in ctx.workspaces:

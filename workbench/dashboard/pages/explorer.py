@@ -41,6 +41,18 @@ def _all(values: list[str]) -> dict[str, str]:
     return {ALL: "", **{v: v for v in values}}
 
 
+def _parse_at(at: str | None) -> Any:
+    """``?at=`` (the request's ``received_at``, ISO) as a datetime; None if absent/bad."""
+    if not at:
+        return None
+    from workbench.logs import parse_time
+
+    try:
+        return parse_time(at)
+    except ValueError:
+        return None
+
+
 def _instant(at: Any) -> tuple[Any, Any]:
     """``(since, until)`` holding just ``at`` (``(None, None)`` when unknown)."""
     import pandas as pd
@@ -51,12 +63,12 @@ def _instant(at: Any) -> tuple[Any, Any]:
     return stamp, stamp + timedelta(microseconds=1)
 
 
-def url_request_id() -> str | None:
-    """The ``request_id`` query argument of the session's URL, if any."""
+def url_arg(name: str) -> str | None:
+    """The query argument ``name`` of the session's URL, if any."""
     import panel as pn
 
     args = pn.state.session_args if pn.state.curdoc is not None else {}
-    raw = (args or {}).get("request_id")
+    raw = (args or {}).get(name)
     if not raw:
         return None
     first = raw[0]
@@ -66,7 +78,9 @@ def url_request_id() -> str | None:
 class ExplorerView:
     """The widgets and state of one session's log explorer."""
 
-    def __init__(self, ctx: DashboardContext, request_id: str | None = None) -> None:
+    def __init__(
+        self, ctx: DashboardContext, request_id: str | None = None, at: str | None = None
+    ) -> None:
         import panel as pn
 
         self.ctx = ctx
@@ -117,7 +131,7 @@ class ExplorerView:
         self.reload(page_number=1)
         launch(lambda: choices(ctx), self._set_choices, lambda _flag: None, self._fail)
         if request_id:
-            self.open_request(request_id)
+            self.open_request(request_id, _parse_at(at))
 
     # -- wiring ------------------------------------------------------------------------
     def _filter_widgets(self) -> list[Any]:
@@ -250,6 +264,7 @@ class ExplorerView:
 
 @page("explorer", "Log explorer", 50)
 def build(ctx: DashboardContext) -> Any:
-    """The log explorer page (``?request_id=`` opens that request's detail)."""
-    view = ExplorerView(ctx, request_id=url_request_id())
+    """The log explorer page (``?request_id=ID`` opens that request's detail; adding
+    ``&at=RECEIVED_AT`` (ISO) makes the lookup read only that hour)."""
+    view = ExplorerView(ctx, request_id=url_arg("request_id"), at=url_arg("at"))
     return view.layout()
