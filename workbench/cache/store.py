@@ -163,6 +163,14 @@ class SqliteEntryStore:
         """Delete every entry (of ``workspace``); returns how many."""
         return await self._call(lambda c: self._clear(c, workspace))
 
+    def stats_now(self, workspace: str | None = None) -> dict[str, Any]:
+        """:meth:`stats` for synchronous callers (the CLI)."""
+        return self._run(lambda c: self._stats(c, workspace))
+
+    def clear_now(self, workspace: str | None = None) -> int:
+        """:meth:`clear` for synchronous callers (the CLI)."""
+        return self._run(lambda c: self._clear(c, workspace))
+
     def close(self) -> None:
         """Close the connection (the file stays; a later call reopens it)."""
         with self._lock:

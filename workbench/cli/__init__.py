@@ -38,6 +38,7 @@ COMMANDS = {
     "replay": "workbench.cli.replay:replay",
     "report": "workbench.cli.report:report",
     "dashboard": "workbench.cli.dashboard:dashboard",
+    "cache": "workbench.cli.cache:cache",
 }
 
 
