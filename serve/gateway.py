@@ -131,6 +131,7 @@ class Gateway:
         log_sink: DeploymentHandle,
         replicas: dict[str, DeploymentHandle],
         scorer: DeploymentHandle | None = None,
+        cache_index: DeploymentHandle | None = None,
     ) -> None:
         os.environ["WORKBENCH_HOME"] = home
         from workbench.config.gateway import GatewayConfig
@@ -139,6 +140,7 @@ class Gateway:
         self.cfg = cfg
         self.log_sink = log_sink
         self.draining = False
+        self.cache_index = cache_index  # the CacheIndex deployment (None: no semantic cache)
         self._asgi = self._build(cfg, replicas, scorer)
 
     def _hosted(self, cfg: Any, replicas: dict[str, DeploymentHandle]) -> dict[str, Any]:
@@ -202,9 +204,19 @@ class Gateway:
             policies=self.policies,
             routing_state=self.routing_state,
             draining=lambda: self.draining,
+            semantic_index=self._semantic_index(),
         )
         app = create_app(self.pipeline, health=self.health.report, draining=lambda: self.draining)
         return self._track_inflight(app)
+
+    def _semantic_index(self) -> Any:
+        """The semantic index over the CacheIndex handle (None when not deployed). The exact
+        store is the node's SQLite file, opened by the pipeline (see workbench.cache.store)."""
+        if self.cache_index is None:
+            return None
+        from serve.cache_index import HandleSemanticIndex
+
+        return HandleSemanticIndex(self.cache_index)
 
     def __serve_build_asgi_app__(self) -> Any:
         return self._asgi
