@@ -185,8 +185,7 @@ class HistorySection:
         )
         self.target.options = [v.version_id for v in reversed(versions) if v.version_id != live]
         self.versions.visible, self.events.visible = bool(versions), bool(events)
-        if not versions:
-            self.status.object = f"_{policy_id!r} has no published versions yet._"
+        self.status.object = "" if versions else f"_{policy_id!r} has no published versions yet._"
 
     def rollback(self) -> None:
         """Make the chosen version live (the handler re-checks ``publish_policy``)."""
@@ -200,6 +199,6 @@ class HistorySection:
         except (PermissionError, ValueError, WorkbenchError) as exc:
             self.status.object = f"**Rollback refused:** {html.escape(str(exc))}"
             return
-        self.status.object = f"Rolled back: **{version.version_id}** is live."
         self.show(self.policy_id)
+        self.status.object = f"Rolled back: **{version.version_id}** is live."
         self.on_change()

@@ -176,7 +176,8 @@ class PoliciesView:
             )
         else:
             self.publish_status.object = (
-                f"Published **{version.version_id}**; the gateway picks it up within a second."
+                f"Published **{version.version_id}**; a running gateway loads it at its next "
+                "poll of the policy store."
             )
             self.message.value = ""
         self._refresh_sources()
