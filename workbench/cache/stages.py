@@ -122,7 +122,7 @@ class CacheStages:
             model=ctx.model_requested or "",
             model_served=ctx.model_served,
             body=body,
-            text=plan.text,
+            text=plan.text if plan.semantic else None,  # prompts on disk only when needed
             cost_usd=ctx.cost_usd,
             created_at=now,
             expires_at=now + plan.settings.ttl_s,
