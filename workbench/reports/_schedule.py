@@ -3,7 +3,6 @@ index, and the built-in scheduler loop (``workbench report schedule``)."""
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import os
@@ -151,29 +150,32 @@ def schedule(
     *,
     once: bool = False,
     sleep: Callable[[float], None] = _time.sleep,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     on_report: Callable[[ReportFiles], None] | None = None,
     **kwargs: Any,
 ) -> None:
     """Run the report every ``every`` (first at ``at`` UTC, if set) into ``archive``
     until interrupted; ``once`` runs one cycle now and returns (errors propagate). In
-    the loop a failed cycle is logged and the next one still runs."""
+    the loop a failed cycle is logged and the next one still runs; cycles missed while
+    the machine slept are skipped, not run in a burst. (``sleep``/``clock``: for tests.)"""
     if once:
         files = run_once(archive, every=every, **kwargs)
         if on_report:
             on_report(files)
         return
-    due = next_run(datetime.now(UTC), every, at)
+    due = next_run(clock(), every, at)
     while True:
-        wait = (due - datetime.now(UTC)).total_seconds()
+        wait = (due - clock()).total_seconds()
         if wait > 0:
             sleep(min(wait, 3600.0))
             continue
+        late = clock() - due
+        if late >= every:  # slept through whole cycles: run the latest one only
+            due += every * (late // every)
         try:
             files = run_once(archive, every=every, now=due, **kwargs)
             if on_report:
                 on_report(files)
         except Exception as exc:  # one bad cycle must not stop the schedule
-            log.error("scheduled report failed: %s", html.unescape(str(exc)))
+            log.error("scheduled report failed: %s", exc)
         due += every
-        while due <= datetime.now(UTC):  # missed cycles (a long sleep): skip to the next
-            due += every
