@@ -210,3 +210,16 @@ def test_history_and_rollback(setup: dict[str, Any]) -> None:
     events = view.history.events.value
     assert events["event"].tolist() == ["rollback", "publish", "publish"]
     assert "policy-a@v1" in view.history.status.object
+
+
+def test_a_new_policy_has_no_history_until_published(setup: dict[str, Any]) -> None:
+    view = PoliciesView(_ctx(setup))
+    view.source.value = "(new policy)"
+    assert view.validation is not None and view.validation.ok
+    assert "has no published version yet" in html.unescape(view.diff.object)
+    assert "no published versions" in view.history.status.object
+    view.message.value = "a first version"
+    version = view.publish()
+    assert version is not None and version.version_id == "my-policy@v1"
+    assert view.history.status.object == ""
+    assert view.history.versions.value["version"].tolist() == ["my-policy@v1"]

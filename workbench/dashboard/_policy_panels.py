@@ -185,7 +185,11 @@ class HistorySection:
         )
         self.target.options = [v.version_id for v in reversed(versions) if v.version_id != live]
         self.versions.visible, self.events.visible = bool(versions), bool(events)
-        self.status.object = "" if versions else f"_{policy_id!r} has no published versions yet._"
+        empty = f"_{policy_id!r} has no published versions yet._"
+        if not versions:
+            self.status.object = empty
+        elif self.status.object.startswith("_") and "no published versions" in self.status.object:
+            self.status.object = ""  # the note of an earlier, empty history
 
     def rollback(self) -> None:
         """Make the chosen version live (the handler re-checks ``publish_policy``)."""
