@@ -38,7 +38,8 @@ def dashboard(host: str, port: int, log_dir: Path | None, gateway_url: str | Non
 
 def start_child(port: int, gateway_url: str | None, logfile: Path) -> subprocess.Popen[bytes]:
     """Start ``workbench dashboard`` next to the gateway (``workbench up``); its output
-    goes to ``logfile``. On Linux it is also told to stop if its parent dies."""
+    goes to ``logfile``. It runs at a lower CPU priority (nice 5) than the gateway and, on
+    Linux, is told to stop if its parent dies."""
     import sys
 
     args = [sys.executable, "-m", "workbench.cli", "dashboard", "--port", str(port)]
@@ -50,15 +51,18 @@ def start_child(port: int, gateway_url: str | None, logfile: Path) -> subprocess
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_child_setup,
         )
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+def _child_setup() -> None:  # pragma: no cover - runs in the child
+    """Yield the CPU to the gateway (Ray starts at the same time); stop with the parent."""
     import ctypes
+    import os
     import signal
     import sys
 
+    os.nice(5)
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
