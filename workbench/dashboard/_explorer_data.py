@@ -111,7 +111,7 @@ def page_count(page: Page) -> int:
     return max(1, -(-page.total // page.limit))
 
 
-def choices(ctx: DashboardContext, since: str = "30d") -> dict[str, list[str]]:
+def choices(ctx: DashboardContext, since: str = "7d") -> dict[str, list[str]]:
     """Options for the filter bar: the workspaces and models seen in ``since`` (from the
     rollups, in scope) and the check names of the live policies."""
     from workbench.dashboard import _data
