@@ -61,7 +61,7 @@ def run_usearch(data: np.ndarray, tmp: str) -> dict[str, Any]:
     from usearch.index import Index
 
     idx = Index(ndim=DIM, metric="cos", dtype="f32", connectivity=M, expansion_add=EF_BUILD)
-    idx.expansion_search = EF_SEARCH
+    idx.expansion_search = EF_SEARCH  # type: ignore[misc]
     t0 = time.perf_counter()
     idx.add(np.arange(len(data), dtype=np.uint64), data, threads=1)
     build = time.perf_counter() - t0
@@ -122,7 +122,7 @@ def run_faiss(data: np.ndarray, tmp: str) -> dict[str, Any]:
     faiss.read_index(path)
     reload = time.perf_counter() - t0
     try:
-        idx.remove_ids(np.array([0], dtype=np.int64))
+        idx.remove_ids(np.array([0], dtype=np.int64))  # type: ignore[arg-type]
         delete = "yes"
     except RuntimeError:
         delete = "no (HNSW has no remove_ids: rebuild to delete)"

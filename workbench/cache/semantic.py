@@ -159,6 +159,32 @@ class LocalSemanticIndex:
             self._enforce_bounds()
             self._maybe_snapshot()
 
+    def add_vectors(
+        self,
+        scope: str,
+        texts: list[str],
+        keys: list[str],
+        expires_at: np.ndarray,
+        vectors: np.ndarray,
+    ) -> None:
+        """Many :meth:`add_vector` at once; a new scope gets one graph build, not ``n``."""
+        with self._lock:
+            if scope in self._shards or len(set(keys)) != len(keys) or self._journal is not None:
+                for i, key in enumerate(keys):
+                    self.add_vector(scope, texts[i], key, float(expires_at[i]), vectors[i])
+                return
+            self.remove_keys(keys)  # a key indexed in another scope moves here
+            shard = self._shards[scope] = Shard(self.dim, self.ann_min_rows, self._lock)
+            shard.load(
+                list(keys),
+                list(texts),
+                np.asarray(expires_at, dtype=np.float64),
+                np.asarray(vectors, dtype=np.float32),
+            )
+            for key in keys:
+                self._order[key] = scope
+            self._enforce_bounds()
+
     def remove_keys(self, keys: Iterable[str]) -> int:
         """Forget ``keys``; returns how many were indexed."""
         gone = []
