@@ -1,7 +1,8 @@
 """One dashboard for the browser tests: a temporary WORKBENCH_HOME with generated traffic
-(``workbench demo``: two days at 150 requests/h, ~4,000 rows, a few seconds), an admin
-key and an analyst key, ``workbench dashboard`` on a free loopback port, and one headless
-chromium (Debian's, through Playwright).
+(:mod:`workbench.synth`: nine days with an injected spike, the alerts the anomaly watcher
+keeps for it, the default policy published; about a minute), an admin key and an analyst
+key, ``workbench dashboard`` on a free loopback port, and one headless chromium (Debian's,
+through Playwright).
 
 The browser is package-scoped: Playwright's sync API marks its event loop as running in
 the main thread while it is open, which would break the asyncio tests that run after
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +48,19 @@ class Keys:
 
 @pytest.fixture(scope="session")
 def dash_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A WORKBENCH_HOME holding two days of generated traffic ending now."""
+    """A WORKBENCH_HOME with nine days of generated traffic ending now (150 requests/h,
+    ~32,000 rows), a 3-hour spike in one workspace 4 hours ago, the alerts one
+    ``workbench anomalies watch`` evaluation keeps for it, and the default policy live."""
+    from workbench import synth
+
     home = tmp_path_factory.mktemp("dash-home")
-    run_cli(home, "demo", "--days", "2", "--rate", "150", "--seed", "11")
+    now = datetime.now(UTC)
+    spike = synth.Spike(now - timedelta(hours=4), hours=3, factor=8, workspace=ANALYST_WORKSPACE)
+    synth.write(now - timedelta(days=9), now, root=home / "logs", rate_per_hour=150, seed=11,
+                inject=[spike], progress=False)  # fmt: skip
+    run_cli(home, "anomalies", "watch", "--ticks", "1")
+    policy = str(ROOT / "policies" / "default.yaml")
+    run_cli(home, "policy", "publish", policy, "-m", "browser tests: the default policy")
     return home
 
 

@@ -37,7 +37,7 @@ def test_an_admin_key_logs_in_and_sees_every_page(
     login(page, dashboard.url, dash_keys.admin)
     assert page.url.rstrip("/").endswith("/live")
     nav = page.locator(".wb-nav a")
-    nav.first.wait_for()
+    nav.first.wait_for(state="attached")  # the sidebar may be collapsed
     hrefs = {nav.nth(i).get_attribute("href") for i in range(nav.count())}
     assert hrefs == {
         f"/{s}" for s in ("live", "cost", "anomalies", "guardrails", "explorer", "policies")
