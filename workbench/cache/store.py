@@ -46,6 +46,16 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE INDEX IF NOT EXISTS entries_lru ON entries (policy, last_used);
 CREATE INDEX IF NOT EXISTS entries_ws ON entries (workspace);
 CREATE INDEX IF NOT EXISTS entries_exp ON entries (expires_at);
+CREATE TABLE IF NOT EXISTS policy_totals (
+    policy TEXT PRIMARY KEY, n INTEGER NOT NULL, bytes INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS entries_added AFTER INSERT ON entries BEGIN
+    INSERT INTO policy_totals (policy, n, bytes) VALUES (NEW.policy, 1, NEW.size)
+    ON CONFLICT (policy) DO UPDATE SET n = n + 1, bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER IF NOT EXISTS entries_removed AFTER DELETE ON entries BEGIN
+    UPDATE policy_totals SET n = n - 1, bytes = bytes - OLD.size WHERE policy = OLD.policy;
+END;
 CREATE TABLE IF NOT EXISTS counters (
     workspace TEXT NOT NULL, name TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (workspace, name)
@@ -201,8 +211,9 @@ class SqliteEntryStore:
         size = len(body) + len(e.text or "") + len(extra or b"") + len(e.key) + 64
         policy = str(e.extra.get("policy", ""))
         now = self.clock()
+        c.execute("DELETE FROM entries WHERE key = ?", (e.key,))  # fires the totals trigger
         c.execute(
-            "INSERT OR REPLACE INTO entries (key, workspace, policy, scope, endpoint, model, "
+            "INSERT INTO entries (key, workspace, policy, scope, endpoint, model, "
             "model_served, body, text, cost_usd, created_at, expires_at, last_used, hits, "
             "size, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
             (e.key, e.workspace, policy, e.scope, e.endpoint, e.model, e.model_served, body,
@@ -224,29 +235,23 @@ class SqliteEntryStore:
     def _evict(
         self, c: sqlite3.Connection, policy: str, max_entries: int, max_bytes: int, now: float
     ) -> list[str]:
-        n, nbytes = c.execute(
-            "SELECT count(*), total(size) FROM entries WHERE policy = ?", (policy,)
-        ).fetchone()
+        n, nbytes = _totals(c, policy)
         if n <= max_entries and nbytes <= max_bytes:
             return []
         gone: list[str] = []
         expired = c.execute(
-            "SELECT key, workspace FROM entries WHERE policy = ? AND expires_at <= ?",
-            (policy, now),
+            # "+policy": search by expiry (few rows), not by policy (all of its rows)
+            "SELECT key, workspace FROM entries WHERE expires_at <= ? AND +policy = ?",
+            (now, policy),
         ).fetchall()
         for key, ws in expired:
             gone.append(key)
             _count(c, ws, "expired", 1)
-        c.execute("DELETE FROM entries WHERE policy = ? AND expires_at <= ?", (policy, now))
-        n, nbytes = n - len(expired), nbytes
-        if expired:
-            nbytes = c.execute(
-                "SELECT total(size) FROM entries WHERE policy = ?", (policy,)
-            ).fetchone()[0]
+        c.executemany("DELETE FROM entries WHERE key = ?", [(k,) for k, _ in expired])
+        n, nbytes = _totals(c, policy)
         victims: list[tuple[str, str]] = []
         rows = c.execute(
-            "SELECT key, workspace, size FROM entries WHERE policy = ? ORDER BY last_used, "
-            "created_at",
+            "SELECT key, workspace, size FROM entries WHERE policy = ? ORDER BY last_used",
             (policy,),
         )
         for key, ws, size in rows:
@@ -286,6 +291,12 @@ class SqliteEntryStore:
         if workspace is None:
             return int(c.execute("DELETE FROM entries").rowcount)
         return int(c.execute("DELETE FROM entries WHERE workspace = ?", (workspace,)).rowcount)
+
+
+def _totals(c: sqlite3.Connection, policy: str) -> tuple[int, int]:
+    """(entries, bytes) of ``policy``, kept by the triggers (no scan)."""
+    row = c.execute("SELECT n, bytes FROM policy_totals WHERE policy = ?", (policy,)).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 def _count(c: sqlite3.Connection, workspace: str, name: str, n: int) -> None:
