@@ -165,9 +165,12 @@ def anomalies_in_period(period: Period, log_root: Path | None = None) -> list[di
     """Anomalies detected in the period's complete hours (baselines from the 28 days
     before), merged with the alert store's status for the same series and metric."""
     from workbench import anomalies
+    from workbench.analytics.anomalies._store import default_path
 
     found = anomalies.detect(since=period.since, until=period.until, root=log_root)
-    status = {(a.series, a.metric): a.status for a in anomalies.alerts(limit=10_000)}
+    status: dict[tuple[str, str], str] = {}
+    if default_path().is_file():  # never create the alert store just to read it
+        status = {(a.series, a.metric): a.status for a in anomalies.alerts(limit=10_000)}
     return [
         {
             "start": a.start,
