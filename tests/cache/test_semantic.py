@@ -201,3 +201,16 @@ async def test_rebuild_from_store_entries(wb_home: Path) -> None:
         [entry("a", "one", NOW + 9), entry("b", None, NOW + 9), entry("c", "three", NOW - 1)]
     )
     assert n == 1 and [c.key for c in await idx.lookup("sc", "one")] == ["a"]
+
+
+def test_add_vectors_bulk_matches_single_adds(wb_home: Path) -> None:
+    idx = index(wb_home, persist=False, ann_min_rows=64)
+    idx.add_vector("other", "t", "k3", NOW + 100, vec(3))  # moves to "s" with the bulk
+    keys = [f"k{i}" for i in range(300)]
+    idx.add_vectors(
+        "s", keys, keys, np.full(300, NOW + 100), np.stack([vec(i) for i in range(300)])
+    )
+    idx.wait_for_graphs()
+    assert len(idx) == 300 and idx.stats()["scopes"] == 1 and idx.stats()["graphs"] == 1
+    assert idx.lookup_vector("s", vec(7), k=1)[0].key == "k7"
+    assert idx.lookup_vector("other", vec(3)) == []
