@@ -118,8 +118,8 @@ def report_pipeline(encode: Callable[[list[str]], np.ndarray], pairs: int) -> No
     for kind, (p50, p95, share) in res.items():
         print(f"  {kind:<14}{p50:>8.1f}{p95:>8.1f}{share:>11.0%}{p50 / miss:>10.3f}")
     print(
-        "  (semantic hit 'served as' < 100%: paraphrases the rule did not accept went to the "
-        "upstream; their latency is in the row)"
+        "  (latencies of the requests served with that status only; 'served as': the share "
+        "of the row's requests the cache answered so, at the policy's default settings)"
     )
     print("gateway leg (Ray Serve, bench/_gateway.py): not measured by this command")
 
