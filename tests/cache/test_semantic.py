@@ -214,3 +214,48 @@ def test_add_vectors_bulk_matches_single_adds(wb_home: Path) -> None:
     assert len(idx) == 300 and idx.stats()["scopes"] == 1 and idx.stats()["graphs"] == 1
     assert idx.lookup_vector("s", vec(7), k=1)[0].key == "k7"
     assert idx.lookup_vector("other", vec(3)) == []
+
+
+class _Method:
+    """``handle.method.remote(...)`` -> an awaitable, as a Serve DeploymentHandle gives."""
+
+    def __init__(self, fn: object) -> None:
+        self.fn = fn
+
+    def remote(self, *args: object) -> object:
+        return self.fn(*args)  # type: ignore[operator]
+
+
+class _Handle:
+    def __init__(self, target: object) -> None:
+        self.target = target
+
+    def __getattr__(self, name: str) -> _Method:
+        return _Method(getattr(self.target, name))
+
+
+class _FakeEmbedder:
+    async def embed(self, texts: list[str]) -> EmbeddingResult:
+        return EmbeddingResult(vectors=[vec(t).tolist() for t in texts], prompt_tokens=1, model="m")
+
+
+async def test_cache_index_deployment_over_handles(wb_home: Path) -> None:
+    """serve/cache_index.py without Ray: the deployment class over a fake Embedder handle,
+    reached through HandleSemanticIndex over a fake handle; a restart keeps entries."""
+    from serve.cache_index import CacheIndex, HandleSemanticIndex
+
+    cls = CacheIndex.func_or_class  # type: ignore[attr-defined]
+    replica = cls(_Handle(_FakeEmbedder()), str(wb_home))
+    index = HandleSemanticIndex(_Handle(replica))
+    await index.add("s", "hello there", "k1", 4e9)
+    await index.add("s", "other text", "k2", 4e9)
+    got = await index.lookup("s", "hello there", k=1)
+    assert [(c.key, c.text) for c in got] == [("k1", "hello there")]
+    assert got[0].similarity == pytest.approx(1.0, abs=1e-5)
+    assert await index.lookup("elsewhere", "hello there") == []
+    await index.remove(["k1"])
+    assert [c.key for c in await index.lookup("s", "hello there")] == ["k2"]
+    assert (await index.stats())["entries"] == 1
+    replica.__del__()  # Serve's graceful shutdown: snapshot
+    again = cls(_Handle(_FakeEmbedder()), str(wb_home))
+    assert (await again.stats())["entries"] == 1
