@@ -54,6 +54,8 @@ DATASETS: dict[str, DatasetRef] = {
         DatasetRef("bipia_text_attack_test", "bipia/text_attack_test.json", "shared", "eval"),
         DatasetRef("bipia_code_attack_test", "bipia/code_attack_test.json", "shared", "eval"),
         DatasetRef("jailbreak_handmade", "jailbreak_handmade.jsonl", "project", "train"),
+        # split column: "tune" chooses the cache threshold, "eval" is only measured
+        DatasetRef("paraphrases", "paraphrases.jsonl", "project", "train"),
     )
 }
 
