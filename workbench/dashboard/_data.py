@@ -98,12 +98,17 @@ def forecast(log_dir: str) -> Forecast:
     return cost.forecast(root=Path(log_dir))
 
 
+#: Suggestion kinds the dashboard computes: the semantic-cache rule embeds every prompt
+#: (minutes of CPU on a 100k-row lake on 2 cores), so it is left to ``workbench cost suggest``.
+DASHBOARD_SUGGESTIONS = ("exact_cache", "max_tokens", "cheaper_model")
+
+
 @pn.cache(ttl=SLOW_TTL, max_items=4)
 def suggestions(log_dir: str, since: str) -> Suggestions:
     """Optimisation suggestions with the money at stake (whole lake)."""
     from workbench import cost
 
-    return cost.suggest(since, root=Path(log_dir), max_texts=5_000)
+    return cost.suggest(since, root=Path(log_dir), kinds=DASHBOARD_SUGGESTIONS)
 
 
 def alerts(home: str, statuses: tuple[str, ...] | None = None, limit: int = 200) -> list[Alert]:

@@ -105,9 +105,12 @@ def _suggestions_view(ctx: DashboardContext) -> Any:
             "The forecast and the optimisation suggestions cover every workspace: "
             "an admin sees them."
         )
+    note = pn.pane.Markdown(
+        "Semantic-cache savings need every prompt embedded: run `workbench cost suggest`."
+    )
     if frame.height == 0:
-        return pn.pane.Markdown("No optimisation suggestions for the last 30 days.")
-    return table(frame)
+        return pn.Column(pn.pane.Markdown("No optimisation suggestions for 30 days."), note)
+    return pn.Column(table(frame), note)
 
 
 @page("cost", "Cost explorer", 20)
