@@ -9,7 +9,9 @@ pile up.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from workbench.dashboard import _data
@@ -192,6 +194,7 @@ class LiveView:
         self.charts = self.plots.layout()
         self.status = pn.pane.Markdown("", styles={"color": "#666"})
         self.data: LiveData | None = None
+        self.doc = pn.state.curdoc  # the session's document (None in-process)
         self.busy = False
         self.skipped = 0
         self.range.param.watch(self._changed, "value")
@@ -220,13 +223,23 @@ class LiveView:
             self.data = data
             for card, text in zip(self.cards, kpi_html(data), strict=True):
                 card.object = text
-            self.plots.update(data)
+            self._under_lock(partial(self.plots.update, data))
             live = "refreshing every 5 s" if since in LIVE_RANGES else "not auto-refreshed"
             self.status.object = f"Last {since} ({live})."
         finally:
             self.charts.loading = False
             self.busy = False
         return True
+
+    def _under_lock(self, change: Callable[[], None]) -> None:
+        """Apply a change to raw Bokeh models: in a served session on the document's next
+        tick, under its lock (after an ``await`` the callback no longer holds it, and
+        Bokeh refuses the write); in-process at once."""
+        doc = self.doc
+        if doc is not None and doc.session_context is not None:
+            doc.add_next_tick_callback(change)
+        else:
+            change()
 
     async def load(self) -> None:
         """The first load (``pn.state.onload``)."""
