@@ -14,6 +14,7 @@ from typing import Any
 from ray import serve
 from ray.serve import Application
 
+from serve.cache_index import CacheIndex
 from serve.embedder import Embedder
 from serve.gateway import Gateway
 from serve.logsink import LogSink
@@ -99,10 +100,18 @@ def build_graph(cfg: GatewayConfig) -> Application:
                 num_replicas=target.num_replicas,
             ).bind(dumped, home_dir)
     scorer = GuardrailScorer.bind(home_dir) if cfg.guardrails.scorer else None
+    # the semantic cache's index embeds with a MiniLM Embedder: a configured one, else its own
+    minilm = next((replicas[t.name] for t in cfg.models
+                   if t.provider == "embeddings" and t.name in replicas), None)  # fmt: skip
+    if minilm is None:
+        minilm = Embedder.options(name="embed-cache", num_replicas=1).bind(
+            {"name": "cache-minilm", "provider": "embeddings"}, home_dir
+        )
+    cache_index = CacheIndex.bind(minilm, home_dir)
     return Gateway.options(
         num_replicas=cfg.gateway.ingress_replicas,
         max_ongoing_requests=cfg.gateway.max_ongoing_requests,
-    ).bind(cfg.model_dump(), home_dir, sink, replicas, scorer)
+    ).bind(cfg.model_dump(), home_dir, sink, replicas, scorer, cache_index)
 
 
 def build_app(args: dict[str, Any]) -> Application:

@@ -20,7 +20,7 @@ from workbench.logstore import (
 
 def test_schema_has_full_record() -> None:
     s = schema()
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
     assert len(s) >= 40
     assert s.names == list(FIELD_NAMES) == [f.name for f in FIELDS]
     assert not s.field("request_id").nullable and not s.field("received_at").nullable
@@ -29,10 +29,12 @@ def test_schema_has_full_record() -> None:
     assert s.field("tags").type == pa.list_(pa.string())
     assert s.field("seed").type == pa.int64()
     assert s.field("http_status").type == pa.int16()
-    assert s.metadata == {b"workbench.schema_version": b"2"}
+    assert s.metadata == {b"workbench.schema_version": b"3"}
     for name in ("request_original", "upstream_outputs"):
         assert s.field(name).type == pa.string()
     assert s.field("request_masked").type == s.field("output_masked").type == pa.bool_()
+    assert s.field("cache_key").type == pa.string()
+    assert s.field("cache_similarity").type == s.field("cost_saved_usd").type == pa.float64()
 
 
 def test_every_field_documented() -> None:

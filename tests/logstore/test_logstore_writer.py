@@ -46,7 +46,7 @@ def test_round_trip(root: Path, make_records: Records) -> None:
     assert json.loads(row["metadata"]) == {"i": 7}
     assert row["tags"] == ["test"]
     assert json.loads(row["guardrail_verdicts"])[0]["name"] == "regex"
-    assert row["prompt_tokens"] == 17 and row["schema_version"] == 2
+    assert row["prompt_tokens"] == 17 and row["schema_version"] == 3
     assert row["date"] == src["received_at"].strftime("%Y-%m-%d")
     assert row["hour"] == src["received_at"].hour
     by_hour = query("SELECT hour, count(*) AS n FROM requests GROUP BY hour")

@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from tests.policy._checks import LocalRegistry
+from workbench.cache.settings import CacheSettings
 from workbench.policy import Policy, load_policy, parse_policy, policy_hash, validate_policy
 from workbench.routing import RoutingConfig
 
@@ -70,7 +71,7 @@ def test_full_policy_parses(write: Callable[[str, str], Path], reg: LocalRegistr
     assert p.fallback.message == "Sorry." and p.fallback.model is None
     assert p.retry.max_attempts == 3
     assert p.logging.store_bodies is False
-    assert p.cache == {} and p.routing == RoutingConfig() and p.limits == {}
+    assert p.cache == CacheSettings() and p.routing == RoutingConfig() and p.limits == {}
     assert [(s, i) for s, i, _ in p.iter_checks()] == [
         ("input", 0),
         ("input", 1),

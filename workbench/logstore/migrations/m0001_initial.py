@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from .._fs import atomic_write_bytes
-from ..schema import FIELD_DOCS, FIELDS, V2_FIELD_NAMES
+from ..schema import FIELD_DOCS, FIELDS, V2_FIELD_NAMES, V3_FIELD_NAMES
 
 VERSION = 1
 
@@ -26,7 +26,7 @@ def upgrade(root: Path) -> None:
             "doc": FIELD_DOCS[f.name],
         }
         for f in FIELDS
-        if f.name not in V2_FIELD_NAMES
+        if f.name not in V2_FIELD_NAMES and f.name not in V3_FIELD_NAMES
     ]
     body = {"version": VERSION, "fields": fields, "partitioning": ["date", "hour"]}
     atomic_write_bytes(root / "_meta" / "schema_v1.json", json.dumps(body, indent=2).encode())
