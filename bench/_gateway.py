@@ -155,10 +155,13 @@ def start_gateway(
         **(extra_env or {}),
     }
     key = create_key(wb, env, workdir)
+    up = [wb, "up", "--config", str(cfg_path), "--port", str(port)]
+    if _has_option(wb, "up", "--no-dashboard"):  # a benchmark measures the gateway alone
+        up.append("--no-dashboard")
     t0 = time.monotonic()
     proc = start_process(
         "gateway",
-        [wb, "up", "--config", str(cfg_path), "--port", str(port)],
+        up,
         log_dir=workdir,
         env=env,
         cwd=workdir,
@@ -217,3 +220,9 @@ def wait_logged(gw: Gateway, expected: int, settle_s: float = 3.0, timeout_s: fl
         time.sleep(1.0)
         n = count_logged(gw)
     return n
+
+
+def _has_option(wb: str, command: str, option: str) -> bool:
+    """Whether ``wb command`` (this tree's CLI or an older commit's) takes ``option``."""
+    out = subprocess.run([wb, command, "--help"], capture_output=True, text=True, timeout=120)
+    return option in out.stdout

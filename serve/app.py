@@ -100,14 +100,12 @@ def build_graph(cfg: GatewayConfig) -> Application:
                 num_replicas=target.num_replicas,
             ).bind(dumped, home_dir)
     scorer = GuardrailScorer.bind(home_dir) if cfg.guardrails.scorer else None
-    # the semantic cache's index embeds with a MiniLM Embedder: a configured one, else its own
+    # The semantic cache's index embeds with the configured MiniLM Embedder replica (the
+    # embedded defaults have one). Without one, no index is deployed (no second model in
+    # memory): a policy's semantic cache is then off and its exact cache still works.
     minilm = next((replicas[t.name] for t in cfg.models
                    if t.provider == "embeddings" and t.name in replicas), None)  # fmt: skip
-    if minilm is None:
-        minilm = Embedder.options(name="embed-cache", num_replicas=1).bind(
-            {"name": "cache-minilm", "provider": "embeddings"}, home_dir
-        )
-    cache_index = CacheIndex.bind(minilm, home_dir)
+    cache_index = CacheIndex.bind(minilm, home_dir) if minilm is not None else None
     return Gateway.options(
         num_replicas=cfg.gateway.ingress_replicas,
         max_ongoing_requests=cfg.gateway.max_ongoing_requests,

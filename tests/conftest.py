@@ -54,6 +54,7 @@ class Gateway:
     env: dict[str, str]
     # fake providers with a fault switch, by gateway model name (see fault_models)
     fakes: dict[str, FakeProviderThread] = field(default_factory=dict)
+    dashboard_url: str = ""  # the dashboard `workbench up` started next to the gateway
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the workbench CLI against this gateway's home."""
@@ -149,8 +150,10 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             cwd=ROOT,
         ).stdout
     )
+    dash_port = free_port()
+    up = ["up", "--detach", "--config", str(cfg), "--wait", "300"]
     proc = subprocess.run(
-        [*WORKBENCH, "up", "--detach", "--config", str(cfg), "--wait", "300"],
+        [*WORKBENCH, *up, "--dashboard-port", str(dash_port)],
         env=env,
         capture_output=True,
         text=True,
@@ -165,6 +168,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             f.stop()
         pytest.fail(f"gateway did not start: {proc.stderr}\n{log[-4000:]}")
     gw = Gateway(
+        dashboard_url=f"http://127.0.0.1:{dash_port}",
         base_url=f"http://127.0.0.1:{port}",
         key=key["key"],
         key_id=key["key_id"],

@@ -42,6 +42,20 @@ def test_status_reports_running_and_ready(gateway):
     assert gateway.base_url.endswith(str(out["port"]))
 
 
+def test_up_starts_the_dashboard_next_to_the_gateway(gateway):
+    deadline = time.monotonic() + 120  # the child imports Panel after the gateway is ready
+    while True:
+        try:
+            login = httpx.get(gateway.dashboard_url + "/login", timeout=5)
+            break
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline, "the dashboard never answered"
+            time.sleep(1)
+    assert login.status_code == 200 and 'name="token"' in login.text
+    page = httpx.get(gateway.dashboard_url + "/live", timeout=30, follow_redirects=False)
+    assert page.status_code == 302 and "login?next=" in page.headers["location"]
+
+
 def test_second_up_is_refused(gateway):
     r = gateway.cli("up", "--detach", check=False)
     assert r.returncode != 0
@@ -292,7 +306,7 @@ def start_dedicated(tmp_path: Path, upstreams: dict[str, SlowUpstream], how: str
     cfg = _config(home, port, upstreams)
     env = {**os.environ, "WORKBENCH_HOME": str(home), "PYTHONPATH": str(ROOT)}
     gw = Dedicated(home=home, base=f"http://127.0.0.1:{port}", env=env, log=home / "gateway.log")
-    up = [*WORKBENCH, "up", "--config", str(cfg), "--grace", str(GRACE_S)]
+    up = [*WORKBENCH, "up", "--config", str(cfg), "--grace", str(GRACE_S), "--no-dashboard"]
     if how == "sigterm":  # in the foreground, as systemd or Kubernetes run it
         with open(gw.log, "wb") as out:
             gw.proc = subprocess.Popen(
