@@ -123,3 +123,31 @@ def rewrite_partitions(root: Path, transform: Callable[[pa.Table], pa.Table | No
         atomic_write_bytes(path, sink.getvalue().to_pybytes())
         count += 1
     return count
+
+
+def add_null_columns(root: Path, version: int, names: Sequence[str]) -> None:
+    """A schema step that only adds fields: the ``names`` columns (as declared in the
+    current schema) appear as nulls in every file that lacks them, and
+    ``_meta/schema_v<version>.json`` records what was added. Idempotent."""
+    from ..schema import FIELD_DOCS, FIELDS
+
+    wanted = [f for f in FIELDS if f.name in names]
+
+    def add(table: pa.Table) -> pa.Table | None:
+        missing = [f for f in wanted if f.name not in table.schema.names]
+        if not missing:
+            return None
+        for f in missing:
+            table = table.append_column(f, pa.nulls(table.num_rows, type=f.type))
+        return table
+
+    rewrite_partitions(root, add)
+    (root / "_meta").mkdir(parents=True, exist_ok=True)
+    fields = [
+        {"name": f.name, "type": str(f.type), "nullable": f.nullable, "doc": FIELD_DOCS[f.name]}
+        for f in wanted
+    ]
+    body = {"version": version, "added": fields}
+    atomic_write_bytes(
+        root / "_meta" / f"schema_v{version}.json", json.dumps(body, indent=2).encode()
+    )
