@@ -19,8 +19,7 @@ loads none of papermill, nbconvert, polars or matplotlib.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from workbench._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     "ComplianceData": "_compliance",
@@ -55,13 +54,4 @@ _LAZY: dict[str, str] = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'workbench.reports' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"workbench.reports.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, {n: f"{__name__}.{m}" for n, m in _LAZY.items()})
