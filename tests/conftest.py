@@ -68,6 +68,19 @@ class Gateway:
             cwd=ROOT,
         )
 
+    def wait_policy_live(self, policy_id: str, timeout: float) -> None:
+        """Wait until ``/health`` lists a version of ``policy_id`` as live."""
+        import httpx
+
+        deadline = time.time() + timeout
+        h: dict = {}
+        while time.time() < deadline:
+            h = httpx.get(self.base_url + "/health", timeout=5).json()
+            if any(v.startswith(policy_id + "@") for v in h.get("policies_live", [])):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"{policy_id} not live after {timeout}s: {h}")
+
     def wait_logged(self, request_ids: set[str], timeout: float = 20.0) -> dict[str, dict]:
         """Poll the log view until every id is there; returns rows by id."""
         from workbench.logstore import query

@@ -16,14 +16,13 @@ from typing import Any
 
 import httpx
 
+from tests.pipeline.test_routing_path import OnePolicy
 from workbench.cache._types import Candidate
 from workbench.cache.store import SqliteEntryStore
 from workbench.config.gateway import parse_config
 from workbench.errors import UpstreamConnectionError
 from workbench.gateway.app import create_app
-from workbench.guardrails.engine import GuardrailEngine
 from workbench.pipeline import GatewayPipeline, build_pipeline
-from workbench.policy.model import Policy, policy_hash
 from workbench.providers import ChatRequest, Completion, Delta, EmbeddingResult
 
 CHAT = "/v1/chat/completions"
@@ -86,18 +85,6 @@ class TokenAuth:
 
     def verify(self, token: str) -> Any:
         return SimpleNamespace(key_id=token, workspace=token.split("-")[0])
-
-
-class OnePolicy:
-    """The PolicyRuntime surface the pipeline uses, with one fixed policy."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        policy = Policy.model_validate({"id": "p", **data})
-        self.engine = GuardrailEngine(policy, policy_hash=policy_hash(policy), version_id="p-v1")
-        self.engines = {"p-v1": self.engine}
-
-    def for_request(self, workspace: str | None, model: str) -> GuardrailEngine:
-        return self.engine
 
 
 def _bag(text: str) -> Counter[str]:

@@ -23,26 +23,13 @@ cache: {enabled: true, ttl_s: 600}
 """
 
 
-def _wait_live(gateway, policy_id: str, timeout: float = 20.0) -> None:
-    import time
-
-    deadline = time.time() + timeout
-    h: dict = {}
-    while time.time() < deadline:
-        h = httpx.get(gateway.base_url + "/health", timeout=5).json()
-        if any(v.startswith(policy_id + "@") for v in h.get("policies_live", [])):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{policy_id} not live after {timeout}s: {h}")
-
-
 @pytest.fixture(scope="module")
 def published(gateway, tmp_path_factory):
     path = tmp_path_factory.mktemp("pol") / "cache-test.yaml"
     path.write_text(POLICY)
     out = gateway.cli("policy", "publish", str(path), "-m", "cache test policy")
     assert out.returncode == 0, out.stderr
-    _wait_live(gateway, "cache-test")
+    gateway.wait_policy_live("cache-test", timeout=20.0)
     return json.loads(gateway.cli("policy", "show", "cache-test", "--json").stdout)
 
 

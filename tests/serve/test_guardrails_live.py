@@ -63,20 +63,8 @@ def published(gateway, tmp_path_factory):
     out = gateway.cli("policy", "publish", str(path), "-m", "test policy")
     assert out.returncode == 0, out.stderr
     show = json.loads(gateway.cli("policy", "show", "guard-test", "--json").stdout)
-    _wait_live(gateway, "guard-test")
+    gateway.wait_policy_live("guard-test", timeout=10.0)
     return show
-
-
-def _wait_live(gateway, policy_id: str, timeout: float = 10.0) -> None:
-    import time
-
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        h = httpx.get(gateway.base_url + "/health", timeout=5).json()
-        if any(v.startswith(policy_id + "@") for v in h.get("policies_live", [])):
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{policy_id} not live after {timeout}s: {h}")
 
 
 @pytest.fixture(scope="module")
