@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response, StreamingResponse
 
 from workbench.errors import PayloadTooLargeError
-from workbench.gateway import metrics, responses
+from workbench.gateway import admin, metrics, responses
 from workbench.pipeline import GatewayPipeline, Incoming, Kind, Reply
 
 HealthFn = Callable[[], dict[str, Any]]
@@ -77,12 +77,14 @@ def create_app(
     gateway: GatewayPipeline,
     health: HealthFn = lambda: {},
     draining: Callable[[], bool] = lambda: False,
+    keystore: Any = None,
 ) -> FastAPI:
-    """The FastAPI app over a built pipeline.
+    """The FastAPI app over a built pipeline, with the admin API under ``/admin/v1``.
 
     ``health()`` returns the host's readiness facts; a falsy ``"ready"`` in it makes
     ``/health`` answer 503. While ``draining()`` is true (shutting down) new requests
-    are refused with 503 ``shutting_down`` (and logged).
+    are refused with 503 ``shutting_down`` (and logged). ``keystore``: the key store the
+    admin API authenticates with (default: the pipeline's, else ``KeyStore()`` on first use).
     """
     app = FastAPI(
         title="LLM workbench gateway", docs_url=None, redoc_url=None, openapi_url="/openapi.json"
@@ -135,16 +137,21 @@ def create_app(
     async def prom() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    admin.mount(app, keystore if keystore is not None else getattr(gateway, "auth", None))
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if admin.is_admin_path(request):
+            return admin.http_error_response(request, exc.status_code)
         path = request.url.path[:128]
         inc = incoming(request, "unknown", path, status_hint=exc.status_code)
         return to_response(await gateway.handle(inc))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if admin.is_admin_path(request):
+            return admin.validation_response(exc)
         inc = incoming(request, "unknown", request.url.path[:128], status_hint=400)
         return to_response(await gateway.handle(inc))
 
     return app
-

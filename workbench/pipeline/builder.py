@@ -123,6 +123,7 @@ class GatewayPipeline:
     ) -> None:
         self.cfg, self.targets, self.routers, self.policies = cfg, targets, routers, policies
         self.draining = draining
+        self.auth = auth  # the key store (the admin API authenticates with it too)
         require = auth if cfg.gateway.require_auth else None
         self.limits: list[Stage] = []  # filled by the limits issue
         self.cache = record.cache  # the exact store (+ semantic index), built once here
