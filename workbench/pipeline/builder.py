@@ -19,6 +19,7 @@ from workbench.errors import (
     WorkbenchError,
 )
 from workbench.gateway import metrics, responses
+from workbench.governance.proxies import client_ip, parse_networks
 from workbench.guardrails.engine import GuardrailEngine
 from workbench.pipeline.context import RequestContext
 from workbench.pipeline.recorder import Submit
@@ -37,6 +38,7 @@ from workbench.routing import LocalRoutingState, Router, RoutingState, TargetInf
 if TYPE_CHECKING:  # the cache stages import the pipeline's types: imported when built
     from workbench.cache._types import EntryStore, SemanticIndex
     from workbench.cache.stages import CacheRecorder
+    from workbench.limits import Limiter, LimitsStage
 
 
 def make_targets(cfg: GatewayConfig, hosted: Mapping[str, Backend]) -> dict[str, Target]:
@@ -120,12 +122,15 @@ class GatewayPipeline:
         prices: Any,
         draining: Callable[[], bool],
         policies: Any = None,
+        limits: LimitsStage | None = None,
     ) -> None:
         self.cfg, self.targets, self.routers, self.policies = cfg, targets, routers, policies
         self.draining = draining
         self.auth = auth  # the key store (the admin API authenticates with it too)
+        self.trusted_proxies = parse_networks(cfg.gateway.trusted_proxies)
         require = auth if cfg.gateway.require_auth else None
-        self.limits: list[Stage] = []  # filled by the limits issue
+        self.limits: list[Stage] = [limits] if limits is not None else []
+        self.limits_stage = limits
         self.cache = record.cache  # the exact store (+ semantic index), built once here
         self.cache_lookup: list[Stage] = [self.cache.lookup]
         self.cache_store: list[Stage] = [self.cache.store_stage]
@@ -141,7 +146,7 @@ class GatewayPipeline:
                 seams.chain(self.cache_store),
                 respond(Pricer(prices)),
             ],
-            record,
+            limits.recording(record) if limits is not None else record,
             self.start,
             draining,
         )
@@ -161,8 +166,9 @@ class GatewayPipeline:
         h = incoming.headers
         ctx.trace_id = h.get("x-trace-id") or h.get("traceparent")
         ctx.user_agent = h.get("user-agent")
-        fwd = h.get("x-forwarded-for")
-        ctx.client_ip = fwd.split(",")[0].strip() if fwd else incoming.client_host
+        ctx.client_ip = client_ip(
+            incoming.client_host, h.get("x-forwarded-for"), self.trusted_proxies
+        )
         return Exchange(incoming=incoming, ctx=ctx)
 
     async def handle(self, incoming: Incoming) -> Reply:
@@ -219,6 +225,7 @@ def build_pipeline(
     observe_metrics: bool = True,
     cache_store: EntryStore | None = None,
     semantic_index: SemanticIndex | None = None,
+    limiter: Limiter | None = None,
 ) -> GatewayPipeline:
     """The production pipeline for ``cfg``.
 
@@ -230,7 +237,8 @@ def build_pipeline(
     in a notebook is not gateway traffic). ``cache_store``: where cached answers live
     (default: the node's SQLite file, :class:`~workbench.cache.store.SqliteEntryStore`,
     opened only when a policy caches); ``semantic_index``: the near-duplicate index
-    (None: semantic caching off whatever the policies say).
+    (None: semantic caching off whatever the policies say). ``limiter``: budgets and rate
+    limits (:class:`~workbench.limits.Limiter`; None: no limits stage).
     """
     targets = make_targets(cfg, hosted or {})
     state = routing_state if routing_state is not None else LocalRoutingState()
@@ -251,4 +259,13 @@ def build_pipeline(
         prices,
         draining,
         policies,
+        _limits_stage(limiter, targets, prices),
     )
+
+
+def _limits_stage(limiter: Limiter | None, targets: dict[str, Target], prices: Any) -> Any:
+    if limiter is None:
+        return None
+    from workbench.limits import LimitsStage
+
+    return LimitsStage(limiter, targets, prices)

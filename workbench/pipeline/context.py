@@ -85,6 +85,8 @@ class RequestContext:
     pending: list[Any] = field(default_factory=list)
     # the cache's plan for this request (workbench.cache._plan.Plan); not logged itself
     cache_plan: Any = None
+    # what the limits stage reserved (workbench.limits.client.Admission); not logged itself
+    limits_hold: Any = None
 
     def mark_first_byte(self) -> None:
         """Record the time the first response byte left (once)."""
