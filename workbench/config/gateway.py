@@ -83,6 +83,16 @@ class GatewaySettings(_Strict):
     max_ongoing_requests: int = Field(256, ge=1)
     require_auth: bool = True
     fast_proxy: bool = True  # HAProxy + throughput-optimized Serve (DESIGN.md)
+    # CIDRs of reverse proxies whose X-Forwarded-For is believed (workbench.governance.proxies)
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        from workbench.governance.proxies import parse_networks
+
+        parse_networks(v)
+        return v
 
 
 class LoggingSettings(_Strict):

@@ -137,7 +137,11 @@ def create_app(
     async def prom() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    admin.mount(app, keystore if keystore is not None else getattr(gateway, "auth", None))
+    admin.mount(
+        app,
+        keystore if keystore is not None else getattr(gateway, "auth", None),
+        trusted_proxies=getattr(gateway, "trusted_proxies", ()),
+    )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

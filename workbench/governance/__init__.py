@@ -9,7 +9,9 @@ and the dashboard all call these functions, passing the acting :class:`Principal
     from workbench.governance import audit            # hash-chained audit log
 
 Modules: ``permissions`` (the role table, :class:`Principal`, :func:`require`),
-``workspaces`` (the workspace registry), ``audit`` (the audit log). Names are imported on
+``workspaces`` (the workspace registry), ``_keys`` (governed key management:
+``create_key``, ``list_keys``, ``get_key``, ``revoke_key``, ``update_key``), ``audit``
+(the audit log). Names are imported on
 first use.
 """
 
@@ -41,9 +43,28 @@ _LAZY: dict[str, str] = {
     "permissions_for": _P,
     "principal_for_key": _P,
     "require": _P,
+    "require_workspace": _P,
     "validate_grants": _P,
     "validate_role": _P,
 }
+
+_K = "workbench.governance._keys"
+_W = "workbench.governance.workspaces"
+_LAZY.update(
+    {
+        "create_key": _K,
+        "get_key": _K,
+        "list_keys": _K,
+        "revoke_key": _K,
+        "update_key": _K,
+        "Workspace": _W,
+        "create_workspace": _W,
+        "delete_workspace": _W,
+        "get_workspace": _W,
+        "list_workspaces": _W,
+        "update_workspace": _W,
+    }
+)
 
 __all__ = sorted(_LAZY)
 

@@ -177,11 +177,18 @@ def require(principal: Principal, permission: str, workspace: str | None = None)
             f"{who} (role {principal.role}) lacks the permission {permission!r}",
             code="permission_denied",
         )
-    if workspace is not None and principal.workspaces is not None:
-        if workspace not in principal.workspaces:
-            raise PermissionDeniedError(
-                f"{who} may not act in workspace {workspace!r}", code="workspace_forbidden"
-            )
+    if workspace is not None:
+        require_workspace(principal, workspace)
+
+
+def require_workspace(principal: Principal, workspace: str) -> None:
+    """Raise ``PermissionDeniedError`` (403 ``workspace_forbidden``) unless ``principal``
+    may act in ``workspace`` (whatever the permission)."""
+    if principal.workspaces is not None and workspace not in principal.workspaces:
+        raise PermissionDeniedError(
+            f"{principal.actor} may not act in workspace {workspace!r}",
+            code="workspace_forbidden",
+        )
 
 
 __all__ = [
@@ -207,6 +214,7 @@ __all__ = [
     "permissions_for",
     "principal_for_key",
     "require",
+    "require_workspace",
     "validate_grants",
     "validate_role",
 ]

@@ -8,23 +8,36 @@
     record, key = store.create("team-a", "notebook")   # key shown once: wb-<id>-<secret>
     store.verify(key)                        # -> KeyRecord, or raises AuthenticationError
     await store.averify(key)                 # the same, off the event loop where it blocks
+    store.update(record.key_id, allowed_models=["gpt-4o-mini"])   # role, grants, expiry
     store.revoke(record.key_id)
+
+Governed management (permission checks + audit) is :mod:`workbench.governance`, which
+the CLI and the admin API call.
 
 Modules: ``records`` (key format, :class:`KeyRecord`), ``hashing`` (PBKDF2 and the gate
 that bounds it), ``db`` (SQLite), ``cache`` and ``throttle`` (what verification
 remembers), ``verifier`` (the sync and async paths), ``store`` (:class:`KeyStore`).
 """
 
-from workbench.keys.records import KEY_PREFIX, ROLES, KeyRecord, validate_role, validate_workspace
-from workbench.keys.store import KeyStore
+from workbench.keys.records import (
+    KEY_PREFIX,
+    ROLES,
+    KeyRecord,
+    validate_models,
+    validate_role,
+    validate_workspace,
+)
+from workbench.keys.store import UNCHANGED, KeyStore
 from workbench.keys.verifier import VerifyLimits
 
 __all__ = [
     "KEY_PREFIX",
     "ROLES",
+    "UNCHANGED",
     "KeyRecord",
     "KeyStore",
     "VerifyLimits",
+    "validate_models",
     "validate_role",
     "validate_workspace",
 ]

@@ -4,6 +4,12 @@ WAL mode lets one process (the CLI) write while another (the gateway) reads. A r
 bumps a ``generation`` counter in the same transaction, which verification caches use to
 notice revocations made by any process. The file must sit on a local disk: SQLite's WAL
 mode does not work over network file systems (NFS, EFS).
+
+The schema is versioned (``PRAGMA user_version``) and upgraded by numbered migrations
+(:data:`MIGRATIONS`), each in one transaction, so a key file written by an older
+workbench keeps working: schema 2 adds the key's ``role`` (moved out of
+``metadata["role"]``), ``allowed_models`` and ``grants`` columns and the ``workspaces``
+table (registering every workspace that already has keys).
 """
 
 from __future__ import annotations
@@ -17,10 +23,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from workbench.keys.records import COLUMNS, KeyRecord, record_from_row
+from workbench.keys.records import COLUMNS, N_COLUMNS, KeyRecord, record_from_row
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
+_SCHEMA_1 = """
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id      TEXT PRIMARY KEY,
     workspace   TEXT NOT NULL,
@@ -38,6 +43,29 @@ CREATE TABLE IF NOT EXISTS keystore_meta (
 );
 INSERT OR IGNORE INTO keystore_meta (k, v) VALUES ('generation', 0);
 """
+
+_SCHEMA_2 = """
+ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'app';
+ALTER TABLE api_keys ADD COLUMN allowed_models TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE api_keys ADD COLUMN grants TEXT NOT NULL DEFAULT '[]';
+UPDATE api_keys SET role = json_extract(metadata, '$.role'),
+    metadata = json_remove(metadata, '$.role')
+    WHERE json_valid(metadata)
+    AND json_extract(metadata, '$.role') IN ('admin', 'policy-author', 'analyst', 'app');
+CREATE TABLE IF NOT EXISTS workspaces (
+    name         TEXT PRIMARY KEY,
+    display_name TEXT,
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT,
+    settings     TEXT NOT NULL DEFAULT '{}'
+);
+INSERT OR IGNORE INTO workspaces (name, display_name, created_at)
+    SELECT workspace, workspace, MIN(created_at) FROM api_keys GROUP BY workspace;
+"""
+
+#: Schema version -> the statements that upgrade the previous version to it.
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_1, 2: _SCHEMA_2}
+SCHEMA_VERSION = max(MIGRATIONS)
 
 
 class KeyRow(NamedTuple):
@@ -81,6 +109,13 @@ class KeyDB:
             _migrate(conn)
         return conn
 
+    def rows(
+        self, sql: str, params: builtins.list[Any] | tuple[Any, ...] = ()
+    ) -> builtins.list[Any]:
+        """The raw rows of one read statement."""
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
@@ -123,7 +158,8 @@ class KeyDB:
             ).fetchone()
         if row is None:
             return None
-        return KeyRow(record_from_row(row[:7]), str(row[7]), int(row[8] or 0))
+        n = N_COLUMNS
+        return KeyRow(record_from_row(row[:n]), str(row[n]), int(row[n + 1] or 0))
 
     def generation(self) -> int:
         """The revocation generation (bumped by every revoke, by any process)."""
@@ -133,11 +169,17 @@ class KeyDB:
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
+    """Apply every migration above the file's version, in one transaction (re-reading the
+    version under the write lock, so two processes opening an old file migrate it once)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number in sorted(MIGRATIONS):
+            if number <= version:
+                continue
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from workbench.errors import AuthenticationError
+from workbench.governance.permissions import ROLE_PERMISSIONS
 
 KEY_PREFIX = "wb"
 KEY_ID_LENGTH = 12
@@ -23,10 +24,13 @@ NAME_MAX = 200
 _KEY_RE = re.compile(r"^wb-([A-Za-z0-9]{12})-([A-Za-z0-9_-]{43,128})$")
 _WORKSPACE_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
 
-#: What a key may be used for: ``app`` keys call the gateway; the others also open the
-#: dashboard (see ``workbench.dashboard``). Stored as ``metadata["role"]`` (no schema change).
-ROLES = ("app", "admin", "policy-author", "analyst")
+#: What a key may be used for (the role table is :mod:`workbench.governance.permissions`):
+#: ``app`` keys call the gateway; the others also open the dashboard. A column since
+#: schema 2 (schema-1 databases kept it as ``metadata["role"]``; the migration moves it).
+ROLES = tuple(ROLE_PERMISSIONS)
 DEFAULT_ROLE = "app"
+MODEL_NAME_MAX = 200
+MODELS_MAX = 256
 
 
 def validate_role(role: str) -> str:
@@ -37,7 +41,24 @@ def validate_role(role: str) -> str:
 
 
 #: The columns :func:`record_from_row` reads, in order.
-COLUMNS = "key_id, workspace, name, created_at, revoked_at, expires_at, metadata"
+COLUMNS = (
+    "key_id, workspace, name, created_at, revoked_at, expires_at, metadata, "
+    "role, allowed_models, grants"
+)
+N_COLUMNS = len(COLUMNS.split(","))
+
+
+def validate_models(models: object) -> tuple[str, ...]:
+    """Sorted, de-duplicated model names (empty: every model), else ``ValueError``."""
+    if isinstance(models, str) or not isinstance(models, (list, tuple, set, frozenset)):
+        raise ValueError("allowed models must be a list of model names")
+    out = sorted({m.strip() if isinstance(m, str) else m for m in models})
+    for m in out:
+        if not isinstance(m, str) or not m or len(m) > MODEL_NAME_MAX:
+            raise ValueError(f"invalid model name {m!r} in allowed models")
+    if len(out) > MODELS_MAX:
+        raise ValueError(f"a key may list at most {MODELS_MAX} allowed models")
+    return tuple(out)
 
 
 def validate_workspace(workspace: str) -> str:
@@ -63,12 +84,11 @@ class KeyRecord:
     revoked_at: datetime | None = None
     expires_at: datetime | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def role(self) -> str:
-        """The key's role (``metadata["role"]``; keys made before roles existed are ``app``)."""
-        role = self.metadata.get("role", DEFAULT_ROLE)
-        return role if role in ROLES else DEFAULT_ROLE
+    role: str = DEFAULT_ROLE
+    #: Models the key may call (empty: every model the gateway serves).
+    allowed_models: tuple[str, ...] = ()
+    #: Permissions on top of the role (only from ``governance.permissions.GRANTABLE``).
+    grants: tuple[str, ...] = ()
 
     @property
     def revoked(self) -> bool:
@@ -100,6 +120,8 @@ class KeyRecord:
             "revoked_at": iso(self.revoked_at),
             "expires_at": iso(self.expires_at),
             "status": self.status(),
+            "allowed_models": list(self.allowed_models),
+            "grants": list(self.grants),
             "metadata": self.metadata,
         }
 
@@ -158,7 +180,8 @@ def _parse_ts(value: str | None) -> datetime | None:
 
 def record_from_row(row: tuple[Any, ...]) -> KeyRecord:
     """A record from the :data:`COLUMNS` of one ``api_keys`` row."""
-    key_id, workspace, name, created_at, revoked_at, expires_at, metadata = row
+    key_id, workspace, name, created_at, revoked_at, expires_at, metadata = row[:7]
+    role, models, grants = row[7:10]
     created = _parse_ts(created_at)
     assert created is not None
     return KeyRecord(
@@ -169,4 +192,7 @@ def record_from_row(row: tuple[Any, ...]) -> KeyRecord:
         revoked_at=_parse_ts(revoked_at),
         expires_at=_parse_ts(expires_at),
         metadata=json.loads(metadata) if metadata else {},
+        role=role if role in ROLES else DEFAULT_ROLE,
+        allowed_models=tuple(json.loads(models or "[]")),
+        grants=tuple(json.loads(grants or "[]")),
     )

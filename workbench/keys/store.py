@@ -18,12 +18,13 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import NotFoundError
+from workbench.errors import InvalidRequestError, NotFoundError
+from workbench.governance.permissions import validate_grants
 from workbench.keys.db import KeyDB
 from workbench.keys.hashing import hash_secret
 from workbench.keys.records import (
@@ -36,12 +37,23 @@ from workbench.keys.records import (
     SECRET_BYTES,
     KeyRecord,
     iso,
+    validate_models,
     validate_role,
     validate_workspace,
 )
 from workbench.keys.verifier import Verifier, VerifyLimits
 
-__all__ = ["KEY_PREFIX", "KeyRecord", "KeyStore", "VerifyLimits", "validate_workspace"]
+__all__ = [
+    "KEY_PREFIX",
+    "UNCHANGED",
+    "KeyRecord",
+    "KeyStore",
+    "VerifyLimits",
+    "validate_workspace",
+]
+
+#: :meth:`KeyStore.update`'s "leave this field as it is".
+UNCHANGED: Any = object()
 
 
 class KeyStore:
@@ -94,36 +106,37 @@ class KeyStore:
         expires_at: datetime | None = None,
         metadata: dict[str, Any] | None = None,
         role: str = DEFAULT_ROLE,
+        allowed_models: Iterable[str] = (),
+        grants: Iterable[str] = (),
     ) -> tuple[KeyRecord, str]:
         """Create a key; return its record and the full key, which is not stored anywhere.
 
         ``expires_at`` must be timezone-aware and in the future. ``metadata`` must be a
-        JSON-serialisable dict. ``role`` (one of ``ROLES``, default ``app``) is kept
-        as ``metadata["role"]`` (not written for ``app``). Raises ``ValueError`` on bad input.
+        JSON-serialisable dict. ``role`` is one of ``ROLES`` (default ``app``);
+        ``allowed_models`` the models the key may call (empty: all); ``grants`` extra
+        permissions from ``governance.permissions.GRANTABLE``. A workspace that is not
+        registered yet is registered (see :mod:`workbench.governance.workspaces`).
+        Raises ``ValueError`` on bad input.
         """
         validate_workspace(workspace)
-        if validate_role(role) != DEFAULT_ROLE:  # app keys keep their metadata as given
-            metadata = {**(metadata or {}), "role": role}
+        validate_role(role)
+        models = validate_models(list(allowed_models))
+        granted = validate_grants(grants)
         name = _clean_name(name)
         now = datetime.fromtimestamp(self._clock(), UTC)
         expires_at = _clean_expiry(expires_at, now)
         meta_json = _meta_json(metadata)
         secret = secrets.token_urlsafe(SECRET_BYTES)
         stored = hash_secret(secret)
+        values = (workspace, name, stored, iso(now), iso(expires_at), meta_json, role,
+                  json.dumps(models), json.dumps(granted))  # fmt: skip
         with self.db.write() as conn:
-            for _ in range(8):
-                key_id = "".join(secrets.choice(KEY_ID_ALPHABET) for _ in range(KEY_ID_LENGTH))
-                try:
-                    conn.execute(
-                        "INSERT INTO api_keys (key_id, workspace, name, secret_hash, "
-                        "created_at, expires_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (key_id, workspace, name, stored, iso(now), iso(expires_at), meta_json),
-                    )
-                    break
-                except sqlite3.IntegrityError:  # pragma: no cover - 62**12 ids
-                    continue
-            else:  # pragma: no cover
-                raise RuntimeError("could not allocate a unique key id")
+            conn.execute(
+                "INSERT OR IGNORE INTO workspaces (name, display_name, created_at) "
+                "VALUES (?, ?, ?)",
+                (workspace, workspace, iso(now)),
+            )
+            key_id = _insert_key(conn, values)
         record = KeyRecord(
             key_id=key_id,
             workspace=workspace,
@@ -131,8 +144,54 @@ class KeyStore:
             created_at=now,
             expires_at=expires_at,
             metadata=json.loads(meta_json),
+            role=role,
+            allowed_models=models,
+            grants=granted,
         )
         return record, f"{KEY_PREFIX}-{key_id}-{secret}"
+
+    def update(
+        self,
+        key_id: str,
+        *,
+        role: str | None = None,
+        allowed_models: Iterable[str] | None = None,
+        grants: Iterable[str] | None = None,
+        expires_at: datetime | None | object = UNCHANGED,
+        name: str | None | object = UNCHANGED,
+    ) -> KeyRecord:
+        """Change an unrevoked key's role, allowed models, grants, expiry or name; return
+        the new record. Arguments left out (None / ``UNCHANGED``) keep their value;
+        ``expires_at=None`` removes the expiry. Every ``KeyStore`` on this database sees
+        the change within about ``recheck_interval`` (like a revoke). Raises
+        ``NotFoundError``, ``InvalidRequestError`` (revoked key) or ``ValueError``."""
+        sets: dict[str, Any] = {}
+        if role is not None:
+            sets["role"] = validate_role(role)
+        if allowed_models is not None:
+            sets["allowed_models"] = json.dumps(validate_models(list(allowed_models)))
+        if grants is not None:
+            sets["grants"] = json.dumps(validate_grants(grants))
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        if expires_at is not UNCHANGED:
+            assert expires_at is None or isinstance(expires_at, datetime)
+            sets["expires_at"] = iso(_clean_expiry(expires_at, now))
+        if name is not UNCHANGED:
+            assert name is None or isinstance(name, str)
+            sets["name"] = _clean_name(name)
+        current = self.get(key_id)
+        if current.revoked:
+            raise InvalidRequestError(f"key {key_id!r} is revoked", code="key_revoked")
+        if sets:
+            assignments = ", ".join(f"{column} = ?" for column in sets)
+            with self.db.write() as conn:
+                conn.execute(
+                    f"UPDATE api_keys SET {assignments} WHERE key_id = ? AND revoked_at IS NULL",
+                    [*sets.values(), key_id],
+                )
+                conn.execute("UPDATE keystore_meta SET v = v + 1 WHERE k = 'generation'")
+            self.verifier.cache.invalidate()
+        return self.get(key_id)
 
     def get(self, key_id: str) -> KeyRecord:
         """The record for ``key_id``; raises ``NotFoundError`` if there is none."""
@@ -195,6 +254,23 @@ class KeyStore:
     def clear_cache(self) -> None:
         """Forget every cached verification result."""
         self.verifier.cache.clear()
+
+
+def _insert_key(conn: sqlite3.Connection, values: tuple[Any, ...]) -> str:
+    """Insert a key row under a fresh random id; return the id."""
+    for _ in range(8):
+        key_id = "".join(secrets.choice(KEY_ID_ALPHABET) for _ in range(KEY_ID_LENGTH))
+        try:
+            conn.execute(
+                "INSERT INTO api_keys (key_id, workspace, name, secret_hash, created_at, "
+                "expires_at, metadata, role, allowed_models, grants) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key_id, *values),
+            )
+            return key_id
+        except sqlite3.IntegrityError:  # pragma: no cover - 62**12 ids
+            continue
+    raise RuntimeError("could not allocate a unique key id")  # pragma: no cover
 
 
 def _clean_name(name: str | None) -> str | None:

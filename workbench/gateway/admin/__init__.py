@@ -3,8 +3,11 @@
 One :data:`router` includes each area's routes (``keys``, ``workspaces``, ``credentials``,
 ``limits``, ``audit``, ``data``). Route handlers are thin: they call the same governed
 functions as the CLI, passing the caller's :class:`~workbench.governance.Principal`
-(from :func:`workbench.gateway.admin._auth.principal`), which check permissions and record
-audit entries. :func:`mount` adds the router and its error handling to an app.
+(a route parameter typed :data:`Caller`; :data:`Keys` gives the key store and
+:func:`source` the ``api:<client address>`` the audit entry records), which check
+permissions and record audit entries. :func:`mount` adds the router and its error
+handling to an app. Each area's module exposes ``router`` and is included below, one line
+each.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter
 
 from workbench.errors import WorkbenchError
+from workbench.gateway.admin import keys, workspaces
 from workbench.gateway.admin._auth import (
     PREFIX,
+    Caller,
+    Keys,
     http_error_response,
     is_admin_path,
     keystore,
@@ -23,6 +29,7 @@ from workbench.gateway.admin._auth import (
     on_workbench_error,
     principal,
     set_keystore,
+    source,
     validation_response,
 )
 
@@ -30,11 +37,15 @@ if TYPE_CHECKING:
     from workbench.keys import KeyStore
 
 router = APIRouter(prefix=PREFIX)
+router.include_router(keys.router)
+router.include_router(workspaces.router)
 
 
-def mount(app: Any, store: KeyStore | None = None) -> None:
-    """Serve the admin API on ``app`` with ``store`` (None: ``KeyStore()`` on first use)."""
+def mount(app: Any, store: KeyStore | None = None, *, trusted_proxies: Any = ()) -> None:
+    """Serve the admin API on ``app`` with ``store`` (None: ``KeyStore()`` on first use);
+    ``trusted_proxies``: the proxies whose ``X-Forwarded-For`` names the audited client."""
     set_keystore(app, store)
+    app.state.workbench_trusted_proxies = tuple(trusted_proxies)
     app.include_router(router)
     app.add_exception_handler(WorkbenchError, on_workbench_error)
     app.add_exception_handler(ValueError, on_value_error)
@@ -42,11 +53,14 @@ def mount(app: Any, store: KeyStore | None = None) -> None:
 
 __all__ = [
     "PREFIX",
+    "Caller",
+    "Keys",
     "http_error_response",
     "is_admin_path",
     "keystore",
     "mount",
     "principal",
     "router",
+    "source",
     "validation_response",
 ]

@@ -12,9 +12,9 @@ presented key, and bad input is a 4xx, never a 5xx.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import JSONResponse, Response
 
@@ -25,10 +25,8 @@ from workbench.errors import (
     WorkbenchError,
 )
 from workbench.governance.permissions import Principal, principal_for_key
+from workbench.keys import KeyStore
 from workbench.pipeline.stages.auth import bearer
-
-if TYPE_CHECKING:
-    from workbench.keys import KeyStore
 
 #: Where the admin API lives.
 PREFIX = "/admin/v1"
@@ -50,8 +48,6 @@ def keystore(request: Request) -> KeyStore:
         with _open_lock:
             store = getattr(state, _STATE_KEY, None)
             if store is None:
-                from workbench.keys import KeyStore
-
                 store = KeyStore()
                 setattr(state, _STATE_KEY, store)
     return store
@@ -62,6 +58,14 @@ async def principal(request: Request) -> Principal:
     token = bearer(request.headers)
     record = await keystore(request).averify(token)
     return principal_for_key(record)
+
+
+#: A route parameter typed ``Keys`` receives the app's key store.
+Keys = Annotated[KeyStore, Depends(keystore)]
+
+
+#: A route parameter typed ``Caller`` receives the authenticated principal.
+Caller = Annotated[Principal, Depends(principal)]
 
 
 def error_response(err: WorkbenchError) -> Response:
@@ -117,3 +121,18 @@ def http_error_response(request: Request, status: int) -> Response:
         err = InvalidRequestError(f"request failed with HTTP {status}")
         err.status = status if 400 <= status < 500 else 400
     return error_response(err)
+
+
+def source(request: Request) -> str:
+    """Where an admin call came from, for the audit log: ``api:<client address>`` (the
+    address resolved through the configured trusted proxies, see :func:`client_address`)."""
+    return f"api:{client_address(request)}"
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address: ``X-Forwarded-For`` is honoured only from a trusted proxy."""
+    from workbench.governance.proxies import client_ip
+
+    peer = request.client.host if request.client else None
+    trusted = getattr(request.app.state, "workbench_trusted_proxies", ())
+    return client_ip(peer, request.headers.get("x-forwarded-for"), trusted)
