@@ -20,7 +20,6 @@ from workbench.errors import (
 )
 from workbench.gateway import metrics, responses
 from workbench.governance.proxies import client_ip, parse_networks
-from workbench.governance.proxies import client_ip, parse_networks
 from workbench.guardrails.engine import GuardrailEngine
 from workbench.pipeline.context import RequestContext
 from workbench.pipeline.recorder import Submit
@@ -128,7 +127,6 @@ class GatewayPipeline:
         self.cfg, self.targets, self.routers, self.policies = cfg, targets, routers, policies
         self.draining = draining
         self.auth = auth  # the key store (the admin API authenticates with it too)
-        self.trusted_proxies = parse_networks(cfg.gateway.trusted_proxies)
         self.trusted_proxies = parse_networks(cfg.gateway.trusted_proxies)
         require = auth if cfg.gateway.require_auth else None
         self.limits: list[Stage] = [limits] if limits is not None else []
