@@ -12,7 +12,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from workbench.errors import ConfigError
 
@@ -55,6 +62,8 @@ class ModelTarget(_Strict):
     base_url: str | None = None
     api_key_env: str | None = None
     api_key_file: str | None = None
+    # a provider credential stored encrypted (``workbench credentials add``): its id
+    credential: str | None = Field(None, pattern=r"^cred-[0-9a-f]+$")
     timeouts: Timeouts = Field(default_factory=Timeouts)
     # remote providers: azure-openai api-version query / anthropic-version header;
     # azure deployment name; extra request fields passed through (e.g. store, service_tier)
@@ -70,6 +79,16 @@ class ModelTarget(_Strict):
         if any(c.isspace() for c in v):
             raise ValueError("model names may not contain whitespace")
         return v
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> ModelTarget:
+        given = [f for f in ("api_key_env", "api_key_file", "credential") if getattr(self, f)]
+        if len(given) > 1:
+            raise ValueError(
+                f"give at most one of api_key_env, api_key_file, credential "
+                f"(got {', '.join(given)})"
+            )
+        return self
 
 
 class GatewaySettings(_Strict):

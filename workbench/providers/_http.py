@@ -4,7 +4,13 @@
   loop (DESIGN.md: aiohttp, not httpx, for upstream calls); connect/read timeouts from
   ``target.timeouts``; redirects are never followed (a redirect could carry the key
   to another host).
-- Keys come only from ``api_key_env`` / ``api_key_file``, never from a request.
+- Keys come only from ``api_key_env`` / ``api_key_file`` (read once, at construction) or
+  from a stored provider credential (``credential: cred-...``, or the request workspace's
+  binding for this target: :mod:`workbench.governance.credentials`), never from a request.
+  The key is looked up per request (:attr:`HttpProvider.key`; credentials come from an
+  in-memory cache that follows the store's generation), and auth headers are sent per
+  request rather than baked into the session, so a rotated credential is used without a
+  restart.
 - One mapping of failures to our errors, each carrying ``upstream_status`` and
   ``retry_after_s`` (``Retry-After`` in seconds or as an HTTP date, ``retry-after-ms``):
   refused/reset/DNS -> :class:`UpstreamConnectionError`; timeouts ->
@@ -75,6 +81,17 @@ MAX_SSE_LINE = 8 * 1024 * 1024
 
 
 def api_key(target: ModelTarget) -> str | None:
+    """The target's key for the request in flight: the workspace's bound credential or the
+    target's ``credential``, else its secret file or environment variable (None: no key)."""
+    from workbench.governance._resolver import secret_for
+
+    secret = secret_for(target.name, target.credential)
+    if secret is not None:
+        return secret
+    return static_key(target)
+
+
+def static_key(target: ModelTarget) -> str | None:
     """The target's key from its secret file or environment variable (None: no key)."""
     if target.api_key_file:
         return Path(target.api_key_file).expanduser().read_text().strip() or None
@@ -189,13 +206,23 @@ class HttpProvider:
         self.name = target.name
         self.base_url = target.base_url.rstrip("/")
         self.model = target.model or target.name
-        self.key = api_key(target)
+        self.target = target
+        self._static_key = static_key(target)
         self.allow_fields = tuple(target.allow_fields)
         self.where = f"upstream {target.name}"
         t = target.timeouts
         self.timeout = aiohttp.ClientTimeout(total=None, connect=t.connect, sock_read=t.read)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def key(self) -> str | None:
+        """The key of the request in flight (a bound or configured credential, else the
+        key read at construction)."""
+        from workbench.governance._resolver import secret_for
+
+        secret = secret_for(self.name, self.target.credential)
+        return secret if secret is not None else self._static_key
 
     # ------------------------------------------------------------------ hooks
     def auth_headers(self) -> dict[str, str]:
@@ -207,9 +234,8 @@ class HttpProvider:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
             self._abandon()
-            headers = {"Content-Type": "application/json", **self.auth_headers()}
             self._session = aiohttp.ClientSession(
-                headers=headers,
+                headers={"Content-Type": "application/json"},
                 timeout=self.timeout,
                 connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
                 json_serialize=json.dumps,
@@ -292,9 +318,10 @@ class HttpProvider:
     async def _post(
         self, url: str, body: dict[str, Any], headers: Mapping[str, str] | None = None
     ) -> aiohttp.ClientResponse:
+        sent = {**self.auth_headers(), **(headers or {})}  # per request: keys rotate
         try:
             resp = await self._sess().post(
-                url, data=json.dumps(body), headers=headers, allow_redirects=False
+                url, data=json.dumps(body), headers=sent, allow_redirects=False
             )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise self._transport_error(exc) from None

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workbench.gateway.api import check_capabilities, check_embedding_request
+from workbench.governance._resolver import workspace_scope
 from workbench.pipeline.stages.output import checked_completion
 from workbench.pipeline.targets import Target, capability_of, within
 from workbench.pipeline.types import Exchange, Reply, Stage, StreamStart
@@ -72,6 +73,9 @@ class Caller:
     async def __call__(self, attempt: Attempt) -> Any:
         target = self._target(attempt)
         t0 = time.perf_counter()
+        # the provider client picks the workspace's bound credential by this (a stream
+        # sends its request within the first __anext__, inside this scope)
+        scope = workspace_scope.set(self.ex.ctx.workspace)
         try:
             if self.ex.kind == "embeddings":
                 return await within(
@@ -88,6 +92,7 @@ class Caller:
                 self.ex, target, req, _limit(attempt, "total"), self.targets
             )
         finally:
+            workspace_scope.reset(scope)
             self.ex.ctx.upstream_s += time.perf_counter() - t0
 
     async def _open_stream(self, target: Target, req: Any, attempt: Attempt) -> StreamStart:
