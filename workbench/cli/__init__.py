@@ -39,6 +39,7 @@ COMMANDS = {
     "report": "workbench.cli.report:report",
     "dashboard": "workbench.cli.dashboard:dashboard",
     "cache": "workbench.cli.cache:cache",
+    "credentials": "workbench.cli.credentials:credentials",
 }
 
 
