@@ -19,13 +19,14 @@ from workbench.errors import (
     WorkbenchError,
 )
 from workbench.gateway import metrics, responses
+from workbench.governance.permissions import CALL_MODELS
 from workbench.governance.proxies import client_ip, parse_networks
 from workbench.guardrails.engine import GuardrailEngine
 from workbench.pipeline.context import RequestContext
 from workbench.pipeline.recorder import Submit
 from workbench.pipeline.runner import Pipeline
 from workbench.pipeline.stages import seams
-from workbench.pipeline.stages.auth import Authenticator, authenticate
+from workbench.pipeline.stages.auth import Authenticator, authenticate, authorize_model
 from workbench.pipeline.stages.call import route_and_call
 from workbench.pipeline.stages.parse import parse
 from workbench.pipeline.stages.policy import EngineFor, input_guardrails, select_policy
@@ -136,8 +137,9 @@ class GatewayPipeline:
         self.cache_store: list[Stage] = [self.cache.store_stage]
         self.generate = Pipeline(
             [
-                authenticate(require),
+                authenticate(require, CALL_MODELS),
                 parse(cfg.gateway),
+                authorize_model,
                 select_policy(engine_for, routers),
                 seams.chain(self.limits),
                 input_guardrails,
@@ -195,7 +197,8 @@ class GatewayPipeline:
         return {"id": name, "object": "model", "created": 0, "owned_by": owner}
 
     async def _models(self, ex: Exchange) -> Reply:
-        names = self.model_names()
+        who = ex.ctx.principal  # a key lists and shows only the models it may call
+        names = [n for n in self.model_names() if who is None or who.may_call(n)]
         if ex.incoming.model_id is None:
             data: Any = {"object": "list", "data": [self._model_entry(n) for n in names]}
         elif ex.incoming.model_id in names:

@@ -85,6 +85,8 @@ class RequestContext:
     pending: list[Any] = field(default_factory=list)
     # the cache's plan for this request (workbench.cache._plan.Plan); not logged itself
     cache_plan: Any = None
+    # who is calling (workbench.governance.Principal; None without auth); not logged itself
+    principal: Any = None
     # what the limits stage reserved (workbench.limits.client.Admission); not logged itself
     limits_hold: Any = None
 
