@@ -39,7 +39,16 @@ from typing import Any
 
 from workbench._time import TimeLike, parse_time
 
-__all__ = ["GENESIS_HASH", "AuditEntry", "VerifyResult", "audit_db", "entries", "record", "verify"]
+__all__ = [
+    "GENESIS_HASH",
+    "AuditEntry",
+    "VerifyResult",
+    "audit_db",
+    "entries",
+    "read_entries",
+    "record",
+    "verify",
+]
 
 GENESIS_HASH = "0" * 64
 REDACTED = "[redacted]"
@@ -317,3 +326,16 @@ def verify(path: Path | None = None) -> VerifyResult:
             f"chain head is seq {head_seq} but the log ends at seq {checked}",
         )
     return VerifyResult(True, checked)
+
+
+def read_entries(
+    principal: Any, *, workspace: str | None = None, **filters: Any
+) -> list[AuditEntry]:
+    """:func:`entries` for ``principal`` (needs ``audit:read``; a principal limited to some
+    workspaces sees only their entries). ``filters`` are :func:`entries`' arguments."""
+    from workbench.governance.permissions import READ_AUDIT, require
+
+    require(principal, READ_AUDIT, workspace)
+    found = entries(workspace=workspace, **filters)
+    allowed = principal.workspaces
+    return found if allowed is None else [e for e in found if e.workspace in allowed]

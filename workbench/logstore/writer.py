@@ -108,6 +108,7 @@ class LogWriter:
         self._spool = self.root / "spool"
         self._lock = threading.Lock()  # state + current segment
         self._flush_lock = threading.Lock()  # one flush (or partition swap) at a time
+        self.deadletter_lock = threading.Lock()  # dead-letter appends vs. their rewrite
         self._closed = False
         self._seen: dict[str, float] = {}  # request_id -> when it became known (epoch s)
         self._current: Segment | None = None
@@ -210,7 +211,8 @@ class LogWriter:
                 dead.append(dead_letter_entry(source, raw, problems, action=action))
                 log.warning("log record %r %s: %d field problem(s)", rid, action, len(problems))
         if dead:
-            write_dead_letters(dead_letter_path(self.root, source), dead)
+            with self.deadletter_lock:
+                write_dead_letters(dead_letter_path(self.root, source), dead)
             with self._lock:
                 self._counts["quarantined"] += len(dead)
                 for entry in dead:
@@ -287,24 +289,28 @@ class LogWriter:
         (or the next open) finishes the job without duplicating anything.
         """
         with self._flush_lock:
+            return self._flush_locked()
+
+    def _flush_locked(self) -> int:
+        """:meth:`flush`'s work (caller holds ``_flush_lock``)."""
+        with self._lock:
+            if self._current is not None:
+                self._current.close()
+                self._sealed.append(self._current)
+                self._current = None
+            segments = list(self._sealed)
+        written = 0
+        for seg in segments:
+            files = self._write_segment(seg)
+            _retire_segment(seg.path)
             with self._lock:
-                if self._current is not None:
-                    self._current.close()
-                    self._sealed.append(self._current)
-                    self._current = None
-                segments = list(self._sealed)
-            written = 0
-            for seg in segments:
-                files = self._write_segment(seg)
-                _retire_segment(seg.path)
-                with self._lock:
-                    self._sealed.remove(seg)
-                    self._counts["pending"] -= len(seg.records)
-                    self._counts["files_written"] += files
-                written += len(seg.records)
-            with self._lock:
-                self._last_flush = time.monotonic()
-            return written
+                self._sealed.remove(seg)
+                self._counts["pending"] -= len(seg.records)
+                self._counts["files_written"] += files
+            written += len(seg.records)
+        with self._lock:
+            self._last_flush = time.monotonic()
+        return written
 
     def _write_segment(self, seg: Segment) -> int:
         groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
@@ -320,7 +326,8 @@ class LogWriter:
                 entries = [
                     dead_letter_entry("flush", r, [why], action="rejected") for r, why in bad
                 ]
-                write_dead_letters(dead_letter_path(self.root, "flush"), entries)
+                with self.deadletter_lock:
+                    write_dead_letters(dead_letter_path(self.root, "flush"), entries)
                 with self._lock:
                     self._counts["quarantined"] += len(bad)
                     self._counts["rejected"] += len(bad)
@@ -356,6 +363,18 @@ class LogWriter:
         with self._flush_lock:
             if self._closed:
                 raise RuntimeError("LogWriter is closed")
+            yield
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Flush everything accepted so far, then hold off flushes while the caller
+        rewrites partitions (erasure, retention): the spool then holds no record accepted
+        before this call, and no flush races the rewrite. Appends still spool meanwhile.
+        """
+        with self._flush_lock:
+            if self._closed:
+                raise RuntimeError("LogWriter is closed")
+            self._flush_locked()
             yield
 
     # -- closing -------------------------------------------------------------------
