@@ -39,6 +39,8 @@ COMMANDS = {
     "report": "workbench.cli.report:report",
     "dashboard": "workbench.cli.dashboard:dashboard",
     "cache": "workbench.cli.cache:cache",
+    "audit": "workbench.cli.audit:audit",
+    "data": "workbench.cli.data:data",
     "credentials": "workbench.cli.credentials:credentials",
 }
 
