@@ -29,6 +29,7 @@ COMMANDS = {
     "down": "workbench.cli.gateway:down",
     "status": "workbench.cli.gateway:status",
     "keys": "workbench.cli.keys:keys",
+    "workspaces": "workbench.cli.workspaces:workspaces",
     "logs": "workbench.cli.logs:logs",
     "policy": "workbench.cli.policy:policy",
     "guardrails": "workbench.cli.guardrails:guardrails",
