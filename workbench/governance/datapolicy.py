@@ -30,6 +30,7 @@ from workbench.governance import audit
 from workbench.governance.permissions import MANAGE_DATA, Principal, require
 
 __all__ = [
+    "BODY_FIELDS",
     "BODY_MODES",
     "DataPolicy",
     "apply_body_policy",
@@ -42,6 +43,8 @@ __all__ = [
 
 BODY_MODES = ("full", "masked", "none")
 MASK = "[masked]"
+#: The record fields that hold request or response content.
+BODY_FIELDS = ("request_body", "response_body", "request_original", "upstream_outputs")
 _CACHE_TTL_S = 2.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS data_policies (
@@ -74,10 +77,10 @@ def governance_db() -> Path:
     return home() / "governance.sqlite"
 
 
-def _connect(path: Path | None) -> sqlite3.Connection:
+def _connect(path: Path | None, timeout_s: float = 30.0) -> sqlite3.Connection:
     db = Path(path) if path is not None else governance_db()
-    conn = sqlite3.connect(db, timeout=30.0, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 30000")
+    conn = sqlite3.connect(db, timeout=timeout_s, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.executescript(_SCHEMA)
     return conn
@@ -87,9 +90,9 @@ def _row(r: tuple[Any, ...]) -> DataPolicy:
     return DataPolicy(workspace=r[0], retention_days=r[1], bodies=r[2])
 
 
-def get_policy(workspace: str, *, path: Path | None = None) -> DataPolicy:
+def get_policy(workspace: str, *, path: Path | None = None, timeout_s: float = 30.0) -> DataPolicy:
     """The policy of ``workspace`` (defaults when none is set)."""
-    conn = _connect(path)
+    conn = _connect(path, timeout_s)
     try:
         r = conn.execute(
             "SELECT workspace, retention_days, bodies FROM data_policies WHERE workspace = ?",
@@ -185,7 +188,8 @@ def body_mode(workspace: str | None) -> str:
     if hit is not None and now - hit[0] < _CACHE_TTL_S:
         return hit[1]
     try:
-        mode = get_policy(key).bodies if workspace else "full"
+        # the request path: never wait long on a locked file (the last value stays)
+        mode = get_policy(key, timeout_s=0.05).bodies if workspace else "full"
     except sqlite3.Error:
         mode = hit[1] if hit else "full"
     with _cache_lock:
@@ -212,16 +216,18 @@ def _mask_body(body: str) -> str:
 
 def apply_body_policy(record: dict[str, Any], mode: str | None = None) -> dict[str, Any]:
     """Apply the body mode of the record's workspace (or ``mode``) to a log record, in
-    place; returns it. ``none`` drops both bodies (``bodies_stored`` false)."""
+    place; returns it. ``none`` drops every body field (``bodies_stored`` false);
+    ``masked`` keeps their JSON shape with every string replaced by ``"[masked]"``."""
     mode = mode or body_mode(record.get("workspace"))
     if mode == "full":
         return record
     if mode == "none":
-        record["request_body"] = None
-        record["response_body"] = None
+        for name in BODY_FIELDS:
+            record[name] = None
         record["bodies_stored"] = False
+        record["request_masked"] = record["output_masked"] = None
         return record
-    for name in ("request_body", "response_body"):
+    for name in BODY_FIELDS:
         body = record.get(name)
         if isinstance(body, str):
             record[name] = _mask_body(body)

@@ -3,7 +3,9 @@
 Runs for every request, whatever happened (see :mod:`workbench.pipeline.runner`).
 Log-only guardrail checks still running are awaited off the response path first, so
 their verdicts land in the same record. Bodies are masked where a check flagged a
-secret or PII before the record is built. Logging never fails a request.
+secret or PII before the record is built, and the workspace's body policy (full, masked
+or none: :mod:`workbench.governance.datapolicy`) is applied to it. Logging never fails a
+request.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workbench.gateway import metrics
+from workbench.governance.datapolicy import apply_body_policy
 from workbench.pipeline.types import Exchange
 
 log = logging.getLogger(__name__)
@@ -44,7 +47,7 @@ class Recorder:
             mask = getattr(ex.guard, "mask_bodies", None)
             if mask is not None:
                 mask()
-            record = ctx.to_record()
+            record = apply_body_policy(ctx.to_record())  # the workspace's bodies mode
             if self.observe:
                 metrics.observe(record)
             self.submit(record)
