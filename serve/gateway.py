@@ -18,6 +18,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from serve.health import HealthProbe
+from serve.limits import limiter_for
 from serve.routing_state import routing_state_for
 from workbench.errors import ServiceUnavailableError, UpstreamError, WorkbenchError
 from workbench.providers import ChatRequest, Completion, Delta, EmbeddingResult
@@ -192,6 +193,7 @@ class Gateway:
             poll_s=cfg.guardrails.policy_poll_s,
         )
         self.routing_state = routing_state_for(cfg.gateway.ingress_replicas)
+        self.limiter = limiter_for(cfg.gateway.ingress_replicas, os.environ["WORKBENCH_HOME"])
         self.health = HealthProbe(
             cfg, self.shipper, self.policies, scorer is not None, routing=self.routing_state
         )
@@ -203,6 +205,7 @@ class Gateway:
             prices=load_prices(Path(cfg.pricing) if cfg.pricing else None),
             policies=self.policies,
             routing_state=self.routing_state,
+            limiter=self.limiter,
             draining=lambda: self.draining,
             semantic_index=self._semantic_index(),
         )
@@ -335,6 +338,10 @@ class Gateway:
                 await close()
             except Exception:
                 pass
+        try:
+            await self.limiter.close()  # return this replica's leases
+        except Exception:
+            pass
         close_state = getattr(self.routing_state, "close", None)  # shared state only
         try:
             if close_state is not None:

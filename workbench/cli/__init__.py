@@ -43,6 +43,8 @@ COMMANDS = {
     "audit": "workbench.cli.audit:audit",
     "data": "workbench.cli.data:data",
     "credentials": "workbench.cli.credentials:credentials",
+    "budgets": "workbench.cli.budgets:budgets",
+    "limits": "workbench.cli.limits:limits",
 }
 
 

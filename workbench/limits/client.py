@@ -346,7 +346,10 @@ class Limiter:
         async with self._lock:
             now = self.mono()
             reports = self._reports(now, closing)
-            if reports or self.in_flight:
+            heartbeat = self.in_flight and any(
+                r.kind == "concurrent" for r in self.rules.rules.values()
+            )  # the authority frees the slots of a replica it stops hearing from
+            if reports or heartbeat:
                 self.pending = reports + self.pending
                 await self._exchange([], sent=now)
 

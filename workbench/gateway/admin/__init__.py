@@ -18,8 +18,9 @@ from fastapi import APIRouter
 
 from workbench.errors import WorkbenchError
 from workbench.gateway.admin import audit as audit_routes
-from workbench.gateway.admin import keys, workspaces
+from workbench.gateway.admin import credentials, keys, workspaces
 from workbench.gateway.admin import data as data_routes
+from workbench.gateway.admin import limits as limits_routes
 from workbench.gateway.admin._auth import (
     PREFIX,
     Caller,
@@ -41,8 +42,10 @@ if TYPE_CHECKING:
 router = APIRouter(prefix=PREFIX)
 router.include_router(keys.router)
 router.include_router(workspaces.router)
+router.include_router(credentials.router)
 router.include_router(audit_routes.router)
 router.include_router(data_routes.router)
+router.include_router(limits_routes.router)
 
 
 def mount(app: Any, store: KeyStore | None = None, *, trusted_proxies: Any = ()) -> None:
