@@ -47,14 +47,14 @@ class CredentialResolver:
     """Secrets by (workspace, target) for one ``$WORKBENCH_HOME``; thread-safe."""
 
     def __init__(
-        self, home: Path, *, recheck_s: float = RECHECK_S,
+        self, home: Path, *, recheck_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:  # fmt: skip
         from workbench.governance._vault import store_path
 
         self.home = home
         self.path = store_path(home)
-        self.recheck_s = recheck_s
+        self.recheck_s = RECHECK_S if recheck_s is None else recheck_s
         self._clock = clock
         self._lock = threading.Lock()
         self._vault: Vault | None = None  # opened once the file exists
