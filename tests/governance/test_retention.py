@@ -1,0 +1,128 @@
+"""Retention on a real lake (real LogWriter, compaction, rollups) and body policies."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from workbench.errors import PermissionDeniedError
+from workbench.governance import audit, datapolicy
+from workbench.governance.permissions import APP, Principal, cli_principal, permissions_for
+from workbench.governance.retention import apply_retention
+from workbench.home import logs_dir
+from workbench.logstore import LogWriter, compact, rollups
+from workbench.logstore.deadletter import read_dead_letters
+
+from .test_erasure import records, totals
+
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _ages(root: Path) -> list[tuple[str, int]]:
+    src = f"read_parquet('{root}/requests/*/*/*.parquet', union_by_name = true)"
+    return duckdb.sql(
+        f"SELECT workspace, date_diff('day', received_at, now())::INT AS d FROM {src}"
+    ).fetchall()
+
+
+def test_retention_removes_only_old_rows_of_that_workspace(wb_home: Path) -> None:
+    root = logs_dir()
+    old = records(400, base=NOW - timedelta(days=8))  # ~2.2 hours, 8 days ago
+    new = records(400, start=400, base=NOW - timedelta(days=1))
+    with LogWriter(root) as w:
+        w.append(old)
+        w.flush()
+        w.append(new)
+        w.append([records(1, start=5000, base=NOW - timedelta(days=8))[0] | {"max_tokens": 2**40}])
+    compact(root, now=NOW)  # closed hours compacted; hour and day rollups written
+    crashed = LogWriter(root)  # rows left in the spool by a crash, 9 days old
+    crashed.append(records(20, start=7000, base=NOW - timedelta(days=9)))
+    crashed._lock_fh.close()
+
+    principal = cli_principal()
+    datapolicy.set_policy("w0", principal, retention_days=3)
+    summary = apply_retention(principal)
+
+    ages = _ages(root)
+    assert not [a for a in ages if a[0] == "w0" and a[1] >= 3]  # old w0 rows gone
+    assert sum(1 for a in ages if a[0] == "w0") == sum(1 for r in new if r["workspace"] == "w0")
+    w1_old = sum(1 for r in [*old, *records(20, start=7000)] if r["workspace"] == "w1")
+    assert sum(1 for a in ages if a[0] == "w1" and a[1] >= 3) == w1_old  # w1 untouched
+    removed = sum(1 for r in [*old, *records(20, start=7000)] if r["workspace"] == "w0")
+    removed += 1  # r5000 (w0, salvaged: stored with max_tokens null, original dead-lettered)
+    assert summary["rows_removed"] == removed
+    assert summary["deadletter_removed"] == 1 and read_dead_letters(root) == []
+    assert not list((root / "spool").glob("seg-*"))
+    minute, hour, raw_totals = totals(root)
+    assert minute == raw_totals and hour == raw_totals
+    day = duckdb.sql(
+        "SELECT CAST(minute AS DATE) AS d, sum(requests) FROM "
+        f"read_parquet('{rollups.day_rollup_dir(root)}/*/*/*.parquet') GROUP BY d ORDER BY d"
+    ).fetchall()
+    assert (NOW - timedelta(days=8)).date() in {d for d, _ in day}  # a rewritten day
+    raw_days = dict(
+        duckdb.sql(
+            "SELECT CAST(received_at AS DATE) AS d, count(*) FROM "
+            f"read_parquet('{root}/requests/*/*/*.parquet', union_by_name = true) GROUP BY d"
+        ).fetchall()
+    )
+    assert day == [(d, raw_days[d]) for d, _ in day]  # day files agree with the raw rows
+    (entry,) = audit.entries(action="data.retention.apply")
+    assert entry.after["rows_removed"] == removed and "w0" in entry.after["cutoffs"]
+    assert audit.verify().ok
+
+
+def test_retention_drops_old_dead_letters(wb_home: Path) -> None:
+    root = logs_dir()
+    bad = records(2, start=11, base=NOW - timedelta(days=6))  # workspaces w1, w0
+    with LogWriter(root) as w:
+        w.append([r | {"max_tokens": 2**40} for r in bad])
+    assert len(read_dead_letters(root)) == 2
+    datapolicy.set_policy("w0", cli_principal(), retention_days=5)
+    summary = apply_retention(cli_principal(), workspace="w0")
+    assert summary["deadletter_removed"] == 1
+    assert [e["record"]["workspace"] for e in read_dead_letters(root)] == ["w1"]
+
+
+def test_retention_and_policy_need_data_manage(wb_home: Path) -> None:
+    app = Principal(
+        actor="key:x", role=APP, workspaces=frozenset({"w0"}), permissions=permissions_for(APP)
+    )
+    with pytest.raises(PermissionDeniedError):
+        datapolicy.set_policy("w0", app, retention_days=1)
+    with pytest.raises(PermissionDeniedError):
+        apply_retention(app, workspace="w0")
+    with pytest.raises(ValueError):
+        datapolicy.set_policy("w0", cli_principal(), bodies="some")
+    assert audit.entries() == []
+
+
+def test_body_policies(wb_home: Path) -> None:
+    rec = {
+        "workspace": "w9",
+        "request_body": json.dumps({"messages": [{"role": "user", "content": "hi Bob"}], "n": 1}),
+        "response_body": "data: {...}",
+        "request_original": None,
+        "upstream_outputs": json.dumps([{"text": "secret", "prompt_tokens": 3}]),
+        "bodies_stored": True,
+        "request_masked": False,
+        "output_masked": False,
+    }
+    assert datapolicy.apply_body_policy(dict(rec)) == rec  # no policy: full
+    masked = datapolicy.apply_body_policy(dict(rec), "masked")
+    assert json.loads(masked["request_body"]) == {
+        "messages": [{"role": "[masked]", "content": "[masked]"}],
+        "n": 1,
+    }
+    assert masked["response_body"] == "[masked]"
+    assert json.loads(masked["upstream_outputs"]) == [{"text": "[masked]", "prompt_tokens": 3}]
+    none = datapolicy.apply_body_policy(dict(rec), "none")
+    assert none["bodies_stored"] is False
+    assert [none[f] for f in datapolicy.BODY_FIELDS] == [None] * 4
+    datapolicy.set_policy("w9", cli_principal(), bodies="none")
+    assert datapolicy.body_mode("w9") == "none"  # a change clears this process's cache
+    assert datapolicy.apply_body_policy(dict(rec))["request_body"] is None
