@@ -1,13 +1,16 @@
-"""Dashboard login: a key with a dashboard role, exchanged for a signed cookie.
+"""Dashboard login: a key that may read logs, exchanged for a signed cookie.
 
 The contract (the browser tests rely on it):
 
 - ``GET /login`` serves a form with one password input ``name="token"`` and a submit
   button "Log in"; ``POST /login`` checks the key with the key store (revoked and expired
-  keys are refused, and so is any key whose role is not in ``DASHBOARD_ROLES``, e.g.
-  ``app`` keys). Success sets the cookie :data:`COOKIE_NAME` and redirects (303) to
-  ``next`` (a local page path) or ``/live``; failure answers 401 with the form and one
-  generic error line.
+  keys are refused, and so is any key without ``logs:read`` in the governance role table
+  (:mod:`workbench.governance.permissions`), e.g. plain ``app`` keys). Success sets the
+  cookie :data:`COOKIE_NAME` and redirects (303) to ``next`` (a local page path) or
+  ``/live``; failure answers 401 with the form and one generic error line.
+- What a logged-in key may do (:class:`KeyPrincipal`) follows the same role table and
+  per-key grants as the gateway and the admin API: bodies only with ``logs:bodies``
+  (admins, or a key granted it), publishing with ``policies:write``.
 - The cookie is Tornado-signed with the secret in ``$WORKBENCH_HOME/dashboard/cookie_secret``
   (generated once, mode 0600), HttpOnly, ``SameSite=Strict``, ``Secure`` when served over
   https. It holds the key id only, never the secret. Its name is Panel's (``user``), so
@@ -21,6 +24,7 @@ from __future__ import annotations
 import html
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -28,7 +32,13 @@ from urllib.parse import urlsplit
 from bokeh.server.auth_provider import AuthProvider
 from tornado.web import RequestHandler
 
-from workbench.dashboard._context import DASHBOARD_ROLES, Principal
+from workbench.dashboard._context import Principal
+from workbench.governance.permissions import (
+    READ_BODIES,
+    READ_LOGS,
+    WRITE_POLICIES,
+    principal_for_key,
+)
 
 if TYPE_CHECKING:
     from workbench.keys import KeyRecord, KeyStore
@@ -52,7 +62,7 @@ button {{ padding: .5em 1.5em; }}
 </style></head><body>
 <form method="post" action="{action}" autocomplete="off">
 <h2>Workbench dashboard</h2>
-<p>Use a dashboard key (role admin, policy-author or analyst).</p>
+<p>Use a key that may read logs (role admin, policy-author or analyst).</p>
 {error}<label for="token">Key</label>
 <input type="password" id="token" name="token" required autofocus>
 <input type="hidden" name="next" value="{next}">
@@ -74,12 +84,35 @@ def cookie_secret(home: Path) -> str:
     return path.read_text().strip()
 
 
+#: Each dashboard permission and the governance permission it takes: the dashboard
+#: uses the same role table (and the same per-key grants) as the gateway and admin API.
+DASHBOARD_PERMISSIONS: dict[str, str] = {
+    "view": READ_LOGS,
+    "ack_anomaly": READ_LOGS,
+    "read_bodies": READ_BODIES,
+    "publish_policy": WRITE_POLICIES,
+}
+
+
+@dataclass(frozen=True)
+class KeyPrincipal(Principal):
+    """A logged-in key, its dashboard permissions derived from its governance ones."""
+
+    governed: frozenset[str] = frozenset()
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        """The dashboard permissions the key's role and grants give."""
+        return frozenset(d for d, need in DASHBOARD_PERMISSIONS.items() if need in self.governed)
+
+
 def _allowed(record: KeyRecord) -> bool:
-    return record.status() == "active" and record.role in DASHBOARD_ROLES
+    return record.status() == "active" and principal_for_key(record).can(READ_LOGS)
 
 
 def _principal(record: KeyRecord) -> Principal:
-    return Principal(record.key_id, record.workspace, record.role, record.name)
+    governed = principal_for_key(record).permissions
+    return KeyPrincipal(record.key_id, record.workspace, record.role, record.name, governed)
 
 
 class KeyAuth:

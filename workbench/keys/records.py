@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -50,12 +51,14 @@ N_COLUMNS = len(COLUMNS.split(","))
 
 def validate_models(models: object) -> tuple[str, ...]:
     """Sorted, de-duplicated model names (empty: every model), else ``ValueError``."""
-    if isinstance(models, str) or not isinstance(models, (list, tuple, set, frozenset)):
+    if isinstance(models, str | bytes) or not isinstance(models, Iterable):
         raise ValueError("allowed models must be a list of model names")
-    out = sorted({m.strip() if isinstance(m, str) else m for m in models})
-    for m in out:
-        if not isinstance(m, str) or not m or len(m) > MODEL_NAME_MAX:
+    out = []
+    for m in models:
+        if not isinstance(m, str) or not m.strip() or len(m.strip()) > MODEL_NAME_MAX:
             raise ValueError(f"invalid model name {m!r} in allowed models")
+        out.append(m.strip())
+    out = sorted(set(out))
     if len(out) > MODELS_MAX:
         raise ValueError(f"a key may list at most {MODELS_MAX} allowed models")
     return tuple(out)

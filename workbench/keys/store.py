@@ -120,7 +120,7 @@ class KeyStore:
         """
         validate_workspace(workspace)
         validate_role(role)
-        models = validate_models(list(allowed_models))
+        models = validate_models(allowed_models)
         granted = validate_grants(grants)
         name = _clean_name(name)
         now = datetime.fromtimestamp(self._clock(), UTC)
@@ -169,7 +169,7 @@ class KeyStore:
         if role is not None:
             sets["role"] = validate_role(role)
         if allowed_models is not None:
-            sets["allowed_models"] = json.dumps(validate_models(list(allowed_models)))
+            sets["allowed_models"] = json.dumps(validate_models(allowed_models))
         if grants is not None:
             sets["grants"] = json.dumps(validate_grants(grants))
         now = datetime.fromtimestamp(self._clock(), UTC)
