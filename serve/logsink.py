@@ -6,7 +6,9 @@ Parquet partitions in the background. Restarted after a crash, it replays its sp
 A record that does not fit the log schema never fails a batch: the writer keeps it
 with the offending fields null (or rejects it alone) and dead-letters the original
 under ``<log root>/deadletter/``. A second background thread compacts closed hourly
-partitions (:func:`workbench.logstore.compact_closed`).
+partitions (:func:`workbench.logstore.compact_closed`). A third serves erasure and
+retention requests through the same writer, between flushes, and applies the
+per-workspace retention limits daily (:mod:`workbench.governance.lakeops`).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class LogSink:
         self._threads = [
             threading.Thread(target=self._flusher, name="logsink-flush", daemon=True),
             threading.Thread(target=self._compactor, name="logsink-compact", daemon=True),
+            threading.Thread(target=self._maintain, name="logsink-lakeops", daemon=True),
         ]
         for thread in self._threads:
             thread.start()
@@ -79,6 +82,14 @@ class LogSink:
                 continue
             self.compaction.update(runs=self.compaction["runs"] + 1, at=time.time())
             self.compaction["last"] = report.as_dict()
+
+    def _maintain(self) -> None:
+        """Erasure and retention requests (workbench.governance.lakeops), run through
+        this sink's writer between flushes, and the daily retention pass."""
+        from workbench.governance.lakeops import serve
+
+        interval = float(os.environ.get("WORKBENCH_RETENTION_INTERVAL_S", 86400))
+        serve(self.writer, self._stop, retention_interval_s=interval)
 
     async def write(self, records: list[dict[str, Any]]) -> dict[str, int]:
         """Durably accept records; returns ``accepted`` (new), ``duplicates`` and

@@ -65,6 +65,45 @@ def _gateway_models() -> list[str] | None:
         return None
 
 
+def _policy_id(file: Path) -> str | None:
+    """The id the policy in ``file`` declares (None when unreadable: publish reports it)."""
+    from workbench.config._yamlsource import load_yaml_with_lines
+
+    try:
+        data, _ = load_yaml_with_lines(file)
+    except ConfigError:
+        return None
+    return str(data.get("id")) if isinstance(data, dict) and data.get("id") else None
+
+
+def _audit(
+    store: PolicyStore,
+    action: str,
+    policy_id: str,
+    before: str | None,
+    after: str | None,
+    message: str | None,
+) -> None:
+    """Record a publish / rollback / unpublish in the governance audit log (who, the
+    policy, the live version and its content hash before and after)."""
+    from workbench.governance import audit
+    from workbench.governance.permissions import cli_principal
+
+    def state(version_id: str | None) -> dict[str, str] | None:
+        if version_id is None:
+            return None
+        return {"version": version_id, "hash": store.get(version_id).hash}
+
+    audit.record(
+        f"policy.{action}",
+        actor=cli_principal().actor,
+        target=f"policy:{policy_id}",
+        before=state(before),
+        after={"live": state(after), "message": message},
+        source="cli",
+    )
+
+
 @policy.command("validate")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate_cmd(files: tuple[Path, ...]) -> None:
@@ -103,7 +142,12 @@ def publish_cmd(file: Path, message: str, author: str | None) -> None:
     """Validate FILE, store it as a new version and make it live."""
     from workbench.policy.model import short_hash
 
-    version = _store().publish(file, message, author=author, known_targets=_gateway_models())
+    store = _store()
+    declared = _policy_id(file)
+    before = store.live_map().get(declared) if declared else None
+    version = store.publish(file, message, author=author, known_targets=_gateway_models())
+    if not version.already_live:
+        _audit(store, "publish", version.policy.id, before, version.version_id, message)
     if version.already_live:
         click.echo(
             f"No change: {version.version_id} is already live with identical content "
@@ -217,6 +261,7 @@ def rollback_cmd(policy_id: str, to: str | None, message: str | None, author: st
     store = _store()
     before = store.live_map().get(policy_id)
     version = store.rollback(policy_id, to, author=author, message=message)
+    _audit(store, "rollback", policy_id, before, version.version_id, message)
     click.echo(f"Rolled back {policy_id!r}: {before or '(not live)'} -> {version.version_id}.")
 
 
@@ -226,7 +271,9 @@ def rollback_cmd(policy_id: str, to: str | None, message: str | None, author: st
 @click.option("--author", default=None, help="Who (default: $WORKBENCH_AUTHOR or user).")
 def unpublish_cmd(policy_id: str, message: str | None, author: str | None) -> None:
     """Take POLICY_ID out of service (its versions are kept; roll back to restore it)."""
-    version = _store().unpublish(policy_id, author=author, message=message)
+    store = _store()
+    version = store.unpublish(policy_id, author=author, message=message)
+    _audit(store, "unpublish", policy_id, version.version_id, None, message)
     click.echo(f"Unpublished {policy_id!r} (was {version.version_id}).")
 
 
