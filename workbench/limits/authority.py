@@ -159,7 +159,7 @@ class AuthorityCore:
         consumed = r.consumed
         if lease is not None:
             lease.amount -= consumed + r.returned
-            if r.close or lease.amount <= 0:
+            if r.close:
                 b.leases.pop(r.lease_id, None)
         if gauge:
             b.gauge[client] = max(0, b.gauge.get(client, 0) + consumed)

@@ -391,7 +391,10 @@ def _audit_alert(rule: Rule, event: dict[str, Any]) -> None:
     try:
         from workbench.governance import audit
 
+        workspace = rule.workspace
+        if workspace is None and rule.scope == "workspace":
+            workspace = event["subject"]
         audit.record("budget.soft_threshold", actor="gateway", target=f"budget:{rule.id}",
-                     workspace=rule.workspace, after=event, source="gateway")  # fmt: skip
+                     workspace=workspace, after=event, source="gateway")  # fmt: skip
     except Exception:  # an alert must never fail a request
         log.exception("could not audit the soft-threshold alert of %s", rule.id)
