@@ -135,6 +135,14 @@ def _serve_pending(writer: LogWriter, box: Path) -> None:
         req.unlink(missing_ok=True)
 
 
+def _touch(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    except OSError:  # the next round tries again
+        log.warning("cannot refresh %s", path)
+
+
 def serve(
     writer: LogWriter,
     stop: threading.Event,
@@ -150,10 +158,12 @@ def serve(
     box.mkdir(parents=True, exist_ok=True)
     touched = 0.0
     next_retention = time.monotonic() + retention_first_s
-    while not stop.wait(poll_s):
+    while True:
         if time.monotonic() - touched >= ALIVE_EVERY_S:
-            (box / ALIVE).touch()
+            _touch(box / ALIVE)
             touched = time.monotonic()
+        if stop.wait(poll_s):
+            break
         try:
             _serve_pending(writer, box)
             if time.monotonic() >= next_retention:
