@@ -137,8 +137,10 @@ def permissions_for(role: str, grants: Iterable[str] = ()) -> frozenset[str]:
 
 
 def principal_for_key(record: Any) -> Principal:
-    """The principal of a verified key record (:class:`workbench.keys.KeyRecord`)."""
-    role = record.role if record.role in ROLE_PERMISSIONS else APP
+    """The principal of a verified key record (:class:`workbench.keys.KeyRecord`; any
+    object with ``key_id`` and ``workspace`` works: without a known ``role`` it is ``app``)."""
+    role = getattr(record, "role", APP)
+    role = role if role in ROLE_PERMISSIONS else APP
     models = tuple(getattr(record, "allowed_models", ()) or ())
     return Principal(
         actor=f"key:{record.key_id}",

@@ -12,7 +12,7 @@ each.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter
 
@@ -35,9 +35,7 @@ from workbench.gateway.admin._auth import (
     source,
     validation_response,
 )
-
-if TYPE_CHECKING:
-    from workbench.keys import KeyStore
+from workbench.keys import KeyStore
 
 router = APIRouter(prefix=PREFIX)
 router.include_router(keys.router)
@@ -50,8 +48,9 @@ router.include_router(limits_routes.router)
 
 def mount(app: Any, store: KeyStore | None = None, *, trusted_proxies: Any = ()) -> None:
     """Serve the admin API on ``app`` with ``store`` (None: ``KeyStore()`` on first use);
-    ``trusted_proxies``: the proxies whose ``X-Forwarded-For`` names the audited client."""
-    set_keystore(app, store)
+    ``trusted_proxies``: the proxies whose ``X-Forwarded-For`` names the audited client.
+    Any other authenticator (a test's stand-in) is not used: the API opens ``KeyStore()``."""
+    set_keystore(app, store if isinstance(store, KeyStore) else None)
     app.state.workbench_trusted_proxies = tuple(trusted_proxies)
     app.include_router(router)
     app.add_exception_handler(WorkbenchError, on_workbench_error)
