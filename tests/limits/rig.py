@@ -59,9 +59,7 @@ class Replicas:
     async def burst(self, per_replica: int, body: bytes | None = None) -> list[Any]:
         """``per_replica`` concurrent requests on every replica at once."""
         data = body if body is not None else chat_body()
-        calls = [
-            p.handle(incoming(data)) for p in self.pipelines for _ in range(per_replica)
-        ]
+        calls = [p.handle(incoming(data)) for p in self.pipelines for _ in range(per_replica)]
         return await asyncio.gather(*calls)
 
     async def close(self) -> None:

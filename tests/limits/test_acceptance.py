@@ -18,8 +18,10 @@ async def test_8x200_requests_limit_exact(wb_home: Path) -> None:
     await rig.close()
     ok = rig.ok()
     denied = [r for r in rig.records if r["http_status"] == 429]
-    print(f"\nrequests/min limit 100: {len(ok)} answered, {len(denied)} refused (429), "
-          f"overshoot {len(ok) - 100}, authority round trips {rig.authority.calls}")
+    print(
+        f"\nrequests/min limit 100: {len(ok)} answered, {len(denied)} refused (429), "
+        f"overshoot {len(ok) - 100}, authority round trips {rig.authority.calls}"
+    )
     assert len(replies) == 1600 == len(rig.records)
     assert len(ok) + len(denied) == 1600
     assert len(ok) <= 100  # overshoot 0
@@ -37,8 +39,10 @@ async def test_8x200_budget_exact(wb_home: Path) -> None:
     ok = rig.ok()
     spent = sum(r["cost_usd"] for r in ok)
     denied = [r for r in rig.records if r["http_status"] == 429]
-    print(f"\nbudget $1 (answer ${COST}): {len(ok)} answered, spent ${spent:.4f}, "
-          f"overshoot ${max(0.0, spent - 1.0):.4f}, {len(denied)} refused")
+    print(
+        f"\nbudget $1 (answer ${COST}): {len(ok)} answered, spent ${spent:.4f}, "
+        f"overshoot ${max(0.0, spent - 1.0):.4f}, {len(denied)} refused"
+    )
     assert all(abs(r["cost_usd"] - COST) < 1e-12 for r in ok)
     assert spent <= 1.0 + 1e-9  # reservations >= actual cost: no overshoot at all
     assert spent > 1.0 - 0.1  # and the budget is used (not stranded in leases)

@@ -104,8 +104,11 @@ async def test_rest_budgets_and_limits(wb_home: Path) -> None:
                               "soft": 0.9})  # fmt: skip
         assert r.status_code == 200, r.text
         assert r.json()["workspace"] == "a"
-        r = await c.put("/admin/v1/limits/conc", headers=auth,
-                        json={"kind": "concurrent", "scope": "key", "subject": "*", "limit": 4})
+        r = await c.put(
+            "/admin/v1/limits/conc",
+            headers=auth,
+            json={"kind": "concurrent", "scope": "key", "subject": "*", "limit": 4},
+        )
         assert r.status_code == 200, r.text
         r = await c.get("/admin/v1/budgets", headers=auth)
         assert [b["id"] for b in r.json()["data"]] == ["a-month"]
@@ -113,8 +116,11 @@ async def test_rest_budgets_and_limits(wb_home: Path) -> None:
         assert [b["id"] for b in r.json()["data"]] == ["conc"]
         r = await c.get("/admin/v1/budgets/status", headers=auth)
         assert r.status_code == 200 and r.json()["data"] == []
-        bad = await c.put("/admin/v1/limits/x", headers=auth,
-                          json={"kind": "requests", "scope": "team", "subject": "*", "limit": 1})
+        bad = await c.put(
+            "/admin/v1/limits/x",
+            headers=auth,
+            json={"kind": "requests", "scope": "team", "subject": "*", "limit": 1},
+        )
         assert bad.status_code in (400, 422) and "error" in bad.json()
         denied = await c.get("/admin/v1/budgets", headers={"Authorization": f"Bearer {app_key}"})
         assert denied.status_code == 403 and denied.json()["error"]["code"] == "permission_denied"

@@ -88,8 +88,12 @@ async def test_workspace_isolation_of_budgets(wb_home: Path) -> None:
 async def test_a_cut_stream_is_charged_for_what_it_produced(wb_home: Path) -> None:
     store = LimitsStore()
     store.put(Rule("usd", "budget", "workspace", "default", 1.0, period="day"))
-    cfg = parse_config({"gateway": {"require_auth": False},
-                        "models": [{"name": "echo", "provider": "echo", "delay_ms": 400}]})
+    cfg = parse_config(
+        {
+            "gateway": {"require_auth": False},
+            "models": [{"name": "echo", "provider": "echo", "delay_ms": 400}],
+        }
+    )
     gp, lim, _, records = gateway(store, cfg)
     words = " ".join(f"w{i}" for i in range(20))
     body = json.dumps({"model": "echo", "stream": True, "max_tokens": 40,
