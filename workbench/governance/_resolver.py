@@ -160,4 +160,5 @@ def resolver(home: Path | None = None) -> CredentialResolver:
 def secret_for(target: str, credential: str | None) -> str | None:
     """The secret the request in flight uses for ``target`` (see :class:`CredentialResolver`);
     None: the target has no credential and the request's workspace no binding."""
-    return resolver().secret_for(target, credential, workspace_scope.get())
+    res = _by_env.get(os.environ.get("WORKBENCH_HOME")) or resolver()
+    return res.secret_for(target, credential, workspace_scope.get())

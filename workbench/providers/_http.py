@@ -54,6 +54,7 @@ from workbench.errors import (
     UpstreamTimeoutError,
     WorkbenchError,
 )
+from workbench.governance._resolver import CredentialResolver, resolver, secret_for, workspace_scope
 from workbench.providers._scrub import scrub
 
 if TYPE_CHECKING:
@@ -83,8 +84,6 @@ MAX_SSE_LINE = 8 * 1024 * 1024
 def api_key(target: ModelTarget) -> str | None:
     """The target's key for the request in flight: the workspace's bound credential or the
     target's ``credential``, else its secret file or environment variable (None: no key)."""
-    from workbench.governance._resolver import secret_for
-
     secret = secret_for(target.name, target.credential)
     if secret is not None:
         return secret
@@ -208,6 +207,7 @@ class HttpProvider:
         self.model = target.model or target.name
         self.target = target
         self._static_key = static_key(target)
+        self._creds: CredentialResolver | None = None  # $WORKBENCH_HOME's, on first use
         self.allow_fields = tuple(target.allow_fields)
         self.where = f"upstream {target.name}"
         t = target.timeouts
@@ -219,15 +219,17 @@ class HttpProvider:
     def key(self) -> str | None:
         """The key of the request in flight (a bound or configured credential, else the
         key read at construction)."""
-        from workbench.governance._resolver import secret_for
-
-        secret = secret_for(self.name, self.target.credential)
+        creds = self._creds
+        if creds is None:
+            creds = self._creds = resolver()
+        secret = creds.secret_for(self.name, self.target.credential, workspace_scope.get())
         return secret if secret is not None else self._static_key
 
     # ------------------------------------------------------------------ hooks
     def auth_headers(self) -> dict[str, str]:
         """Headers that carry the key (default: ``Authorization: Bearer``)."""
-        return {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        key = self.key
+        return {"Authorization": f"Bearer {key}"} if key else {}
 
     # ------------------------------------------------------------------ session
     def _sess(self) -> aiohttp.ClientSession:
