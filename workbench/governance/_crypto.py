@@ -102,8 +102,21 @@ def load_master(home: Path, *, create: bool) -> MasterKeys:
                 f"no master key: set {ENV_KEY} or {ENV_KEY_FILE}, or restore {path} "
                 "(the credential store holds secrets encrypted with a key that is missing)"
             )
-        write_key_file(path, (generate_key(),))
+        _create_key_file(path)
     return MasterKeys(_read(path, str(path)), str(path), path)
+
+
+def _create_key_file(path: Path) -> None:
+    """Create ``path`` with a fresh key unless another process just did (first one wins:
+    two processes adding their first credential at once must agree on one key)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    write_key_file(tmp, (generate_key(),))
+    try:
+        os.link(tmp, path)  # fails if the file exists: never replaces a key
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _read(path: Path, source: str) -> tuple[str, ...]:
