@@ -137,4 +137,9 @@ async def test_the_logged_client_ip_honours_only_trusted_proxies(
 
 def test_trusted_proxies_must_be_cidrs() -> None:
     with pytest.raises(ConfigError, match="trusted_proxies"):
-        parse_config({"gateway": {"trusted_proxies": ["10.0.0.0/33"]}, "models": []})
+        parse_config(
+            {
+                "gateway": {"trusted_proxies": ["10.0.0.0/33"]},
+                "models": [{"name": "echo", "provider": "echo"}],
+            }
+        )
