@@ -126,3 +126,29 @@ def test_body_policies(wb_home: Path) -> None:
     datapolicy.set_policy("w9", cli_principal(), bodies="none")
     assert datapolicy.body_mode("w9") == "none"  # a change clears this process's cache
     assert datapolicy.apply_body_policy(dict(rec))["request_body"] is None
+
+
+async def test_body_policy_applies_at_record_time(wb_home: Path) -> None:
+    """Through the real in-process pipeline: the record the recorder submits follows the
+    workspace's body policy."""
+    from tests.pipeline.conftest import gateway_config, in_process
+
+    gw = await in_process(gateway_config("http://127.0.0.1:9/v1"))
+    body = {"model": "echo", "messages": [{"role": "user", "content": "my secret plan"}]}
+    try:
+        assert (await gw.client.post("/v1/chat/completions", json=body)).status_code == 200
+        full = gw.records.pop()
+        assert "my secret plan" in full["request_body"] and full["bodies_stored"]
+        workspace = full["workspace"]
+        datapolicy.set_policy(workspace, cli_principal(), bodies="masked")
+        await gw.client.post("/v1/chat/completions", json=body)
+        masked = gw.records.pop()
+        assert "my secret plan" not in json.dumps(masked)
+        assert json.loads(masked["request_body"])["messages"][0]["content"] == "[masked]"
+        datapolicy.set_policy(workspace, cli_principal(), bodies="none")
+        await gw.client.post("/v1/chat/completions", json=body)
+        none = gw.records.pop()
+        assert none["request_body"] is None and none["response_body"] is None
+        assert none["bodies_stored"] is False
+    finally:
+        await gw.client.aclose()
