@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -89,7 +90,9 @@ _COLUMNS = (
     "seq, ts, actor, action, target, workspace, source, before_json, after_json, prev_hash, hash"
 )
 _init_lock = threading.Lock()
-_initialised: set[Path] = set()
+_connections: dict[Path, sqlite3.Connection] = {}
+_locks: dict[Path, threading.Lock] = {}
+_owner = [os.getpid()]
 
 
 @dataclass(frozen=True)
@@ -172,19 +175,31 @@ def _entry_hash(row: dict[str, Any]) -> str:
 
 @contextmanager
 def _connect(path: Path | None) -> Iterator[sqlite3.Connection]:
+    """This process's connection to the audit database, held exclusively meanwhile.
+
+    One connection per file and process is kept open (closing the last connection of a
+    WAL database checkpoints it, which would cost every append several milliseconds);
+    other processes get their own and serialise on SQLite's write lock.
+    """
     db = Path(path) if path is not None else audit_db()
-    db.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(db, timeout=30.0, isolation_level=None)
-    try:
-        conn.execute("PRAGMA busy_timeout = 30000")
-        with _init_lock:
-            if db not in _initialised or not db.exists():
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(_SCHEMA)
-                _initialised.add(db)
+    with _init_lock:
+        if _owner[0] != os.getpid():  # a forked child never shares its parent's connections
+            _connections.clear()
+            _locks.clear()
+            _owner[0] = os.getpid()
+        conn = _connections.get(db)
+        if conn is None or not db.exists():
+            if conn is not None:
+                conn.close()
+            db.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(db, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.executescript(_SCHEMA)
+            _connections[db] = conn
+        use_lock = _locks.setdefault(db, threading.Lock())
+    with use_lock:
         yield conn
-    finally:
-        conn.close()
 
 
 def record(

@@ -135,14 +135,15 @@ def _rewrite_file(
 
 def _rewrite_partition(
     writer: LogWriter, date: str, hour: int, remove: pc.Expression, report: RewriteReport
-) -> None:
+) -> bool:
+    """Rewrite one partition's files that hold matching rows; True if any did."""
     root = writer.root
     partition = root / "requests" / partition_dir(date, hour)
     files = _visible(partition)
     report.files_scanned += len(files)
     hits = [p for p in files if _matches(p, remove)]
     if not hits:
-        return
+        return False
     staging = root / _layout.STAGING_DIR / f"rewrite-{date}-{hour:02d}-{new_segment_id()}"
     ensure_dir(staging)
     try:
@@ -161,17 +162,22 @@ def _rewrite_partition(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _refresh_rollups(root, date, hour)
+    return True
 
 
 def _refresh_rollups(root: Path, date: str, hour: int) -> None:
-    """Minute rollups mirror the partition again; hour and day rollups that existed are
+    """Minute rollups mirror the partition again; an hour rollup that existed is
     recomputed from them (or removed when the hour is empty)."""
     rollups.sync_partition(root, date, hour)
-    rel = partition_dir(date, hour)
-    if any(rollups.hour_rollup_dir(root).joinpath(rel).glob("*.parquet")):
+    if any(rollups.hour_rollup_dir(root).joinpath(partition_dir(date, hour)).glob("*.parquet")):
         rollups.roll_up_hour(root, date, hour)
-    if any(rollups.day_rollup_dir(root).joinpath(partition_dir(date, 0)).glob("*.parquet")):
-        rollups.roll_up_day(root, date)
+
+
+def _refresh_days(root: Path, dates: set[str]) -> None:
+    """Redo the day files of the rewritten days that had one (once per day)."""
+    for date in sorted(dates):
+        if any(rollups.day_rollup_dir(root).joinpath(partition_dir(date, 0)).glob("*.parquet")):
+            rollups.roll_up_day(root, date)
 
 
 def _rewrite_dead_letters(
@@ -227,8 +233,11 @@ def remove_rows(
     partitions scanned. Runs inside :meth:`LogWriter.exclusive`."""
     report = RewriteReport()
     with writer.exclusive():
+        dates: set[str] = set()
         for date, hour, _path in _partitions(writer.root / "requests"):
             if hours is None or hours(date, hour):
-                _rewrite_partition(writer, date, hour, remove, report)
+                if _rewrite_partition(writer, date, hour, remove, report):
+                    dates.add(date)
+        _refresh_days(writer.root, dates)
         _rewrite_dead_letters(writer, remove_record, report)
     return report
