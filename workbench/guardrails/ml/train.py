@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from workbench.guardrails.ml import data
-from workbench.guardrails.ml.encoder import MAX_TOKENS, WINDOW_STRIDE, Featurizer
+from workbench.guardrails.ml.encoder import MAX_TOKENS, WINDOW_STRIDE, Encoding, Featurizer
 from workbench.guardrails.ml.heads import TextHead, hash_features, save_head
 from workbench.guardrails.ml.metrics import auc, best_f1_threshold, binary
 from workbench.guardrails.ml.recipes import RECIPES, TextRecipe, TokenRecipe
@@ -266,6 +266,22 @@ def default_out_dir() -> Path:
     return home() / "guardrails" / "weights"
 
 
+class SharedEncodings(Featurizer):
+    """A featurizer that encodes each distinct text once per training run: the heads
+    trained together read mostly the same texts (the same four train files)."""
+
+    def __init__(self, inner: Featurizer) -> None:
+        self.__dict__.update(inner.__dict__)
+        self._memo: dict[str, Encoding] = {}
+
+    def encode(self, texts: list[str]) -> list[Encoding]:
+        """The encodings of ``texts``, computing only those not seen before."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        if missing:
+            self._memo.update(zip(missing, super().encode(missing), strict=True))
+        return [self._memo[t] for t in texts]
+
+
 def train(
     names: list[str],
     out_dir: Path | None = None,
@@ -281,7 +297,7 @@ def train(
     if unknown:
         raise ValueError(f"unknown check(s) {unknown}; have {sorted(RECIPES)}")
     out = out_dir or default_out_dir()
-    feat = featurizer or Featurizer.load(device="cpu")
+    feat = SharedEncodings(featurizer or Featurizer.load(device="cpu"))
     written: dict[str, Path] = {}
     for name in wanted:
         recipe = RECIPES[name]
