@@ -152,3 +152,29 @@ async def test_body_policy_applies_at_record_time(wb_home: Path) -> None:
         assert none["bodies_stored"] is False
     finally:
         await gw.client.aclose()
+
+
+def test_the_sink_applies_retention_on_its_schedule(wb_home: Path) -> None:
+    """lakeops.serve (the LogSink's maintenance thread) runs retention by itself."""
+    import threading
+    import time
+
+    from workbench.governance import lakeops
+
+    root = logs_dir()
+    datapolicy.set_policy("w1", cli_principal(), retention_days=2)
+    with LogWriter(root) as sink:
+        sink.append(records(40, base=NOW - timedelta(days=4)))
+        stop = threading.Event()
+        kwargs = {"poll_s": 0.02, "retention_first_s": 0.0, "retention_interval_s": 3600.0}
+        thread = threading.Thread(target=lakeops.serve, args=(sink, stop), kwargs=kwargs)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not audit.entries(action="data.retention.apply") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        thread.join()
+    (entry,) = audit.entries(action="data.retention.apply")
+    assert entry.actor == lakeops.SYSTEM_ACTOR and entry.after["rows_removed"] == 20
+    assert [a for a in _ages(root) if a[0] == "w1"] == []
+    assert len(_ages(root)) == 20
