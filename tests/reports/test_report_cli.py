@@ -77,19 +77,19 @@ def test_compliance_report_html(lake: Lake, tmp_path: Path) -> None:
 
 def test_schedule_once_writes_dated_files_and_index(lake: Lake, tmp_path: Path) -> None:
     archive = tmp_path / "archive"
+    archive.mkdir()
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    earlier = archive / f"compliance-{day}.html"  # a report from earlier today
+    earlier.write_text("<html>the earlier report</html>")
+    earlier.with_suffix(".json").write_text(json.dumps({"summary": {"requests": 7}}))
     args = ("report", "schedule", "--every", "7d", "--archive", str(archive), "--once",
             "--no-anomalies")  # fmt: skip
-    first = _cli(*args)
-    assert first.returncode == 0, first.stderr
-    day = datetime.now(UTC).strftime("%Y-%m-%d")
-    dated = archive / f"compliance-{day}.html"
+    proc = _cli(*args)
+    assert proc.returncode == 0, proc.stderr
+    dated = archive / f"compliance-{day}-2.html"  # a new file, the earlier one untouched
     assert _summary(dated.read_text())["denied by a guardrail"] == "5"
     assert json.loads(dated.with_suffix(".json").read_text())["summary"]["requests"] == 32
-    before = dated.read_bytes()
-    second = _cli(*args)  # same day again: a new file, the earlier one untouched
-    assert second.returncode == 0, second.stderr
-    again = archive / f"compliance-{day}-2.html"
-    assert again.is_file() and dated.read_bytes() == before
+    assert earlier.read_text() == "<html>the earlier report</html>"
     index = (archive / "index.html").read_text()
     assert f'href="compliance-{day}.html"' in index and f'href="compliance-{day}-2.html"' in index
     assert "<script" not in index.lower()
