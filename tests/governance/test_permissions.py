@@ -114,3 +114,10 @@ def test_cli_principal_is_an_admin_of_everything() -> None:
     assert me.role == "admin" and me.workspaces is None and me.key_id is None
     assert me.permissions == frozenset(ALL_PERMISSIONS)
     require(me, MANAGE_KEYS, "any-workspace")
+
+
+def test_every_public_governance_name_resolves() -> None:
+    import workbench.governance as governance
+
+    for name in governance.__all__:
+        assert getattr(governance, name) is not None, name
