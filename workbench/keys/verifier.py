@@ -176,9 +176,7 @@ class Verifier:
             if stale is None:
                 self.throttle.end(key_id, failed=failed)
 
-    def _decide(
-        self, key_id: str, secret: str, digest: bytes, stale: Positive | None
-    ) -> _Outcome:
+    def _decide(self, key_id: str, secret: str, digest: bytes, stale: Positive | None) -> _Outcome:
         row = self.db.lookup(key_id)
         if row is None:
             return _Outcome(None, invalid_key(key_id), self.gate.typical_seconds())
