@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.errors import RateLimitError
+from workbench.limits.alerts import Alerts
 from workbench.limits.authority import Ask, Authority, Grant, Report
 from workbench.limits.headers import rate_headers, retry_after
 from workbench.limits.rules import Rule, RuleSet
@@ -40,6 +41,8 @@ from workbench.limits.store import LimitsStore
 __all__ = ["Admission", "LimitDenied", "Limiter"]
 
 log = logging.getLogger(__name__)
+
+_REFILL_ROUNDS = 4
 
 
 class LimitDenied(RateLimitError):
@@ -115,7 +118,7 @@ class Limiter:
         self._denied: dict[str, tuple[float, Grant]] = {}
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        self.alerts = _Alerts()
+        self.alerts = Alerts()
 
     # -- admission ----------------------------------------------------------------------
     async def admit(
@@ -167,24 +170,34 @@ class Limiter:
     async def _refill(
         self, short: list[tuple[Rule, str, int]], wants: list[Any], adm: Admission
     ) -> None:
-        now = self.mono()
-        asks = []
-        for _, bucket, amount in short:
-            lease = self._live(bucket, now)
-            have = lease.available if lease is not None else 0
-            asks.append(Ask(bucket, amount - have, self.leasing))
-        grants = await self._exchange(asks, sent=now)
-        still = self._take_all(wants, adm)
-        if not still:
-            return
-        by_bucket = {g.bucket: g for g in grants}
-        for rule, bucket, _ in still:
-            g = by_bucket.get(bucket)
-            if g is not None and g.granted == 0:
-                self._denied[bucket] = (self.mono() + self.deny_cache_s, g)
-                raise self._deny(rule, bucket, g)
-        rule, bucket, _ = still[0]
-        raise self._deny(rule, bucket, by_bucket.get(bucket))
+        """Ask for what is short; again (a few times) when requests that did not need a
+        refill took the units of another counter while the round trip was in flight."""
+        grants: dict[str, Grant] = {}
+        for _ in range(_REFILL_ROUNDS):
+            now = self.mono()
+            asks = []
+            for _, bucket, amount in short:
+                lease = self._live(bucket, now)
+                have = lease.available if lease is not None else 0
+                asks.append(Ask(bucket, amount - have, self.leasing))
+            grants = {g.bucket: g for g in await self._exchange(asks, sent=now)}
+            still = self._take_all(wants, adm)
+            if not still:
+                return
+            for rule, bucket, _ in still:
+                g = grants.get(bucket)
+                if g is not None and g.granted == 0:
+                    self._refused(rule, bucket, g)
+                    raise self._deny(rule, bucket, g)
+            short = still
+        rule, bucket, _ = short[0]
+        raise self._deny(rule, bucket, grants.get(bucket))
+
+    def _refused(self, rule: Rule, bucket: str, grant: Grant) -> None:
+        self._denied[bucket] = (self.mono() + self.deny_cache_s, grant)
+        lease = self.leases.get(bucket)
+        if lease is not None and rule.kind in ("budget", "tokens"):
+            self._close(lease)  # pool the remainder at the authority: another need may fit
 
     def _deny(self, rule: Rule, bucket: str, grant: Grant | None) -> LimitDenied:
         subject = bucket.split("|", 1)[1]
@@ -363,38 +376,3 @@ class Limiter:
                 pass
             self._task = None
         await self.sync_now(closing=True)
-
-
-class _Alerts:
-    """Soft-threshold alerts: once per counter and window, a warning and an audit entry."""
-
-    def __init__(self) -> None:
-        self.seen: set[tuple[str, int]] = set()
-        self.raised: list[dict[str, Any]] = []
-
-    def raise_once(self, rule: Rule, bucket: str, slot: int, frac: float) -> None:
-        if (bucket, slot) in self.seen:
-            return
-        self.seen.add((bucket, slot))
-        event = {"rule": rule.id, "subject": bucket.split("|", 1)[1], "used_fraction":
-                 round(frac, 4), "soft": rule.soft, "limit_usd": rule.limit}  # fmt: skip
-        self.raised.append(event)
-        log.warning("budget %s passed its soft threshold: %s", rule.id, event)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        loop.run_in_executor(None, _audit_alert, rule, event)
-
-
-def _audit_alert(rule: Rule, event: dict[str, Any]) -> None:
-    try:
-        from workbench.governance import audit
-
-        workspace = rule.workspace
-        if workspace is None and rule.scope == "workspace":
-            workspace = event["subject"]
-        audit.record("budget.soft_threshold", actor="gateway", target=f"budget:{rule.id}",
-                     workspace=workspace, after=event, source="gateway")  # fmt: skip
-    except Exception:  # an alert must never fail a request
-        log.exception("could not audit the soft-threshold alert of %s", rule.id)
