@@ -91,7 +91,8 @@ def test_two_ingress_processes_share_one_authority_exactly(
     store.put(Rule("usd", "budget", "workspace", "default", 1.0, period="day"))
     actor = "limits-e2e"
     # the driver creates (and so owns) the authority; in the gateway the first replica does
-    asyncio.run(RayAuthority(name=actor, home=str(wb_home)).usage())
+    owner = RayAuthority(name=actor, home=str(wb_home))  # kept: its handle keeps the actor
+    asyncio.run(owner.usage())
     records = _run(wb_home, actor)
     ok = [r for r in records if r["status"] == "ok"]
     spent = sum(r["cost_usd"] for r in ok)
@@ -109,7 +110,8 @@ def test_two_ingress_processes_share_one_authority_exactly(
 
     # the authority restarts from its snapshot: what was spent stays spent
     handle = ray.get_actor(actor, namespace=NAMESPACE)
-    live = {u["rule"]: u for u in ray.get(handle.usage.remote())}
+    live_rows: list[dict[str, Any]] = ray.get(handle.usage.remote())
+    live = {u["rule"]: u for u in live_rows}
     assert abs(live["usd"]["used"] - spent) < 1e-6 and live["usd"]["leased"] == 0
     assert live["rpm"]["used"] == len(ok)
     ray.kill(handle)
@@ -121,3 +123,4 @@ def test_two_ingress_processes_share_one_authority_exactly(
     assert spent - 1e-6 <= reloaded["usd"]["used"] <= 1.0 + 1e-9
     assert len(ok) <= reloaded["rpm"]["used"] <= 100
     ray.kill(ray.get_actor(actor, namespace=NAMESPACE))
+    del owner
