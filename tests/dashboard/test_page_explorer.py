@@ -47,8 +47,11 @@ def lake(wb_home: Path) -> Path:
     return root
 
 
-def _ctx(wb_home: Path, lake: Path, role: str = "admin", workspace: str = "acme") -> Any:
-    return DashboardContext(Principal("key-x", workspace, role, "tester"), lake, wb_home)
+def _ctx(
+    wb_home: Path, lake: Path, role: str = "admin", workspace: str = "acme",
+    grants: tuple[str, ...] = (),
+) -> Any:  # fmt: skip
+    return DashboardContext(Principal("key-x", workspace, role, "tester", grants), lake, wb_home)
 
 
 def _view(ctx: DashboardContext) -> ExplorerView:
@@ -130,7 +133,7 @@ def test_analyst_is_held_to_its_workspace(wb_home: Path, lake: Path) -> None:
 
 
 def test_detail_shows_verdicts_attempts_and_bodies(wb_home: Path, lake: Path) -> None:
-    view = _view(_ctx(wb_home, lake, role="policy-author"))
+    view = _view(_ctx(wb_home, lake, role="policy-author", grants=("logs:bodies",)))
     view.status.value = "rejected"
     row = next(i for i, rid in enumerate(_ids(view)) if int(rid[4:]) % 7 == 0)
     rid = _ids(view)[row]

@@ -8,7 +8,7 @@ The contract (the browser tests rely on it):
   (:mod:`workbench.governance.permissions`), e.g. plain ``app`` keys). Success sets the
   cookie :data:`COOKIE_NAME` and redirects (303) to ``next`` (a local page path) or
   ``/live``; failure answers 401 with the form and one generic error line.
-- What a logged-in key may do (:class:`KeyPrincipal`) follows the same role table and
+- What a logged-in key may do (its :class:`Principal`) follows the same role table and
   per-key grants as the gateway and the admin API: bodies only with ``logs:bodies``
   (admins, or a key granted it), publishing with ``policies:write``.
 - The cookie is Tornado-signed with the secret in ``$WORKBENCH_HOME/dashboard/cookie_secret``
@@ -24,7 +24,6 @@ from __future__ import annotations
 import html
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -34,9 +33,7 @@ from tornado.web import RequestHandler
 
 from workbench.dashboard._context import Principal
 from workbench.governance.permissions import (
-    READ_BODIES,
     READ_LOGS,
-    WRITE_POLICIES,
     principal_for_key,
 )
 
@@ -84,35 +81,12 @@ def cookie_secret(home: Path) -> str:
     return path.read_text().strip()
 
 
-#: Each dashboard permission and the governance permission it takes: the dashboard
-#: uses the same role table (and the same per-key grants) as the gateway and admin API.
-DASHBOARD_PERMISSIONS: dict[str, str] = {
-    "view": READ_LOGS,
-    "ack_anomaly": READ_LOGS,
-    "read_bodies": READ_BODIES,
-    "publish_policy": WRITE_POLICIES,
-}
-
-
-@dataclass(frozen=True)
-class KeyPrincipal(Principal):
-    """A logged-in key, its dashboard permissions derived from its governance ones."""
-
-    governed: frozenset[str] = frozenset()
-
-    @property
-    def permissions(self) -> frozenset[str]:
-        """The dashboard permissions the key's role and grants give."""
-        return frozenset(d for d, need in DASHBOARD_PERMISSIONS.items() if need in self.governed)
-
-
 def _allowed(record: KeyRecord) -> bool:
     return record.status() == "active" and principal_for_key(record).can(READ_LOGS)
 
 
 def _principal(record: KeyRecord) -> Principal:
-    governed = principal_for_key(record).permissions
-    return KeyPrincipal(record.key_id, record.workspace, record.role, record.name, governed)
+    return Principal(record.key_id, record.workspace, record.role, record.name, record.grants)
 
 
 class KeyAuth:

@@ -6,9 +6,18 @@ the analytics packages with ``ctx.log_dir`` and scopes every query to ``ctx.work
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from workbench.governance.permissions import (
+    READ_BODIES,
+    READ_LOGS,
+    ROLE_PERMISSIONS,
+    WRITE_POLICIES,
+    permissions_for,
+)
 
 #: Roles a dashboard login can hold (a key's ``role``; see ``workbench keys create --role``).
 Role = Literal["admin", "policy-author", "analyst"]
@@ -16,34 +25,40 @@ Role = Literal["admin", "policy-author", "analyst"]
 #: What each permission name allows on the dashboard.
 Permission = Literal["view", "read_bodies", "publish_policy", "ack_anomaly"]
 
-_ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"view", "read_bodies", "publish_policy", "ack_anomaly"}),
-    "policy-author": frozenset({"view", "read_bodies", "publish_policy", "ack_anomaly"}),
-    "analyst": frozenset({"view", "ack_anomaly"}),
+#: Each dashboard permission and the governance permission it takes: the dashboard uses
+#: the gateway's and admin API's role table (:mod:`workbench.governance.permissions`) and
+#: the same per-key grants (bodies need ``logs:bodies``).
+DASHBOARD_PERMISSIONS: dict[str, str] = {
+    "view": READ_LOGS,
+    "ack_anomaly": READ_LOGS,
+    "read_bodies": READ_BODIES,
+    "publish_policy": WRITE_POLICIES,
 }
 
-#: Roles allowed to log in to the dashboard at all.
-DASHBOARD_ROLES = frozenset(_ROLE_PERMISSIONS)
+#: Roles allowed to log in to the dashboard at all (those that read logs).
+DASHBOARD_ROLES = frozenset(r for r, perms in ROLE_PERMISSIONS.items() if READ_LOGS in perms)
 
 
-def role_permissions(role: str) -> frozenset[str]:
-    """The permissions a role carries on the dashboard (empty for ``app`` keys)."""
-    return _ROLE_PERMISSIONS.get(role, frozenset())
+def role_permissions(role: str, grants: Iterable[str] = ()) -> frozenset[str]:
+    """The permissions a role (plus a key's grants) carries on the dashboard."""
+    held = permissions_for(role, grants) if role in ROLE_PERMISSIONS else frozenset()
+    return frozenset(d for d, need in DASHBOARD_PERMISSIONS.items() if need in held)
 
 
 @dataclass(frozen=True)
 class Principal:
-    """The logged-in user: the dashboard key's id, workspace and role."""
+    """The logged-in user: the dashboard key's id, workspace, role and grants."""
 
     key_id: str
     workspace: str
     role: str
     name: str | None = None
+    grants: tuple[str, ...] = ()
 
     @property
     def permissions(self) -> frozenset[str]:
         """What this principal may do on the dashboard."""
-        return role_permissions(self.role)
+        return role_permissions(self.role, self.grants)
 
 
 @dataclass(frozen=True)

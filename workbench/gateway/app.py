@@ -142,6 +142,7 @@ def create_app(
         keystore if keystore is not None else getattr(gateway, "auth", None),
         trusted_proxies=getattr(gateway, "trusted_proxies", ()),
     )
+    app.state.workbench_config = getattr(gateway, "cfg", None)  # credentials in use by targets
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
