@@ -18,7 +18,6 @@ import ray
 from ray import cloudpickle
 
 from serve.limits import NAMESPACE, RayAuthority
-from tests.serve.test_routing_state import local_ray  # noqa: F401  (the module's Ray)
 from workbench.limits import LimitsStore, Rule
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # tests/ is not installed
@@ -83,7 +82,7 @@ def _run(home: Path, actor: str) -> list[dict[str, Any]]:
 
 
 def test_two_ingress_processes_share_one_authority_exactly(
-    local_ray: None,  # noqa: F811
+    local_ray: None,
     wb_home: Path,
 ) -> None:
     store = LimitsStore()

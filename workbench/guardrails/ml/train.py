@@ -268,17 +268,21 @@ def default_out_dir() -> Path:
 
 class SharedEncodings(Featurizer):
     """A featurizer that encodes each distinct text once per training run: the heads
-    trained together read mostly the same texts (the same four train files)."""
+    trained together read mostly the same texts (the same four train files). Everything
+    else (model, tokenizer, dim, token encodings) is the wrapped featurizer's."""
 
     def __init__(self, inner: Featurizer) -> None:
-        self.__dict__.update(inner.__dict__)
+        self._inner = inner
         self._memo: dict[str, Encoding] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
     def encode(self, texts: list[str]) -> list[Encoding]:
         """The encodings of ``texts``, computing only those not seen before."""
         missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
         if missing:
-            self._memo.update(zip(missing, super().encode(missing), strict=True))
+            self._memo.update(zip(missing, self._inner.encode(missing), strict=True))
         return [self._memo[t] for t in texts]
 
 
