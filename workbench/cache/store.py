@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from workbench._sqlite import connect, immediate
 from workbench.cache._types import Entry
 
 T = TypeVar("T")
@@ -123,26 +124,14 @@ class SqliteEntryStore:
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=10000")
+            conn = connect(self.path)
             conn.executescript(_SCHEMA)
             self._conn = conn
         return self._conn
 
     def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        with self._lock:
-            conn = self._connect()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                out = fn(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return out
+        with self._lock, immediate(self._connect()) as conn:
+            return fn(conn)
 
     async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await asyncio.to_thread(self._run, fn)

@@ -9,13 +9,14 @@ read; the file must sit on a local disk (SQLite's WAL does not work over NFS).
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
+
+from workbench._sqlite import connect, immediate, schema_version
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -76,24 +77,9 @@ class CredentialDB:
         self.conn = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():  # created 0600 before SQLite writes a byte
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        conn = sqlite3.connect(
-            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
-        )
-        conn.execute("PRAGMA busy_timeout = 10000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        conn = connect(self.path, private=True)
         conn.execute("PRAGMA foreign_keys = ON")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            conn.close()
-            raise RuntimeError(
-                f"{self.path}: credential store schema version {version} is newer than "
-                f"this workbench supports ({SCHEMA_VERSION})"
-            )
-        if version < SCHEMA_VERSION:
+        if schema_version(conn, self.path, SCHEMA_VERSION, "credential store") < SCHEMA_VERSION:
             conn.executescript(_SCHEMA)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return conn
@@ -106,17 +92,11 @@ class CredentialDB:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (BEGIN IMMEDIATE) that bumps the store generation."""
-        with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-                self.conn.execute(
-                    "UPDATE store_meta SET v = CAST(v AS INTEGER) + 1 WHERE k = 'generation'"
-                )
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+        with self._lock, immediate(self.conn):
+            yield self.conn
+            self.conn.execute(
+                "UPDATE store_meta SET v = CAST(v AS INTEGER) + 1 WHERE k = 'generation'"
+            )
 
     # ------------------------------------------------------------------ reads
 

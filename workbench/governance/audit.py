@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from workbench._sqlite import connect, immediate
 from workbench._time import TimeLike, parse_time
 
 __all__ = [
@@ -191,10 +192,7 @@ def _connect(path: Path | None) -> Iterator[sqlite3.Connection]:
         if conn is None or not db.exists():
             if conn is not None:
                 conn.close()
-            db.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(db, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 30000")
-            conn.execute("PRAGMA journal_mode = WAL")
+            conn = connect(db, timeout_s=30.0, synchronous="FULL")  # every entry survives
             conn.executescript(_SCHEMA)
             _connections[db] = conn
         use_lock = _locks.setdefault(db, threading.Lock())
@@ -229,26 +227,20 @@ def record(
         "before_json": _canonical(_redact(before)),
         "after_json": _canonical(_redact(after)),
     }
-    with _connect(path) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            head_seq, head_hash = conn.execute(
-                "SELECT seq, hash FROM chain_head WHERE id = 1"
-            ).fetchone()
-            row["seq"] = int(head_seq) + 1
-            row["prev_hash"] = str(head_hash)
-            row["hash"] = _entry_hash(row)
-            conn.execute(
-                f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [row[c.strip()] for c in _COLUMNS.split(",")],
-            )
-            conn.execute(
-                "UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1", (row["seq"], row["hash"])
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    with _connect(path) as conn, immediate(conn):
+        head_seq, head_hash = conn.execute(
+            "SELECT seq, hash FROM chain_head WHERE id = 1"
+        ).fetchone()
+        row["seq"] = int(head_seq) + 1
+        row["prev_hash"] = str(head_hash)
+        row["hash"] = _entry_hash(row)
+        conn.execute(
+            f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [row[c.strip()] for c in _COLUMNS.split(",")],
+        )
+        conn.execute(
+            "UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1", (row["seq"], row["hash"])
+        )
     return _to_entry(tuple(row[c.strip()] for c in _COLUMNS.split(",")))
 
 

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench._sqlite import connect
 from workbench.governance import audit
 from workbench.governance.permissions import MANAGE_DATA, Principal, require
 
@@ -79,9 +80,7 @@ def governance_db() -> Path:
 
 def _connect(path: Path | None, timeout_s: float = 30.0) -> sqlite3.Connection:
     db = Path(path) if path is not None else governance_db()
-    conn = sqlite3.connect(db, timeout=timeout_s, isolation_level=None)
-    conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
-    conn.execute("PRAGMA journal_mode = WAL")
+    conn = connect(db, timeout_s=timeout_s, any_thread=False)
     conn.executescript(_SCHEMA)
     return conn
 

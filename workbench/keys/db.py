@@ -15,7 +15,6 @@ table (registering every workspace that already has keys).
 from __future__ import annotations
 
 import builtins
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from workbench._sqlite import connect, immediate, schema_version
 from workbench.keys.records import COLUMNS, N_COLUMNS, KeyRecord, record_from_row
 
 _SCHEMA_1 = """
@@ -85,27 +85,8 @@ class KeyDB:
         self.conn = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        existed = self.path.exists()
-        conn = sqlite3.connect(
-            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
-        )
-        if not existed:
-            try:
-                os.chmod(self.path, 0o600)
-            except OSError:
-                pass
-        conn.execute("PRAGMA busy_timeout = 10000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            conn.close()
-            raise RuntimeError(
-                f"{self.path}: key store schema version {version} is newer than this "
-                f"workbench supports ({SCHEMA_VERSION})"
-            )
-        if version < SCHEMA_VERSION:
+        conn = connect(self.path, private=True)
+        if schema_version(conn, self.path, SCHEMA_VERSION, "key store") < SCHEMA_VERSION:
             _migrate(conn)
         return conn
 
@@ -124,14 +105,8 @@ class KeyDB:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` transaction, committed on success."""
-        with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+        with self._lock, immediate(self.conn):
+            yield self.conn
 
     def get(self, key_id: str) -> KeyRecord | None:
         """The record of ``key_id``, or None."""
@@ -171,18 +146,16 @@ class KeyDB:
 def _migrate(conn: sqlite3.Connection) -> None:
     """Apply every migration above the file's version, in one transaction (re-reading the
     version under the write lock, so two processes opening an old file migrate it once)."""
-    conn.execute("BEGIN IMMEDIATE")
     try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number in sorted(MIGRATIONS):
-            if number <= version:
-                continue
-            for statement in MIGRATIONS[number].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        conn.execute("COMMIT")
+        with immediate(conn):
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number in sorted(MIGRATIONS):
+                if number <= version:
+                    continue
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except BaseException:
-        conn.execute("ROLLBACK")
         conn.close()
         raise

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from workbench._sqlite import connect, immediate
 from workbench.errors import NotFoundError
 
 from ._detector import Anomaly
@@ -132,17 +133,19 @@ class AlertStore:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._db() as db:
+        db = connect(self.path, timeout_s=30.0, any_thread=False)
+        try:
             db.executescript(_SCHEMA)
+        finally:
+            db.close()
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
+        """A connection inside one write transaction (committed when the block ends)."""
+        db = connect(self.path, timeout_s=30.0, any_thread=False)
         db.row_factory = sqlite3.Row
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            with db:
+            with immediate(db):
                 yield db
         finally:
             db.close()
