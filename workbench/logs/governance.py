@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._filters import Values
+from ._filters import Filters, Values
 from ._time import TimeLike, Window
+from ._verdict_read import FAILED, failed_counts
 from .access import relation
 
 if TYPE_CHECKING:
@@ -26,23 +27,12 @@ SENSITIVE_VALIDATORS = ("secrets", "pii", "pii_ner")
 
 WITHHELD = "[withheld: a sensitive check flagged this text and it was not stored masked]"
 
-_VERDICT_TYPE = (
-    '[{"check": "VARCHAR", "validator": "VARCHAR", "stage": "VARCHAR", "passed": "BOOLEAN", '
-    '"action": "VARCHAR", "mode": "VARCHAR", "spans": [{"reason": "VARCHAR"}]}]'
-)
 _COLUMNS = [
     "request_id", "received_at", "workspace", "key_id", "model_requested", "status",
     "error_code", "guardrail_verdicts", "request_original", "request_body", "bodies_stored",
     "request_masked", "output_masked",
 ]  # fmt: skip
-# one row per failed verdict of a request
-_FAILED = (
-    'SELECT * EXCLUDE (v), v."check" AS "check", v.validator AS validator, v.stage AS stage, '
-    "v.action AS action, coalesce(v.mode, 'enforce') AS mode, v.spans AS spans FROM ("
-    "SELECT *, unnest(from_json(guardrail_verdicts, '" + _VERDICT_TYPE + "')) AS v FROM r "
-    "WHERE guardrail_verdicts IS NOT NULL AND contains(guardrail_verdicts, 'false')) "
-    "WHERE NOT v.passed"
-)
+_FAILED = FAILED  # one row per failed verdict of a request
 
 
 def _query(
@@ -60,14 +50,11 @@ def violations(
     workspace: Values = None,
     root: Path | None = None,
 ) -> pl.DataFrame:
-    """Failed guardrail verdicts by check, stage, action and mode: ``verdicts`` (a stream
-    window counts once each) and ``requests`` (distinct requests), most frequent first."""
-    sql = (
-        f'SELECT "check", validator, stage, action, mode, CAST(count(*) AS BIGINT) AS verdicts, '
-        f"CAST(count(DISTINCT request_id) AS BIGINT) AS requests FROM ({_FAILED}) "
-        'GROUP BY ALL ORDER BY requests DESC, "check", action'
-    )
-    return _query(sql, since, until, workspace, root)
+    """Failed guardrail verdicts by check, validator, stage, action and mode: ``verdicts``
+    (a stream window counts once each) and ``requests`` (distinct requests), most
+    frequent first. Whole hours are read from the verdict rollup, the window's edge hours
+    from raw rows (:mod:`workbench.logs._verdict_read`)."""
+    return failed_counts(root, Filters.of(since, until, workspace=workspace))
 
 
 def violating_requests(
@@ -76,9 +63,10 @@ def violating_requests(
     workspace: Values = None,
     root: Path | None = None,
 ) -> int:
-    """How many requests had at least one failed guardrail verdict."""
-    sql = f"SELECT CAST(count(DISTINCT request_id) AS BIGINT) AS n FROM ({_FAILED})"
-    return int(_query(sql, since, until, workspace, root)["n"][0])
+    """How many requests had at least one failed guardrail verdict (verdict rollup for
+    whole hours, raw rows for the edge hours)."""
+    got = failed_counts(root, Filters.of(since, until, workspace=workspace), total=True)
+    return int(got["requests"][0])
 
 
 def pii_incidents(

@@ -57,6 +57,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import _rollup_verdicts as _verdicts
 from ._fs import ensure_dir, fsync_dir
 from ._layout import STAGING_DIR, swap
 from ._parquet import write_table_atomic
@@ -102,6 +103,7 @@ def roll_up(root: Path, table: pa.Table, part_id: str, *, overwrite: bool = Fals
     same ``part_id`` before it considers the rows written.
     """
     _write(root, compute(table), f"part-{part_id}.parquet", overwrite)
+    _verdicts.write_partition_verdicts(root, table, f"part-{part_id}.parquet", overwrite=overwrite)
 
 
 def _write(root: Path, parts: dict[tuple[str, int], pa.Table], name: str, overwrite: bool) -> None:
@@ -113,13 +115,22 @@ def _write(root: Path, parts: dict[tuple[str, int], pa.Table], name: str, overwr
 
 
 def roll_up_file(
-    root: Path, requests_file: Path, dest: Path | None = None, *, table: pa.Table | None = None
+    root: Path,
+    requests_file: Path,
+    dest: Path | None = None,
+    *,
+    table: pa.Table | None = None,
+    verdicts: bool = True,
 ) -> None:
-    """Write the rollup of one requests file (to its mirror path, or to ``dest``).
+    """Write the rollup of one requests file (to its mirror path, or to ``dest``), and
+    (``verdicts``, mirror path only) its verdict rollup
+    (:mod:`workbench.logstore._rollup_verdicts`).
 
     ``table`` is the file's content when the caller has it in memory (the writer, right
     after writing it): the file is then not read back.
     """
+    if verdicts and dest is None:
+        _verdicts.write_verdicts(root, requests_file, table)
     if table is None:
         present = set(pq.read_schema(requests_file).names)
         table = pq.read_table(
@@ -150,6 +161,14 @@ def _visible(folder: Path) -> dict[str, Path]:
 
 
 def sync_partition(root: Path, date: str, hour: int, *, rebuild: bool = False) -> int:
+    """Make the minute-rollup and the verdict-rollup partitions mirror the requests
+    partition (:func:`_sync_minute`, :func:`workbench.logstore._rollup_verdicts.sync_partition`);
+    returns the files written."""
+    written = _sync_minute(root, date, hour, rebuild=rebuild)
+    return written + _verdicts.sync_partition(root, date, hour, rebuild=rebuild)
+
+
+def _sync_minute(root: Path, date: str, hour: int, *, rebuild: bool = False) -> int:
     """Make the rollup partition mirror the requests partition; returns files written.
 
     A requests file without a rollup gets one; a rollup without a requests file (the
@@ -168,7 +187,7 @@ def sync_partition(root: Path, date: str, hour: int, *, rebuild: bool = False) -
     partition = rollup_dir(root) / rel
     if not orphans or not partition.is_dir():
         for name in missing:
-            roll_up_file(root, raw[name])
+            roll_up_file(root, raw[name], verdicts=False)
         return len(missing)
     staging = root / STAGING_DIR / f"rollup-{date}-{hour:02d}-{new_segment_id()}"
     ensure_dir(staging)
@@ -319,10 +338,12 @@ def repair(root: Path, *, since: str | None = None, rebuild: bool = False) -> in
     """Bring every rollup partition (from date ``since`` on) in line with the requests
     tree; returns how many rollup files were written. Run by the writer when it opens."""
     root = Path(root)
-    for tree in (rollup_dir(root), hour_rollup_dir(root), day_rollup_dir(root)):
+    verdict_tree = _verdicts.verdict_dir(root)
+    for tree in (rollup_dir(root), hour_rollup_dir(root), day_rollup_dir(root), verdict_tree):
         for tmp in tree.glob("**/.*.tmp"):
             tmp.unlink(missing_ok=True)
     keys = _partitions(root / "requests") | _partitions(rollup_dir(root))
+    keys |= _partitions(verdict_tree)
     written = 0
     for date, hour in sorted(keys):
         if since is not None and date < since:

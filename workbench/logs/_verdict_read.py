@@ -1,0 +1,119 @@
+"""Failed-verdict counts from the verdict rollup for whole hours, raw rows for the rest.
+
+An hour the window covers whole whose verdict-rollup files mirror its requests files
+(:mod:`workbench.logstore._rollup_verdicts`) is read from those few rows; an hour cut by
+the window's edges, or whose rollup is missing or behind, has its raw rows' verdicts
+parsed. Both give per-group ``verdicts`` and ``requests`` that add up (a request lives in
+one file), so the result equals the raw-row answer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ._db import consistent
+from ._files import hour_partitions, parquet_source
+from ._filters import Filters
+from ._rollup_read import _root, covers_hour
+
+if TYPE_CHECKING:
+    import duckdb
+    import polars as pl
+
+VERDICT_TYPE = (
+    '[{"check": "VARCHAR", "validator": "VARCHAR", "stage": "VARCHAR", "passed": "BOOLEAN", '
+    '"action": "VARCHAR", "mode": "VARCHAR", "spans": [{"reason": "VARCHAR"}]}]'
+)
+# one row per failed verdict of the raw rows of ``r``
+FAILED = (
+    'SELECT * EXCLUDE (v), v."check" AS "check", v.validator AS validator, v.stage AS stage, '
+    "v.action AS action, coalesce(v.mode, 'enforce') AS mode, v.spans AS spans FROM ("
+    "SELECT *, unnest(from_json(guardrail_verdicts, '" + VERDICT_TYPE + "')) AS v FROM r "
+    "WHERE guardrail_verdicts IS NOT NULL AND contains(guardrail_verdicts, 'false')) "
+    "WHERE NOT v.passed"
+)
+_KEYS = '"check", validator, stage, action, mode'
+
+
+def plan(root: Path, f: Filters) -> tuple[list[Path], list[Path]]:
+    """(verdict-rollup files, raw requests files) that answer the window of ``f``."""
+    from workbench.logstore._rollup_verdicts import mirrored
+
+    rolled: list[Path] = []
+    raw: list[Path] = []
+    for date, hour, files in hour_partitions(root / "requests", f.window):
+        got = None
+        if covers_hour(f, date, hour):
+            got = mirrored(root, date, hour, [p.name for p in files])
+        if got is None:
+            raw += files
+        else:
+            rolled += got
+    return rolled, raw
+
+
+def _workspace_sql(f: Filters) -> tuple[str, list[object]]:
+    if f.workspace is None:
+        return "TRUE", []
+    return f"workspace IN ({', '.join('?' for _ in f.workspace)})", list(f.workspace)
+
+
+def _parts(
+    cur: duckdb.DuckDBPyConnection, f: Filters, rolled: list[Path], raw: list[Path], total: bool
+) -> list[tuple[str, list[object]]]:
+    """The partial-count queries: rollup rows of whole hours, parsed raw rows of the rest."""
+    parts: list[tuple[str, list[object]]] = []
+    keys = "" if total else f"{_KEYS}, "
+    if rolled:
+        where, params = _workspace_sql(f)
+        src = parquet_source(rolled, union_by_name=False)
+        parts.append(
+            (
+                f"SELECT {keys}verdicts, requests FROM {src} "
+                f"WHERE total = {str(total).upper()} AND {where}",
+                params,
+            )
+        )
+    if raw:
+        where, params = f.sql()
+        src = parquet_source(raw, union_by_name=True)
+        cols = "request_id, workspace, guardrail_verdicts, date, hour, received_at"
+        failed = FAILED.replace("FROM r ", f"FROM (SELECT {cols} FROM {src} WHERE {where}) ")
+        sql = (
+            f"SELECT {keys}count(*) AS verdicts, count(DISTINCT request_id) AS requests "
+            f"FROM ({failed}) GROUP BY ALL"
+        )
+        parts.append((sql, params))
+    return parts
+
+
+def failed_counts(root: Path | None, f: Filters, *, total: bool = False) -> pl.DataFrame:
+    """Failed verdicts of the window: per check, validator, stage, action and mode
+    (``total``: one row) with ``verdicts`` and ``requests``, most requests first."""
+    import polars as pl
+
+    base = _root(root)
+
+    def run(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+        rolled, raw = plan(base, f)
+        parts = _parts(cur, f, rolled, raw, total)
+        if not parts:
+            parts = [(_empty_sql(total), [])]
+        union = " UNION ALL ".join(f"({sql})" for sql, _ in parts)
+        args = [a for _, params in parts for a in params]
+        keys = "" if total else f"{_KEYS}, "
+        group = "" if total else ' GROUP BY ALL ORDER BY requests DESC, "check", action'
+        text = (
+            f"SELECT {keys}CAST(coalesce(sum(verdicts), 0) AS BIGINT) AS verdicts, "
+            f"CAST(coalesce(sum(requests), 0) AS BIGINT) AS requests FROM ({union}){group}"
+        )
+        return cur.sql(text, params=args).pl()
+
+    return consistent(base, run)
+
+
+def _empty_sql(total: bool) -> str:
+    cols = "" if total else ", ".join(f"NULL::VARCHAR AS {k.strip()}" for k in _KEYS.split(","))
+    lead = f"{cols}, " if cols else ""
+    return f"SELECT {lead}0::BIGINT AS verdicts, 0::BIGINT AS requests WHERE FALSE"
