@@ -43,8 +43,8 @@ def test_one_verdict_file_per_requests_file_with_known_counts(wb_home: Path) -> 
     assert meta[b"workbench.verdict_rollup_version"] == str(VERDICT_ROLLUP_VERSION).encode()
     want, anywhere = expected(RECORDS)
     assert _rolled(root) == (want, anywhere)
-    # the stream windows count once each; distinct requests once
-    assert want[("toxicity", "toxicity", "stream", "deny", "enforce")] == (2 * 92, 92)  # i % 6 == 0, not i % 13 == 0
+    # the stream windows count once each, distinct requests once (i % 6 == 0, not i % 13 == 0)
+    assert want[("toxicity", "toxicity", "stream", "deny", "enforce")] == (2 * 92, 92)
     assert want[("redact-pii", "pii", "input", "redact", "enforce")] == (138, 138)
 
 

@@ -9,6 +9,7 @@ one file), so the result equals the raw-row answer.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,7 +43,11 @@ def plan(root: Path, f: Filters) -> tuple[list[Path], list[Path]]:
 
     rolled: list[Path] = []
     raw: list[Path] = []
+    end = f.window.end
     for date, hour, files in hour_partitions(root / "requests", f.window):
+        start = datetime.strptime(date, "%Y-%m-%d").replace(hour=hour, tzinfo=UTC)
+        if end is not None and start >= end:
+            continue  # listed because the window ends on its first instant: no rows
         got = None
         if covers_hour(f, date, hour):
             got = mirrored(root, date, hour, [p.name for p in files])
@@ -91,8 +96,6 @@ def _parts(
 def failed_counts(root: Path | None, f: Filters, *, total: bool = False) -> pl.DataFrame:
     """Failed verdicts of the window: per check, validator, stage, action and mode
     (``total``: one row) with ``verdicts`` and ``requests``, most requests first."""
-    import polars as pl
-
     base = _root(root)
 
     def run(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -89,7 +89,9 @@ def failed_verdicts(table: pa.Table) -> pl.DataFrame:
     parsed = df.with_columns(
         pl.col("guardrail_verdicts").str.json_decode(dtype, infer_schema_length=None).alias("v")
     )
-    flat = parsed.select("request_id", "workspace", "v").explode("v", empty_as_null=False).unnest("v")
+    flat = (
+        parsed.select("request_id", "workspace", "v").explode("v", empty_as_null=False).unnest("v")
+    )
     flat = flat.filter(pl.col("passed") == False)  # noqa: E712  (null: not failed)
     return flat.with_columns(pl.col("mode").fill_null("enforce")).select("request_id", *KEYS)
 
