@@ -78,3 +78,30 @@ def test_empty_window(root: Path) -> None:
     df = gov.violations(since, since + timedelta(hours=2), root=root)
     assert df.height == 0
     assert gov.violating_requests(since, since + timedelta(hours=2), root=root) == 0
+
+
+def _flagged_ids(since: datetime, until: datetime, ws: list[str] | None) -> list[str]:
+    """Flagged requests (a failed flag / non-enforce verdict), newest first."""
+    out = []
+    for r in RECORDS:
+        if not (since <= r["received_at"] < until) or (ws and r["workspace"] not in ws):
+            continue
+        failed = [v for v in r["guardrail_verdicts"] or [] if v.get("passed") is False]
+        if any(v["action"] == "flag" or v.get("mode", "enforce") != "enforce" for v in failed):
+            out.append((r["received_at"], r["request_id"]))
+    return [i for _, i in sorted(out, reverse=True)]
+
+
+@pytest.mark.parametrize(
+    ("start_min", "end_min", "ws", "limit"),
+    [(0, 300, None, 5), (17, 223, None, 50), (30, 271, ["w1"], 7), (61, 62, None, 3)],
+)
+def test_flagged_queue_total_and_newest(
+    root: Path, start_min: int, end_min: int, ws: list[str] | None, limit: int
+) -> None:
+    since, until = BASE + timedelta(minutes=start_min), BASE + timedelta(minutes=end_min)
+    want = _flagged_ids(since, until, ws)
+    total, rows = gov.blocked_requests("flagged", since, until, ws, limit=limit, root=root)
+    assert total == len(want)
+    assert rows["request_id"].to_list() == want[:limit]
+    assert all("watch:flag" in c.split(", ") for c in rows["checks"].to_list())

@@ -25,11 +25,10 @@ def _rolled(root: Path) -> tuple[dict[Key, tuple[int, int]], int]:
     con = duckdb.connect()
     rows = con.sql(
         'SELECT "check", validator, stage, action, mode, sum(verdicts), sum(requests) '
-        f"FROM read_parquet('{glob}', hive_partitioning = true) WHERE NOT total GROUP BY ALL"
+        f"FROM read_parquet('{glob}', hive_partitioning = true) WHERE kind = 'check' GROUP BY ALL"
     ).fetchall()
-    total = con.execute(
-        f"SELECT sum(requests) FROM read_parquet('{glob}', hive_partitioning = true) WHERE total"
-    ).fetchall()
+    src = f"read_parquet('{glob}', hive_partitioning = true)"
+    total = con.execute(f"SELECT sum(requests) FROM {src} WHERE kind = 'any'").fetchall()
     return {tuple(r[:5]): (int(r[5]), int(r[6])) for r in rows}, int(total[0][0] or 0)
 
 

@@ -64,49 +64,52 @@ def _workspace_sql(f: Filters) -> tuple[str, list[object]]:
     return f"workspace IN ({', '.join('?' for _ in f.workspace)})", list(f.workspace)
 
 
+FLAGGED_SQL = "(action = 'flag' OR mode <> 'enforce')"
+"""A failed verdict that flags without blocking (the review queue)."""
+
+
 def _parts(
-    cur: duckdb.DuckDBPyConnection, f: Filters, rolled: list[Path], raw: list[Path], total: bool
+    f: Filters, rolled: list[Path], raw: list[Path], kind: str
 ) -> list[tuple[str, list[object]]]:
-    """The partial-count queries: rollup rows of whole hours, parsed raw rows of the rest."""
+    """The partial-count queries of ``kind`` rows: rollup rows of whole hours, parsed raw
+    rows of the rest."""
     parts: list[tuple[str, list[object]]] = []
-    keys = "" if total else f"{_KEYS}, "
+    keys = f"{_KEYS}, " if kind == "check" else ""
     if rolled:
         where, params = _workspace_sql(f)
         src = parquet_source(rolled, union_by_name=False)
-        parts.append(
-            (
-                f"SELECT {keys}verdicts, requests FROM {src} "
-                f"WHERE total = {str(total).upper()} AND {where}",
-                params,
-            )
-        )
+        sql = f"SELECT {keys}verdicts, requests FROM {src} WHERE kind = ? AND {where}"
+        parts.append((sql, [kind, *params]))
     if raw:
         where, params = f.sql()
         src = parquet_source(raw, union_by_name=True)
         cols = "request_id, workspace, guardrail_verdicts, date, hour, received_at"
         failed = FAILED.replace("FROM r ", f"FROM (SELECT {cols} FROM {src} WHERE {where}) ")
+        cond = f" WHERE {FLAGGED_SQL}" if kind == "flagged" else ""
         sql = (
             f"SELECT {keys}count(*) AS verdicts, count(DISTINCT request_id) AS requests "
-            f"FROM ({failed}) GROUP BY ALL"
+            f"FROM ({failed}){cond}{' GROUP BY ALL' if keys else ''}"
         )
         parts.append((sql, params))
     return parts
 
 
-def failed_counts(root: Path | None, f: Filters, *, total: bool = False) -> pl.DataFrame:
-    """Failed verdicts of the window: per check, validator, stage, action and mode
-    (``total``: one row) with ``verdicts`` and ``requests``, most requests first."""
+def failed_counts(root: Path | None, f: Filters, *, kind: str = "check") -> pl.DataFrame:
+    """Failed verdicts of the window with ``verdicts`` and ``requests``: per check,
+    validator, stage, action and mode, most requests first (``kind="check"``), or one
+    row: every failed verdict (``"any"``) or those that flag without blocking
+    (``"flagged"``)."""
+    if kind not in ("check", "any", "flagged"):
+        raise ValueError(f"kind must be 'check', 'any' or 'flagged', not {kind!r}")
     base = _root(root)
+    keys = f"{_KEYS}, " if kind == "check" else ""
 
     def run(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         rolled, raw = plan(base, f)
-        parts = _parts(cur, f, rolled, raw, total)
-        if not parts:
-            parts = [(_empty_sql(total), [])]
+        parts = _parts(f, rolled, raw, kind) or [(_empty_sql(keys), [])]
         union = " UNION ALL ".join(f"({sql})" for sql, _ in parts)
         args = [a for _, params in parts for a in params]
-        keys = "" if total else f"{_KEYS}, "
-        group = "" if total else ' GROUP BY ALL ORDER BY requests DESC, "check", action'
+        group = ' GROUP BY ALL ORDER BY requests DESC, "check", action' if keys else ""
         text = (
             f"SELECT {keys}CAST(coalesce(sum(verdicts), 0) AS BIGINT) AS verdicts, "
             f"CAST(coalesce(sum(requests), 0) AS BIGINT) AS requests FROM ({union}){group}"
@@ -116,7 +119,23 @@ def failed_counts(root: Path | None, f: Filters, *, total: bool = False) -> pl.D
     return consistent(base, run)
 
 
-def _empty_sql(total: bool) -> str:
-    cols = "" if total else ", ".join(f"NULL::VARCHAR AS {k.strip()}" for k in _KEYS.split(","))
-    lead = f"{cols}, " if cols else ""
-    return f"SELECT {lead}0::BIGINT AS verdicts, 0::BIGINT AS requests WHERE FALSE"
+def _empty_sql(keys: str) -> str:
+    cols = "".join(f"NULL::VARCHAR AS {k.strip()}, " for k in keys.split(",") if k.strip())
+    return f"SELECT {cols}0::BIGINT AS verdicts, 0::BIGINT AS requests WHERE FALSE"
+
+
+def hours_newest_first(root: Path | None, f: Filters) -> list[tuple[datetime, datetime]]:
+    """The ``[start, end)`` of each hour of the window that holds requests files (cut to
+    the window), newest first: where the newest examples are looked for first."""
+    from datetime import timedelta
+
+    out = []
+    w = f.window
+    for date, hour, _ in reversed(hour_partitions(_root(root) / "requests", w)):
+        start = datetime.strptime(date, "%Y-%m-%d").replace(hour=hour, tzinfo=UTC)
+        lo, hi = start, start + timedelta(hours=1)
+        lo = max(lo, w.start) if w.start else lo
+        hi = min(hi, w.end) if w.end else hi
+        if lo < hi:
+            out.append((lo, hi))
+    return out

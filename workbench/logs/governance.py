@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._filters import Filters, Values
 from ._time import TimeLike, Window
-from ._verdict_read import FAILED, failed_counts
+from ._verdict_read import FAILED, failed_counts, hours_newest_first
 from .access import relation
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def violating_requests(
 ) -> int:
     """How many requests had at least one failed guardrail verdict (verdict rollup for
     whole hours, raw rows for the edge hours)."""
-    got = failed_counts(root, Filters.of(since, until, workspace=workspace), total=True)
+    got = failed_counts(root, Filters.of(since, until, workspace=workspace), kind="any")
     return int(got["requests"][0])
 
 
@@ -191,8 +191,11 @@ def blocked_requests(
     the newest ``limit`` of them with the checks that fired and a safe text excerpt."""
     import polars as pl
 
-    df = _query(_examples_sql(kind), since, until, workspace, root)
-    rows = df.head(max(0, limit)).to_dicts()
+    if kind == "flagged":
+        total, rows = _flagged(since, until, workspace, max(0, limit), root)
+    else:
+        df = _query(_examples_sql(kind), since, until, workspace, root)
+        total, rows = df.height, df.head(max(0, limit)).to_dicts()
     examples = pl.DataFrame(
         {
             "received_at": [r["received_at"] for r in rows],
@@ -205,7 +208,25 @@ def blocked_requests(
         },
         schema_overrides={"received_at": pl.Datetime("us", "UTC")},
     )
-    return df.height, examples
+    return total, examples
+
+
+def _flagged(
+    since: TimeLike, until: TimeLike, workspace: Values, limit: int, root: Path | None
+) -> tuple[int, list[dict[str, Any]]]:
+    """The flagged total from the verdict rollup (raw edge hours), and the newest
+    ``limit`` flagged rows, looked for hour by hour from the newest."""
+    f = Filters.of(since, until, workspace=workspace)
+    total = int(failed_counts(root, f, kind="flagged")["requests"][0])
+    rows: list[dict[str, Any]] = []
+    if total == 0 or limit == 0:
+        return total, rows
+    for lo, hi in hours_newest_first(root, f):
+        sql = f"{_examples_sql('flagged')} LIMIT {limit - len(rows)}"
+        rows += _query(sql, lo, hi, workspace, root).to_dicts()
+        if len(rows) >= limit:
+            break
+    return total, rows
 
 
 def lake_status(root: Path | None = None, tables: Sequence[str] = ("requests",)) -> dict[str, Any]:

@@ -4,12 +4,14 @@ Every requests file ``requests/date=D/hour=HH/<name>.parquet`` has a verdict-rol
 the same name, ``rollups/verdicts/date=D/hour=HH/<name>.parquet``, holding the failed
 verdicts (``passed = false``) of the file's rows parsed from ``guardrail_verdicts``:
 
-- one row per ``(workspace, check, validator, stage, action, mode)`` with ``total =
-  false``: ``verdicts`` (failed verdicts: a stream window counts once each) and
-  ``requests`` (distinct ``request_id`` with such a verdict); ``mode`` is ``enforce`` when
-  the verdict has none;
-- one row per ``workspace`` with ``total = true`` (the verdict columns null): ``requests``
-  with at least one failed verdict, and their ``verdicts``.
+- ``kind = 'check'``: one row per ``(workspace, check, validator, stage, action, mode)``:
+  ``verdicts`` (failed verdicts: a stream window counts once each) and ``requests``
+  (distinct ``request_id`` with such a verdict); ``mode`` is ``enforce`` when the verdict
+  has none;
+- ``kind = 'any'``: one row per ``workspace`` (the verdict columns null): ``requests``
+  with at least one failed verdict, and their ``verdicts``;
+- ``kind = 'flagged'``: the same for the failed verdicts that flag without blocking
+  (``action = 'flag'`` or a mode other than ``enforce``): the review queue's count.
 
 A request lives in exactly one requests file (the writer never writes an id twice), so
 ``requests`` adds up across files, hours and workspaces: the whole hours of a window sum
@@ -61,7 +63,7 @@ def verdict_schema() -> pa.Schema:
     """The Arrow schema of a verdict-rollup file (partition columns not included)."""
     i64 = pa.int64()
     fields = [pa.field(k, pa.string()) for k in KEYS]
-    fields += [pa.field("total", pa.bool_()), pa.field("verdicts", i64), pa.field("requests", i64)]
+    fields += [pa.field("kind", pa.string()), pa.field("verdicts", i64), pa.field("requests", i64)]
     meta = {b"workbench.verdict_rollup_version": str(VERDICT_ROLLUP_VERSION).encode()}
     return pa.schema(fields, metadata=meta)
 
@@ -96,6 +98,12 @@ def failed_verdicts(table: pa.Table) -> pl.DataFrame:
     return flat.with_columns(pl.col("mode").fill_null("enforce")).select("request_id", *KEYS)
 
 
+def _flagged() -> pl.Expr:
+    import polars as pl
+
+    return (pl.col("action") == "flag").fill_null(False) | (pl.col("mode") != "enforce")
+
+
 def compute_verdicts(table: pa.Table) -> pa.Table:
     """The verdict rollup of raw request rows (one requests file's rows)."""
     import polars as pl
@@ -106,9 +114,15 @@ def compute_verdicts(table: pa.Table) -> pa.Table:
     flat = failed_verdicts(table)
     ids = pl.col("request_id").drop_nulls().n_unique().cast(pl.Int64).alias("requests")
     counts = [pl.len().cast(pl.Int64).alias("verdicts"), ids]
-    detail = flat.group_by(list(KEYS)).agg(counts).with_columns(pl.lit(False).alias("total"))
-    total = flat.group_by("workspace").agg(counts).with_columns(pl.lit(True).alias("total"))
-    out = pl.concat([detail, total], how="diagonal").sort(["total", *KEYS], nulls_last=True)
+    flagged = flat.filter(_flagged())
+    out = pl.concat(
+        [
+            flat.group_by(list(KEYS)).agg(counts).with_columns(pl.lit("check").alias("kind")),
+            flat.group_by("workspace").agg(counts).with_columns(pl.lit("any").alias("kind")),
+            flagged.group_by("workspace").agg(counts).with_columns(pl.lit("flagged").alias("kind")),
+        ],
+        how="diagonal",
+    ).sort(["kind", *KEYS], nulls_last=True)
     return out.select(target.names).to_arrow().cast(target)
 
 
