@@ -51,6 +51,14 @@ HAPROXY_PORT_ENV = (
 # stopping direct-ingress replica (30 s, for external load balancers to deregister it)
 # would only delay the exit.
 SERVE_SHUTDOWN_ENV = {"RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "0.5"}
+# Serve kills a proxy that misses a 5 s readiness or 10 s health check, and then the whole
+# start fails; a laptop or a 2-core box busy loading models misses them. Embedded, one
+# machine: give the proxy more time (each can still be set in the environment).
+SERVE_PATIENCE_ENV = {
+    "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "30",
+    "RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S": "30",
+    "RAY_SERVE_HAPROXY_STARTUP_TIMEOUT_S": "90",
+}
 # Serve's defaults put these under one fixed /tmp/haproxy-serve for every gateway.
 HAPROXY_FILE_ENV = {
     "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": "haproxy.cfg",
@@ -120,6 +128,8 @@ def prepare_env(fast_proxy: bool) -> Path | None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ["WORKBENCH_HOME"] = str(home())
+    for var, value in SERVE_PATIENCE_ENV.items():
+        os.environ.setdefault(var, value)
     if not (fast_proxy and haproxy_available()):
         return None
     os.environ.update(FAST_PROXY_ENV)
