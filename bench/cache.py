@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from bench._cache_data import load
-from bench._cache_quality import MAX_RATE, Outcome, evaluate
+from bench._cache_quality import MAX_RATE, Outcome, evaluate, play
 from workbench.cache import NearDupRule
 
 
@@ -58,8 +58,22 @@ def _row(label: str, o: Outcome) -> str:
     )
 
 
+def memoised(encode: Callable[[list[str]], np.ndarray]) -> Callable[[list[str]], np.ndarray]:
+    """``encode`` that embeds each distinct text once per run."""
+    memo: dict[str, np.ndarray] = {}
+
+    def run(texts: list[str]) -> np.ndarray:
+        todo = list(dict.fromkeys(t for t in texts if t not in memo))
+        if todo:
+            memo.update(zip(todo, encode(todo), strict=True))
+        return np.stack([memo[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+    return run
+
+
 def report_quality(encode: Callable[[list[str]], np.ndarray]) -> None:
     default = NearDupRule().threshold
+    encode = memoised(encode)
     r = evaluate(encode, default)
     tune: Outcome = r["tune"]  # type: ignore[assignment]
     chosen = r["chosen"]
@@ -76,6 +90,10 @@ def report_quality(encode: Callable[[list[str]], np.ndarray]) -> None:
     print(head)
     for label, o in r["eval"].items():  # type: ignore[attr-defined]
         print(_row(label, o))
+    from bench._cache_ablation import report as report_ablation
+
+    print()
+    report_ablation(play(load("tune"), encode), sorted({float(chosen), 0.82}))  # type: ignore[arg-type]
     if abs(default - float(chosen)) > 1e-9:  # type: ignore[arg-type]
         print(f"EVAL half at the policy default threshold {default:.2f} (NearDupRule):")
         print(head)

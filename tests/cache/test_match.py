@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bench.cost_paraphrases import NEAR_MISSES
@@ -15,8 +17,9 @@ from workbench.cache import (
     signature,
     uses_tools,
 )
+from workbench.cache.match import RULES, rejecting_rule
 
-BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "temperature": 0}
+BODY: dict[str, Any] = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "temperature": 0}
 ID = {"model": "gpt-4o", "workspace": "ws", "policy_hash": "p", "endpoint": "/v1/chat/completions"}
 
 
@@ -101,6 +104,10 @@ def test_eligibility() -> None:
         ("Give me three tips.", "Give me 3 tips."),
         ("Why isn't it working?", "Why is it not working?"),
         ("Order 1,234 arrived", "order 1234 arrived"),
+        ("How many days does a cold last?", "How long does a cold usually last?"),  # bare unit
+        ("Can I recover a file I deleted?", "How do I restore a deleted file?"),  # reordered
+        ("Why am I not receiving emails?", "Why are emails not reaching me?"),  # 'am' no date
+        ("Explain `df.groupby` please", "Please explain `df.groupby`"),  # same identifier
     ],
 )
 def test_second_stage_keeps_paraphrases(a: str, b: str) -> None:
@@ -127,6 +134,62 @@ def test_second_stage_rejects_near_misses(a: str, b: str) -> None:
     assert not second_stage(a, b)
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "rule"),
+    [
+        (
+            "Why does it run 9 times instead of 10?",
+            "Why does it run 10 times instead of 9?",
+            "number_order",
+        ),
+        ("Book a table for 2 at 7", "Book a table for 2 at 2", "numbers"),  # multiset
+        ("Call me at 5 pm", "Call me at 5 am", "units"),  # time of day after a number
+        ("Meet me in the morning", "Meet me in the evening", "dates"),
+        ("Flights in March", "Flights in autumn", "dates"),
+        ("What causes pain in the left arm?", "What causes pain in the right arm?", "opposites"),
+        ("Should I buy Tesla stock now?", "Should I sell Tesla stock now?", "opposites"),
+        ("How do I enable two-factor login?", "How do I disable two-factor login?", "opposites"),
+        ("Wash it before cooking", "Wash it after cooking", "opposites"),
+        ("Add the red sweater to my cart.", "Add the blue sweater to my cart.", "colours"),
+        ("Ask Jane about the report", "Ask Mark about the report", "names"),
+        ("What does `os.path.join` do?", "What does `os.path.split` do?", "identifiers"),
+        (
+            "What does the parse_args function do?",
+            "What does the parse_argv function do?",
+            "identifiers",
+        ),
+        ("Is https://example.com/a safe?", "Is https://example.com/b safe?", "identifiers"),
+        ("Email bob@example.com the invoice", "Email ann@example.com the invoice", "identifiers"),
+        ('Translate "good night" to German', 'Translate "good morning" to German', "identifiers"),
+        (
+            "Can I substitute honey for agave syrup?",
+            "Can I substitute honey for maple syrup?",
+            "slot",
+        ),
+        ("Give me a recipe for pancakes.", "Give me a recipe for pancakes with eggs.", "slot"),
+        ("Is it safe to swim?", "Is it not safe to swim?", "negation"),
+    ],
+)
+def test_each_rule_rejects_its_near_miss(a: str, b: str, rule: str) -> None:
+    assert not second_stage(a, b)
+    assert rejecting_rule(a, b, [rule]) == rule  # that rule alone rejects it
+    assert rejecting_rule(b, a, [rule]) == rule  # either way round
+    assert second_stage(a, a, RULES) and second_stage(b, b, RULES)
+
+
+def test_numbers_in_another_order_never_match() -> None:
+    # conservative: with two or more numbers the order always counts
+    assert rejecting_rule("Ship 2 boxes and 5 bags", "Ship 5 bags and 2 boxes") == "number_order"
+    assert rejecting_rule("from 3 to 5 pm", "from 5 to 3 pm") == "number_order"
+
+
+def test_rules_can_be_chosen() -> None:
+    assert rejecting_rule("order 1", "order 2", rules=[]) is None
+    assert rejecting_rule("order 1", "order 2", rules=["names", "numbers"]) == "numbers"
+    with pytest.raises(ValueError, match="unknown second-stage rule"):
+        rejecting_rule("a", "b", rules=["nope"])
+
+
 def test_near_miss_set_kinds_caught_by_rules() -> None:
     # every near miss whose difference is a number, date, unit or negation is caught
     for a, b, kind in NEAR_MISSES:
@@ -136,7 +199,7 @@ def test_near_miss_set_kinds_caught_by_rules() -> None:
 
 def test_signature_fields() -> None:
     s = signature("Please send 2 kg to Alice on Friday, not $30")
-    assert s.numbers == {"2", "30"} and s.units == {"kg", "usd"}
+    assert s.numbers == ("2", "30") and s.units == {"kg", "usd"}
     assert s.quantities == {"2 kg", "30 usd"} and s.dates == {"friday"}
     assert s.negations == 1 and s.names == {"alice"}
 

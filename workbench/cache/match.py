@@ -19,23 +19,31 @@ Near duplicate (:class:`NearDupRule`)
     (:func:`scope_key`: workspace, model, endpoint, policy hash and every answer-changing
     parameter, i.e. the exact key without the conversation), the cosine of the MiniLM
     embeddings of their normalised conversations (:func:`conversation_text`) is at least
-    ``threshold``, and the *second stage* passes (:func:`second_stage`): the same numbers
-    (digits and number words), the same dates (months, weekdays, relative days), the same
-    units and currencies, the same count of negations, every capitalised name or acronym
-    of one found in the other, and no confident language mismatch. So "refund order 1234"
-    never matches "refund order 1235", nor "is it safe" "is it not safe".
+    ``threshold``, and the *second stage* passes (:func:`second_stage`, its rules in
+    :mod:`workbench.cache._second_stage`): the same numbers (as a multiset, and in order
+    when there are several), units, dates and times, negation count, no opposite pair
+    (left/right, buy/sell, ...), the same colours, names, quoted strings, identifiers,
+    URLs and e-mails, not one content word swapped in place or only added, and no
+    confident language mismatch. So "refund order 1234" never matches "refund order
+    1235", nor "is it safe" "is it not safe", nor "from 3 to 5" "from 5 to 3".
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from workbench.cache._second_stage import (
+    RULES,
+    Signature,
+    rejecting_rule,
+    second_stage,
+    signature,
+)
 
 KEY_VERSION = 1
 """Bumped whenever the normalisation changes (old keys then simply stop matching)."""
@@ -157,214 +165,16 @@ def uses_tools(body: Mapping[str, Any]) -> bool:
     return False
 
 
-# ----------------------------------------------------------------------- second stage
-
-_NUMBER_WORDS = {
-    w: str(i)
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
-    )
-}
-_NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70"})
-_NUMBER_WORDS.update({"eighty": "80", "ninety": "90", "hundred": "100", "thousand": "1000"})
-_NUMBER_WORDS.update({"million": "1000000", "billion": "1000000000", "dozen": "12"})
-_MONTHS = (
-    "january february march april may june july august september october november december"
-).split()
-# "may" is left out: as a modal verb it would split paraphrases ("May I ..." / "Can I ...")
-_DATE_WORDS = {m: m for m in _MONTHS if m != "may"} | {m[:3]: m for m in _MONTHS if m != "may"}
-_DATE_WORDS |= {"sept": "september"}
-_DATE_WORDS |= {
-    d: d
-    for d in "monday tuesday wednesday thursday friday saturday sunday today tomorrow "
-    "yesterday tonight weekend".split()
-}
-_UNITS: dict[str, str] = {}
-for _canon, _forms in {
-    "km": "km kms kilometer kilometers kilometre kilometres",
-    "mile": "mile miles mi",
-    "m": "meter meters metre metres",
-    "cm": "cm centimeter centimeters centimetre centimetres",
-    "mm": "mm millimeter millimeters",
-    "ft": "ft foot feet",
-    "inch": "inch inches",
-    "kg": "kg kgs kilogram kilograms kilo kilos",
-    "g": "gram grams",
-    "lb": "lb lbs pound pounds",
-    "oz": "oz ounce ounces",
-    "l": "liter liters litre litres",
-    "ml": "ml milliliter milliliters",
-    "gallon": "gallon gallons",
-    "celsius": "celsius °c",
-    "fahrenheit": "fahrenheit °f",
-    "usd": "usd dollar dollars $",
-    "eur": "eur euro euros €",
-    "gbp": "gbp £",
-    "jpy": "jpy yen ¥",
-    "percent": "percent percentage %",
-    "second": "sec secs seconds",
-    "minute": "min mins minute minutes",
-    "hour": "hour hours hr hrs",
-    "day": "day days",
-    "week": "week weeks",
-    "month": "month months",
-    "year": "year years",
-    "gb": "gb gigabyte gigabytes",
-    "mb": "mb megabyte megabytes",
-    "tb": "tb terabyte terabytes",
-    "mph": "mph",
-    "kmh": "kmh kph",
-}.items():
-    for _f in _forms.split():
-        _UNITS[_f] = _canon
-_NEGATIONS = frozenset(
-    "not no never none nobody nothing neither nor nowhere cannot without "
-    "cant dont doesnt didnt isnt arent wasnt werent wont wouldnt shouldnt couldnt".split()
-)
-# capitalised words that start a sentence without being a name
-_COMMON = frozenset(
-    "a an the what whats which who whom whose when where why how is are was were be can "
-    "could would should will shall do does did please tell give show list explain "
-    "describe write summarize summarise translate find make create help let lets i im "
-    "my me we our you your it its this that these those there here if in on at for to "
-    "of from by with about and or but so as hi hello hey thanks thank ok okay yes no not "
-    "any some all every each compare define name provide suggest recommend calculate "
-    "convert check say generate draft rewrite fix update add remove get set use "
-    "hola bonjour".split()
-)
-_TOKEN = re.compile(r"[$€£¥%]|°[cf]|\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
-_SENTENCE_END = frozenset(".!?:\n")
-
-
-@dataclass(frozen=True)
-class Signature:
-    """The facts of a text that a near duplicate must share exactly."""
-
-    numbers: frozenset[str]
-    dates: frozenset[str]
-    units: frozenset[str]
-    quantities: frozenset[str]
-    negations: int
-    names: frozenset[str]
-    words: frozenset[str]
-    text: str
-
-    def names_found_in(self, other: Signature) -> bool:
-        """Every name of this text occurs (any case) among the other's words."""
-        return self.names <= other.words
-
-
-def _number(token: str) -> str:
-    token = token.replace(",", "")  # 1,234 == 1234 (a decimal comma reads as a separator)
-    if "." in token:
-        token = token.rstrip("0").rstrip(".") or "0"
-    return token.lstrip("0") or "0"
-
-
-def signature(text: str) -> Signature:
-    """Extract the :class:`Signature` of ``text``."""
-    numbers: set[str] = set()
-    dates: set[str] = set()
-    units: set[str] = set()
-    names: set[str] = set()
-    words: set[str] = set()
-    quantities: set[str] = set()
-    negations = 0
-    last_number: str | None = None  # a number just before a unit makes a quantity
-    last_unit: str | None = None  # a currency sign just before a number, too
-    for match in _TOKEN.finditer(text):
-        tok = match.group()
-        if tok[0].isdigit():
-            last_number = _number(tok)
-            numbers.add(last_number)
-            if last_unit is not None:
-                quantities.add(f"{last_number} {last_unit}")
-            last_unit = None
-            continue
-        low = tok.lower().replace("’", "'")
-        bare = low.split("'")[0] if low.endswith("'s") else low
-        words.add(bare)
-        if low.endswith("n't") or low.replace("'", "") in _NEGATIONS:
-            negations += 1
-        if bare in _NUMBER_WORDS:
-            numbers.add(_NUMBER_WORDS[bare])
-        if bare in _DATE_WORDS:
-            dates.add(_DATE_WORDS[bare])
-        unit = _UNITS.get(bare)
-        if unit is not None:
-            units.add(unit)
-            if last_number is not None:
-                quantities.add(f"{last_number} {unit}")
-        last_number, last_unit = None, unit
-        if tok[0].isupper() and bare != "i":
-            before = text[: match.start()].rstrip()
-            initial = not before or before[-1] in _SENTENCE_END
-            if (not initial or bare not in _COMMON) and bare not in _DATE_WORDS:
-                names.add(bare)
-    return Signature(
-        numbers=frozenset(numbers),
-        dates=frozenset(dates),
-        units=frozenset(units),
-        quantities=frozenset(quantities),
-        negations=negations,
-        names=frozenset(names),
-        words=frozenset(words),
-        text=text,
-    )
-
-
-_LANG_LOCK = threading.Lock()
-_LANG_ID: Any = None
-_LANG_MIN_LETTERS = 20
-_LANG_MIN_PROB = 0.9
-
-
-def _language(text: str) -> str | None:
-    """Confident language of ``text`` (py3langid), None when short or unsure."""
-    global _LANG_ID
-    letters = sum(c.isalpha() for c in text)
-    if letters < _LANG_MIN_LETTERS:
-        return None
-    if _LANG_ID is None:
-        with _LANG_LOCK:
-            if _LANG_ID is None:
-                from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-                _LANG_ID = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    lang, prob = _LANG_ID.classify(text)
-    return str(lang) if prob >= _LANG_MIN_PROB else None
-
-
-def second_stage(a: Signature | str, b: Signature | str) -> bool:
-    """Whether two texts agree on numbers, dates, units, negations, names and language."""
-    sa = a if isinstance(a, Signature) else signature(a)
-    sb = b if isinstance(b, Signature) else signature(b)
-    if (sa.numbers, sa.dates, sa.units, sa.negations) != (
-        sb.numbers,
-        sb.dates,
-        sb.units,
-        sb.negations,
-    ):
-        return False
-    if sa.quantities != sb.quantities and sa.quantities and sb.quantities:
-        return False
-    if not (sa.names_found_in(sb) and sb.names_found_in(sa)):
-        return False
-    la, lb = _language(sa.text), _language(sb.text)
-    return la is None or lb is None or la == lb
-
-
 @dataclass(frozen=True)
 class NearDupRule:
     """The near-duplicate rule (see the module docstring). Defaults are the gateway's.
 
-    ``threshold`` was chosen on the tuning half of the hand-written paraphrase set in
-    ``bench/cost_paraphrases.py`` (see ``docs/cost.md`` for the measured precision and
-    recall on the other half, with and without the second stage).
+    ``threshold`` was chosen on the ``tune`` half of ``datasets/paraphrases.jsonl`` with
+    the second stage on (``python -m bench.cache`` prints the rule, the per-rule ablation
+    and the ``eval`` half's figures; ``docs/cache-semantic.md``).
     """
 
-    threshold: float = 0.82
+    threshold: float = 0.65
     max_temperature: float = 0.3
     allow_tools: bool = False
     use_second_stage: bool = True
@@ -391,10 +201,12 @@ __all__ = [
     "KEY_VERSION",
     "NON_ANSWER_FIELDS",
     "NearDupRule",
+    "RULES",
     "Signature",
     "conversation_text",
     "exact_key",
     "normalize_request",
+    "rejecting_rule",
     "scope_key",
     "second_stage",
     "signature",
