@@ -19,7 +19,11 @@ from workbench.cache import (
 )
 from workbench.cache.match import RULES, rejecting_rule
 
-BODY: dict[str, Any] = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "temperature": 0}
+BODY: dict[str, Any] = {
+    "model": "gpt-4o",
+    "messages": [{"role": "user", "content": "hi"}],
+    "temperature": 0,
+}
 ID = {"model": "gpt-4o", "workspace": "ws", "policy_hash": "p", "endpoint": "/v1/chat/completions"}
 
 
