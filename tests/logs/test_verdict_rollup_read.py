@@ -105,3 +105,19 @@ def test_flagged_queue_total_and_newest(
     assert total == len(want)
     assert rows["request_id"].to_list() == want[:limit]
     assert all("watch:flag" in c.split(", ") for c in rows["checks"].to_list())
+
+
+def test_cli_rebuild_restores_the_verdict_rollup(root: Path) -> None:
+    import shutil
+
+    from click.testing import CliRunner
+
+    from workbench.cli import main
+
+    since, until = BASE, BASE + timedelta(hours=5)
+    shutil.rmtree(verdict_dir(root))
+    assert _files(root, since, until)[0] == 0  # every hour reads raw rows now
+    result = CliRunner().invoke(main, ["logs", "rollups", "rebuild"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert _files(root, since, until)[1] == 0  # ... and the rollup again after the rebuild
+    assert _got(root, since, until) == expected(RECORDS)
