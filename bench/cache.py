@@ -30,6 +30,7 @@ import numpy as np
 from bench._cache_data import load
 from bench._cache_quality import MAX_RATE, Outcome, evaluate, play
 from workbench.cache import NearDupRule
+from workbench.cache.semantic import LocalSemanticIndex
 
 
 def hash_encoder(texts: list[str]) -> np.ndarray:
@@ -105,6 +106,25 @@ def report_quality(encode: Callable[[list[str]], np.ndarray]) -> None:
         print(_row(f"semantic, {label}", o))
 
 
+async def concurrent_lookups(
+    index: LocalSemanticIndex, texts: list[str], c: int
+) -> tuple[float, float]:
+    """Lookups of new texts (MiniLM), ``c`` at a time: p50 ms of one lookup, and wall ms
+    per lookup."""
+    times: list[float] = []
+
+    async def one(text: str) -> None:
+        t0 = time.perf_counter()
+        await index.lookup("scope:0", text)
+        times.append((time.perf_counter() - t0) * 1000)
+
+    start = time.perf_counter()
+    for i in range(0, len(texts), c):  # fresh texts every round: nothing memoised
+        await asyncio.gather(*(one(f"{t} #{c}{index.coalesce}") for t in texts[i : i + c]))
+    wall = (time.perf_counter() - start) * 1000 / len(texts)
+    return float(np.percentile(times, 50)), wall
+
+
 def second_stage_cost(texts: list[tuple[str, str]]) -> float:
     """Mean ms of one second-stage check from raw texts (signatures + every rule)."""
     from workbench.cache import second_stage
@@ -138,6 +158,12 @@ def report_latency(
     assert one is not None
     p50, p95 = asyncio.run(embed_lookup_latency(one, encode, texts))
     print(f"  {'embed a new text + lookup':<34}{'':>7}{'':>9}{p50:>8.2f}{p95:>8.2f}")
+    for c in (8,):
+        for coalesce in (False, True):
+            one.coalesce = coalesce
+            p50, wall = asyncio.run(concurrent_lookups(one, texts, c))
+            label = f"{c} at once, {'coalesced' if coalesce else 'one by one'}"
+            print(f"  {label:<34}{'':>7}{'':>9}{p50:>8.2f}   ({wall:.2f} ms/lookup wall)")
     cost = second_stage_cost([(p.a, p.b) for p in ev])
     print(f"  {'second stage (mean, from text)':<34}{'':>7}{'':>9}{cost:>8.2f}")
 

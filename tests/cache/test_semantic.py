@@ -259,3 +259,66 @@ async def test_cache_index_deployment_over_handles(wb_home: Path) -> None:
     replica.__del__()  # Serve's graceful shutdown: snapshot
     again = cls(_Handle(_FakeEmbedder()), str(wb_home))
     assert (await again.stats())["entries"] == 1
+
+
+class BatchEmbed:
+    """A sync embed that records each call's texts (the index runs it in a thread)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[list[str]] = []
+        self.fail = fail
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        if self.fail:
+            raise RuntimeError("encoder down")
+        return np.stack([vec(t) for t in texts])
+
+
+async def test_concurrent_lookups_share_one_embedding_call() -> None:
+    import asyncio
+
+    embed = BatchEmbed()
+    idx = LocalSemanticIndex(embed, persist=False, clock=Clock())
+    idx.add_vector("s", "stored", "k", NOW + 100, vec("q3"))
+    texts = [f"q{i}" for i in range(8)] + ["q0"]  # one text asked twice
+    found = await asyncio.gather(*(idx.lookup("s", t) for t in texts))
+    # asked together: one call, each distinct text once
+    assert len(embed.calls) == 1 and sorted(embed.calls[0]) == [f"q{i}" for i in range(8)]
+    assert found[3][0].key == "k" and found[3][0].similarity == pytest.approx(1.0, abs=1e-5)
+    for t in texts:  # each vector is its own text's, whatever batch it came in
+        assert np.allclose(await idx.vector(t), vec(t), atol=1e-6)
+    assert len(embed.calls) == 1  # memoised since
+    await asyncio.gather(idx.lookup("s", "late"), asyncio.sleep(0))
+    assert embed.calls[-1] == ["late"]  # a lone lookup is not held back
+
+
+async def test_coalescing_off_embeds_each_lookup_alone() -> None:
+    import asyncio
+
+    embed = BatchEmbed()
+    idx = LocalSemanticIndex(embed, persist=False, clock=Clock(), coalesce=False)
+    idx.add_vector("s", "stored", "k", NOW + 100, vec("x"))
+    await asyncio.gather(*(idx.lookup("s", f"t{i}") for i in range(5)))
+    assert sorted(map(tuple, embed.calls)) == [(f"t{i}",) for i in range(5)]
+
+
+async def test_a_failed_coalesced_embedding_reaches_every_waiter() -> None:
+    import asyncio
+
+    idx = LocalSemanticIndex(BatchEmbed(fail=True), persist=False, clock=Clock())
+    idx.add_vector("s", "stored", "k", NOW + 100, vec("x"))
+    results = await asyncio.gather(
+        *(idx.lookup("s", f"t{i}") for i in range(4)), return_exceptions=True
+    )
+    assert all(isinstance(r, RuntimeError) for r in results)
+    idx._embed = BatchEmbed()  # the encoder is back: the next lookup works
+    assert (await idx.lookup("s", "x"))[0].key == "k"
+
+
+def test_coalescing_works_across_event_loops() -> None:
+    import asyncio
+
+    idx = LocalSemanticIndex(BatchEmbed(), persist=False, clock=Clock())
+    for i in range(2):  # a notebook's loop, then another one
+        assert np.allclose(asyncio.run(idx.vector(f"loop{i}")), vec(f"loop{i}"), atol=1e-6)

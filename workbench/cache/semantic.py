@@ -16,6 +16,8 @@ in-process (a notebook, a test, or the one Ray Serve replica of
   (``_index_journal.py``): a crash loses at most the last change, never the rest.
 - **Embeddings.** An injected ``embed(texts)``: sync (run in a worker thread) or async,
   returning an ``(n, dim)`` array or an ``EmbeddingResult`` (the Ray Embedder's answer).
+  Lookups that arrive while an embedding is in flight are embedded together in the next
+  call (one batch per event loop; ``coalesce=False`` turns this off).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import asyncio
 import inspect
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -39,6 +42,7 @@ EmbedFn = Callable[[list[str]], "np.ndarray | Awaitable[Any] | Any"]
 DIM = 384
 _EMBED_MEMO = 1024  # texts whose vector is kept (a miss's lookup, then its add)
 _PURGE_EVERY = 1000  # additions between sweeps for expired rows
+_MAX_BATCH = 64  # texts per coalesced embedding call
 
 
 def default_directory() -> Path:
@@ -55,6 +59,43 @@ def _as_matrix(result: Any, n: int, dim: int) -> np.ndarray:
     return mat / np.where(norms > 0, norms, 1.0)
 
 
+class _Batcher:
+    """Coalesces concurrent single-text embeddings on one event loop into batches."""
+
+    def __init__(self, embed_many: Callable[[list[str]], Awaitable[np.ndarray]]) -> None:
+        self._embed_many = embed_many
+        self._waiting: list[tuple[str, asyncio.Future[np.ndarray]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+        self.calls = 0  # embedding calls made (tests, benchmarks)
+
+    async def vector(self, text: str) -> np.ndarray:
+        fut: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        self._waiting.append((text, fut))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch = self._waiting[:_MAX_BATCH]
+            del self._waiting[:_MAX_BATCH]
+            texts = list(dict.fromkeys(t for t, _ in batch))
+            self.calls += 1
+            try:
+                vecs = await self._embed_many(texts)
+            except BaseException as exc:  # every waiter gets the error, none hangs
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue
+            by_text = dict(zip(texts, vecs, strict=True))
+            for text, fut in batch:
+                if not fut.done():
+                    fut.set_result(by_text[text])
+
+
 class LocalSemanticIndex:
     """Per-scope nearest cached conversations (see the module docstring)."""
 
@@ -69,9 +110,15 @@ class LocalSemanticIndex:
         snapshot_every: int = 20_000,
         ann_min_rows: int = ANN_MIN_ROWS,
         clock: Callable[[], float] = time.time,
+        coalesce: bool = True,
     ) -> None:
-        """Open (or create) the index; ``persist=False`` keeps it in memory only."""
+        """Open (or create) the index; ``persist=False`` keeps it in memory only;
+        ``coalesce=False`` embeds every concurrent lookup on its own."""
         self._embed = embed
+        self.coalesce = coalesce
+        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batcher] = (
+            weakref.WeakKeyDictionary()
+        )
         self.dim, self.max_entries, self.snapshot_every = dim, max_entries, snapshot_every
         self.ann_min_rows, self._clock = ann_min_rows, clock
         self._shards: dict[str, Shard] = {}
@@ -117,18 +164,33 @@ class LocalSemanticIndex:
         return _as_matrix(result, len(texts), self.dim)
 
     async def vector(self, text: str) -> np.ndarray:
-        """The unit vector of one text (memoised for the last few texts)."""
+        """The unit vector of one text (memoised for the last few texts).
+
+        Concurrent calls are coalesced: texts asked for while an embedding call is in
+        flight go to the next call together (one batch, each distinct text once), so
+        that requests arriving together share one encoder pass instead of queueing.
+        """
         with self._lock:
             hit = self._memo.get(text)
             if hit is not None:
                 self._memo.move_to_end(text)
                 return hit
-        vec = (await self.embed_many([text]))[0]
+        if self.coalesce:
+            vec = await self._batcher().vector(text)
+        else:
+            vec = (await self.embed_many([text]))[0]
         with self._lock:
             self._memo[text] = vec
             while len(self._memo) > _EMBED_MEMO:
                 self._memo.popitem(last=False)
         return vec
+
+    def _batcher(self) -> _Batcher:
+        loop = asyncio.get_running_loop()
+        batcher = self._batchers.get(loop)
+        if batcher is None:
+            batcher = self._batchers[loop] = _Batcher(self.embed_many)
+        return batcher
 
     # ------------------------------------------------------------------ sync core
     def lookup_vector(self, scope: str, vector: np.ndarray, k: int = 4) -> list[Candidate]:
