@@ -3,7 +3,9 @@
 ``gateway`` starts ONE real gateway per test session the way users do
 (``workbench up --detach`` with a test config: real Ray Serve, real HTTP on
 loopback, real DuckDB/Parquet log files) in front of fake OpenAI-compatible
-upstreams on 127.0.0.1, and stops it with ``workbench down`` at the end.
+upstreams on 127.0.0.1, and stops it with ``workbench down`` at the end. It starts in
+the background as soon as collection shows a test needs it, so its start overlaps the
+tests that run first.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,13 +138,12 @@ def fault_models(fakes: dict[str, FakeProviderThread]) -> str:
     )
 
 
-@pytest.fixture(scope="session")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    """One real gateway (Ray Serve) for the whole session."""
-    home = tmp_path_factory.mktemp("gateway-home")
+def start_session_gateway(home: Path) -> tuple[Gateway, list[Any]]:
+    """Start the session's gateway in ``home``; returns it and the fakes to stop after."""
     upstream = FakeUpstreamThread(delay_ms=5).start()
     slow = FakeUpstreamThread(delay_ms=3000).start()
     fakes = {name: FakeProviderThread("openai").start() for name in ("fault-a", "fault-b")}
+    servers: list[Any] = [upstream, slow, *fakes.values()]
     port, dead = free_port(), free_port()
     cfg = home / "gateway.yaml"
     cfg.write_text(
@@ -153,16 +156,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         "HF_HUB_OFFLINE": "1",
         "PYTHONPATH": str(ROOT),
     }
-    key = json.loads(
-        subprocess.run(
-            [*WORKBENCH, "keys", "create", "--workspace", "tests", "--name", "session", "--json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        ).stdout
-    )
+    create = [*WORKBENCH, "keys", "create", "--workspace", "tests", "--name", "session", "--json"]
+    made = subprocess.run(create, env=env, capture_output=True, text=True, cwd=ROOT)
     dash_port = free_port()
     up = ["up", "--detach", "--config", str(cfg), "--wait", "300"]
     proc = subprocess.run(
@@ -173,13 +168,12 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         cwd=ROOT,
         timeout=360,
     )
-    if proc.returncode != 0:
+    if made.returncode != 0 or proc.returncode != 0:
         log = (home / "gateway.log").read_text() if (home / "gateway.log").exists() else ""
-        upstream.stop()
-        slow.stop()
-        for f in fakes.values():
-            f.stop()
-        pytest.fail(f"gateway did not start: {proc.stderr}\n{log[-4000:]}")
+        for server in servers:
+            server.stop()
+        raise RuntimeError(f"gateway did not start: {made.stderr}{proc.stderr}\n{log[-4000:]}")
+    key = json.loads(made.stdout)
     gw = Gateway(
         dashboard_url=f"http://127.0.0.1:{dash_port}",
         base_url=f"http://127.0.0.1:{port}",
@@ -190,13 +184,55 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         env=env,
         fakes=fakes,
     )
+    return gw, servers
+
+
+def stop_session_gateway(gw: Gateway, servers: list[Any]) -> None:
+    """``workbench down``, then the fake upstreams."""
+    subprocess.run(
+        [*WORKBENCH, "down"], env=gw.env, capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    for server in servers:
+        server.stop()
+
+
+#: The session gateway, started in the background as soon as the collected tests are
+#: known to need it: its start (~2 minutes: Ray, Serve, the tiny model, MiniLM) overlaps
+#: the tests that run before the first one using it.
+_EARLY: dict[str, Future[tuple[Gateway, list[Any]]]] = {}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.config.option.collectonly:
+        return
+    if any("gateway" in getattr(item, "fixturenames", ()) for item in session.items):
+        home = session.config._tmp_path_factory.mktemp("gateway-home")  # type: ignore[attr-defined]
+        pool = ThreadPoolExecutor(1, thread_name_prefix="session-gateway")
+        _EARLY["gateway"] = pool.submit(start_session_gateway, home)
+        pool.shutdown(wait=False)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    early = _EARLY.pop("gateway", None)  # started, but no test got to use it (e.g. -x)
+    if early is not None:
+        try:
+            stop_session_gateway(*early.result())
+        except Exception:
+            pass
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """One real gateway (Ray Serve) for the whole session."""
+    early = _EARLY.pop("gateway", None)
+    try:
+        if early is not None:
+            gw, servers = early.result()
+        else:
+            gw, servers = start_session_gateway(tmp_path_factory.mktemp("gateway-home"))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
     try:
         yield gw
     finally:
-        subprocess.run(
-            [*WORKBENCH, "down"], env=env, capture_output=True, text=True, cwd=ROOT, timeout=120
-        )
-        upstream.stop()
-        slow.stop()
-        for f in fakes.values():
-            f.stop()
+        stop_session_gateway(gw, servers)
