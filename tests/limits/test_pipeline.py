@@ -49,6 +49,9 @@ async def test_headers_and_openai_shaped_429(wb_home: Path) -> None:
                                                         "rpm")  # fmt: skip
     assert "rpm" in err["message"]
     assert 1 <= int(third.headers["retry-after"]) <= 60
+    assert third.headers["x-ratelimit-limit-requests"] == "2"  # with the 429 too, as OpenAI
+    assert third.headers["x-ratelimit-remaining-requests"] == "0"
+    assert third.headers["x-ratelimit-reset-requests"].endswith("s")
     assert [r["http_status"] for r in records] == [200, 200, 429]
     assert records[2]["error_code"] == "rate_limit_exceeded"
 

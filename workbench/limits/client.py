@@ -213,6 +213,8 @@ class Limiter:
                 "concurrent": "concurrent requests"}[rule.kind]  # fmt: skip
         if rule.kind == "concurrent":
             headers["retry-after"] = "1"
+        else:  # OpenAI sends its x-ratelimit-* headers with the 429 too
+            headers.update(rate_headers({rule.kind: (rule.units, 0, reset)}, self.clock()))
         msg = f"rate limit '{rule.id}' reached: {rule.limit:g} {what} for {rule.scope} '{subject}'"
         return LimitDenied(msg, code="rate_limit_exceeded", param=rule.id, headers=headers)
 
