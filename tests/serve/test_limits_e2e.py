@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,19 @@ def _run(home: Path, actor: str) -> list[dict[str, Any]]:
     return [r for part in results for r in part]
 
 
+def _fresh_minute(min_left_s: float = 30.0) -> float:
+    """Requests/min count per fixed UTC minute: start the burst (~20 s) early in a minute so
+    that it falls in one window; returns the start time."""
+    left = 60.0 - time.time() % 60.0
+    if left < min_left_s:
+        time.sleep(left + 0.2)
+    return time.time()
+
+
+def _same_minute(t0: float) -> bool:
+    return int(t0 // 60) == int(time.time() // 60)
+
+
 def test_two_ingress_processes_share_one_authority_exactly(
     local_ray: None,
     wb_home: Path,
@@ -92,6 +106,7 @@ def test_two_ingress_processes_share_one_authority_exactly(
     # the driver creates (and so owns) the authority; in the gateway the first replica does
     owner = RayAuthority(name=actor, home=str(wb_home))  # kept: its handle keeps the actor
     asyncio.run(owner.usage())
+    t0 = _fresh_minute()
     records = _run(wb_home, actor)
     ok = [r for r in records if r["status"] == "ok"]
     spent = sum(r["cost_usd"] for r in ok)
@@ -112,7 +127,8 @@ def test_two_ingress_processes_share_one_authority_exactly(
     live_rows: list[dict[str, Any]] = ray.get(handle.usage.remote())
     live = {u["rule"]: u for u in live_rows}
     assert abs(live["usd"]["used"] - spent) < 1e-6 and live["usd"]["leased"] == 0
-    assert live["rpm"]["used"] == len(ok)
+    one_window = _same_minute(t0)  # else the minute's counter no longer holds the burst
+    assert live["rpm"]["used"] == len(ok) or not one_window
     ray.kill(handle)
     again = RayAuthority(name=actor, home=str(wb_home))
     rows: list[dict[str, Any]] = asyncio.run(again.usage())
@@ -120,6 +136,7 @@ def test_two_ingress_processes_share_one_authority_exactly(
     print(f"after a restart of the authority: ${reloaded['usd']['used']:.4f} spent, "
           f"{reloaded['rpm']['used']} requests counted")  # fmt: skip
     assert spent - 1e-6 <= reloaded["usd"]["used"] <= 1.0 + 1e-9
-    assert len(ok) <= reloaded["rpm"]["used"] <= 100
+    assert reloaded["rpm"]["used"] <= 100
+    assert len(ok) <= reloaded["rpm"]["used"] or not (one_window and _same_minute(t0))
     ray.kill(ray.get_actor(actor, namespace=NAMESPACE))
     del owner

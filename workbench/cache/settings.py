@@ -7,7 +7,7 @@
       exact: true             # serve byte-identical repeats (the exact key)
       semantic:
         enabled: false        # serve near duplicates (needs the gateway's semantic index)
-        threshold: 0.82       # MiniLM cosine at or above which a neighbour may hit
+        threshold: 0.65       # MiniLM cosine at or above which a neighbour may hit
         max_temperature: 0.3  # only requests this deterministic (missing = 1.0)
         allow_tools: false    # never for tool calls unless set
         second_stage: true    # numbers/dates/units/negations/names must agree too
