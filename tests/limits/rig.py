@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,13 +71,23 @@ class Replicas:
         return [r for r in self.records if r["status"] == "ok"]
 
 
-def replicas(n: int, store: LimitsStore, *, leasing: bool = True, **cfg: Any) -> Replicas:
-    core = AuthorityCore(store)
+def replicas(
+    n: int,
+    store: LimitsStore,
+    *,
+    leasing: bool = True,
+    clock: Callable[[], float] | None = None,
+    **cfg: Any,
+) -> Replicas:
+    """``n`` pipelines with their own Limiter over one in-process authority; ``clock``
+    (wall time for windows) is shared by all of them when given."""
+    timing: dict[str, Any] = {} if clock is None else {"clock": clock}
+    core = AuthorityCore(store, **timing)
     authority = LocalAuthority(core)
     records: list[dict[str, Any]] = []
     limiters, pipelines = [], []
     for i in range(n):
-        lim = Limiter(authority, store=store, client_id=f"replica-{i}", leasing=leasing)
+        lim = Limiter(authority, store=store, client_id=f"replica-{i}", leasing=leasing, **timing)
         limiters.append(lim)
         pipelines.append(
             build_pipeline(

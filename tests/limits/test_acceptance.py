@@ -3,17 +3,26 @@ against 100 requests/min and a $1 budget, one counter authority."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.limits.rig import COST, replicas
 from workbench.limits import LimitsStore, Rule
 
 
+def mid_minute() -> Callable[[], float]:
+    """A wall clock stopped in the middle of a UTC minute: requests/min count per fixed
+    minute, and a burst that crossed one would rightly get 100 in each."""
+    frozen = time.time() // 60 * 60 + 30.0
+    return lambda: frozen
+
+
 async def test_8x200_requests_limit_exact(wb_home: Path) -> None:
     store = LimitsStore()
     store.put(Rule("rpm", "requests", "workspace", "default", 100))
     store.put(Rule("usd", "budget", "workspace", "default", 1000.0, period="day"))
-    rig = replicas(8, store)
+    rig = replicas(8, store, clock=mid_minute())
     replies = await rig.burst(200)
     await rig.close()
     ok = rig.ok()
@@ -33,7 +42,7 @@ async def test_8x200_budget_exact(wb_home: Path) -> None:
     store = LimitsStore()
     store.put(Rule("rpm", "requests", "workspace", "default", 100))
     store.put(Rule("usd", "budget", "workspace", "default", 1.0, period="day"))
-    rig = replicas(8, store)
+    rig = replicas(8, store, clock=mid_minute())
     await rig.burst(200)
     await rig.close()
     ok = rig.ok()
