@@ -171,12 +171,12 @@ def test_every_listening_socket_is_on_loopback(gateway):
 
 # ------------------------------------------------------------------ graceful stop
 
-GRACE_S = 25  # what `workbench up --grace` gets in these tests
+GRACE_S = 15  # what `workbench up --grace` gets in these tests
 MAX_TOKENS = 10
 N_PLAIN, N_STREAM = 4, 3
 # upstream name -> (delay before the answer, delay between stream chunks) in ms
 UPSTREAMS = {
-    "slow": (8000, 300),  # answers well within the grace period
+    "slow": (4000, 200),  # answers well within the grace period (~6 s with its stream)
     "stuck": (45_000, 0),  # answers after it: cut before its reply starts
     "endless": (200, 10_000),  # starts streaming, then outlives it: cut mid-stream
 }

@@ -82,7 +82,7 @@ def _run(home: Path, actor: str) -> list[dict[str, Any]]:
     return [r for part in results for r in part]
 
 
-def _fresh_minute(min_left_s: float = 30.0) -> float:
+def _fresh_minute(min_left_s: float = 25.0) -> float:
     """Requests/min count per fixed UTC minute: start the burst (~20 s) early in a minute so
     that it falls in one window; returns the start time."""
     left = 60.0 - time.time() % 60.0
