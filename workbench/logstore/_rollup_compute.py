@@ -127,7 +127,7 @@ def _denied_by_verdict(df: pl.DataFrame) -> pl.Series:
     if idx.len() == 0:
         return flag
     texts = df["guardrail_verdicts"].gather(idx)
-    parsed = texts.str.json_decode(_VERDICT, infer_schema_length=None)
+    parsed = texts.str.json_decode(_VERDICT)
     hit = parsed.list.eval(
         (pl.element().struct.field("action") == "deny")
         & (pl.element().struct.field("passed") == False)  # noqa: E712

@@ -89,7 +89,7 @@ def failed_verdicts(table: pa.Table) -> pl.DataFrame:
     )
     dtype = pl.List(pl.Struct(dict.fromkeys(_FIELDS, pl.String) | {"passed": pl.Boolean}))
     parsed = df.with_columns(
-        pl.col("guardrail_verdicts").str.json_decode(dtype, infer_schema_length=None).alias("v")
+        pl.col("guardrail_verdicts").str.json_decode(dtype).alias("v")
     )
     flat = (
         parsed.select("request_id", "workspace", "v").explode("v", empty_as_null=False).unnest("v")
