@@ -45,7 +45,8 @@ def test_the_constants_are_the_contract() -> None:
     assert (perm.MANAGE_LIMITS, perm.MANAGE_CREDENTIALS, perm.READ_AUDIT, perm.MANAGE_DATA) == (
         "limits:manage", "credentials:manage", "audit:read", "data:manage",
     )  # fmt: skip
-    assert len(set(ALL_PERMISSIONS)) == 10
+    assert perm.MANAGE_MEMBERS == "members:manage"
+    assert len(set(ALL_PERMISSIONS)) == 11
     assert set(ROLES) == set(TABLE)  # the key store's roles are the table's
 
 

@@ -57,7 +57,7 @@ def test_a_schema_1_file_is_migrated_and_its_keys_keep_working(tmp_path: Path) -
         assert principal_for_key(admin).workspaces is None
         names = [r[0] for r in store.db.rows("SELECT name FROM workspaces ORDER BY name")]
         assert names == ["team-a", "team-b"]
-        assert store.db.rows("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 2
+        assert store.db.rows("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 3
         # the migrated file takes new keys with the new fields
         rec, key = store.create("team-a", allowed_models=["echo"], grants=["logs:bodies"])
         assert store.verify(key).allowed_models == ("echo",)

@@ -30,6 +30,7 @@ COMMANDS = {
     "status": "workbench.cli.gateway:status",
     "keys": "workbench.cli.keys:keys",
     "workspaces": "workbench.cli.workspaces:workspaces",
+    "members": "workbench.cli.members:members",
     "logs": "workbench.cli.logs:logs",
     "policy": "workbench.cli.policy:policy",
     "guardrails": "workbench.cli.guardrails:guardrails",

@@ -85,6 +85,12 @@ def keys() -> None:
 )
 @click.option("--models", "models", multiple=True, help=_MODELS_HELP)
 @click.option("--grant", "grants", multiple=True, help=_GRANT_HELP)
+@click.option(
+    "--member",
+    "member",
+    default=None,
+    help="The member (id or email) the key belongs to; it stays within their membership.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the key and its record as JSON.")
 def create_cmd(
     workspace: str,
@@ -93,6 +99,7 @@ def create_cmd(
     role: str,
     models: tuple[str, ...],
     grants: tuple[str, ...],
+    member: str | None,
     as_json: bool,
 ) -> None:
     """Create a key. The full key is printed once and is not stored anywhere."""
@@ -106,6 +113,7 @@ def create_cmd(
         allowed_models=_models(models),
         grants=grants,
         expires_at=_expiry(expires_in_days),
+        member_id=member,
         source="cli",
     )
     warning = "Save this key now: it is shown only once and cannot be recovered."

@@ -9,7 +9,8 @@ and the dashboard all call these functions, passing the acting :class:`Principal
     from workbench.governance import audit            # hash-chained audit log
 
 Modules: ``permissions`` (the role table, :class:`Principal`, :func:`require`),
-``workspaces`` (the workspace registry), ``_keys`` (governed key management:
+``workspaces`` (the workspace registry), ``members`` (people and their roles per
+workspace; one organisation per ``WORKBENCH_HOME``), ``_keys`` (governed key management:
 ``create_key``, ``list_keys``, ``get_key``, ``revoke_key``, ``update_key``), ``audit``
 (the audit log). Names are imported on
 first use.
@@ -31,6 +32,7 @@ _LAZY: dict[str, str] = {
     "MANAGE_DATA": _P,
     "MANAGE_KEYS": _P,
     "MANAGE_LIMITS": _P,
+    "MANAGE_MEMBERS": _P,
     "MANAGE_WORKSPACES": _P,
     "POLICY_AUTHOR": _P,
     "READ_AUDIT": _P,
@@ -39,6 +41,8 @@ _LAZY: dict[str, str] = {
     "ROLE_PERMISSIONS": _P,
     "WRITE_POLICIES": _P,
     "Principal": _P,
+    "cap_to_membership": _P,
+    "membership_permissions": _P,
     "cli_principal": _P,
     "permissions_for": _P,
     "principal_for_key": _P,
@@ -50,6 +54,7 @@ _LAZY: dict[str, str] = {
 
 _K = "workbench.governance._keys"
 _W = "workbench.governance.workspaces"
+_M = "workbench.governance.members"
 _LAZY.update(
     {
         "create_key": _K,
@@ -63,6 +68,16 @@ _LAZY.update(
         "get_workspace": _W,
         "list_workspaces": _W,
         "update_workspace": _W,
+        "Member": _M,
+        "Membership": _M,
+        "create_member": _M,
+        "disable_member": _M,
+        "enable_member": _M,
+        "get_member": _M,
+        "list_members": _M,
+        "remove_membership": _M,
+        "set_membership": _M,
+        "update_member": _M,
     }
 )
 

@@ -44,14 +44,22 @@ def create_key(
     grants: Iterable[str] = (),
     expires_at: datetime | None = None,
     metadata: dict[str, Any] | None = None,
+    member_id: str | None = None,
     store: KeyStore | None = None,
     source: str | None = None,
 ) -> tuple[KeyRecord, str]:
     """Create a key; return its record and the full key (shown once, stored nowhere).
 
+    ``member_id`` (a member id or email): the person the key belongs to; its role and
+    grants must stay within their membership in ``workspace`` (else 400
+    ``role_exceeds_membership``, ``not_a_member`` or ``member_disabled``).
     Audited as ``key.create`` (and ``workspace.create`` when the workspace was new)."""
     require(principal, MANAGE_KEYS, workspace)
     with opened(store) as ks:
+        if member_id is not None:
+            from workbench.governance._memberdb import fetch
+
+            member_id = fetch(ks, member_id).member_id
         known = bool(ks.db.rows("SELECT 1 FROM workspaces WHERE name = ?", (workspace,)))
         record, key = ks.create(
             workspace,
@@ -61,6 +69,7 @@ def create_key(
             role=role,
             allowed_models=allowed_models,
             grants=grants,
+            member_id=member_id,
         )
     if not known:
         audit.record(

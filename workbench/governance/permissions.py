@@ -26,6 +26,12 @@ Admin keys are organisation-wide: an ``admin`` key may act on every workspace wh
 workspace it was created in (its workspace is only where its own traffic is logged).
 To delegate within one workspace, give a ``policy-author`` key; there is no
 workspace-scoped admin.
+
+Members (people, :mod:`workbench.governance.members`) hold one role per workspace. A key
+that belongs to a member is capped by that membership: its permissions are those of its
+own role and grants *within* what the membership allows (:func:`cap_to_membership`), so
+an ``analyst`` member's key never holds more than ``logs:read``, whatever role the key
+row says. ``members:manage`` (admins only) manages members and memberships.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ MANAGE_LIMITS = "limits:manage"
 MANAGE_CREDENTIALS = "credentials:manage"
 READ_AUDIT = "audit:read"
 MANAGE_DATA = "data:manage"
+MANAGE_MEMBERS = "members:manage"
 
 #: Every permission, in a stable order.
 ALL_PERMISSIONS: tuple[str, ...] = (
@@ -61,6 +68,7 @@ ALL_PERMISSIONS: tuple[str, ...] = (
     MANAGE_CREDENTIALS,
     READ_AUDIT,
     MANAGE_DATA,
+    MANAGE_MEMBERS,
 )
 
 ADMIN = "admin"
@@ -97,6 +105,8 @@ class Principal:
     key_id: str | None = None
     workspace: str | None = None
     models: frozenset[str] | None = None
+    #: The member (person) the key belongs to, None for a service/app key or the CLI.
+    member_id: str | None = None
 
     def can(self, permission: str, workspace: str | None = None) -> bool:
         """Whether :func:`require` would let this principal do ``permission`` there."""
@@ -150,7 +160,32 @@ def principal_for_key(record: Any) -> Principal:
         key_id=record.key_id,
         workspace=record.workspace,
         models=frozenset(models) if models else None,
+        member_id=getattr(record, "member_id", None),
     )
+
+
+def membership_permissions(role: str, grants: Iterable[str] = ()) -> frozenset[str]:
+    """What a membership with ``role`` (and extra ``grants``) allows in its workspace."""
+    return ROLE_PERMISSIONS[validate_role(role)] | (frozenset(grants) & GRANTABLE)
+
+
+def cap_to_membership(
+    role: str, grants: Iterable[str], allowed: frozenset[str]
+) -> tuple[str, tuple[str, ...]] | None:
+    """A key's ``role`` and ``grants`` capped by what its member's membership ``allowed``
+    (:func:`membership_permissions`): the role and grants whose permissions are exactly
+    the key's permissions within ``allowed``, or None when no role fits (the key may do
+    nothing there). The key's own role is kept when it fits; otherwise the largest role
+    inside the intersection is taken and the rest of the intersection becomes grants."""
+    inter = permissions_for(role, grants) & allowed
+    if ROLE_PERMISSIONS.get(role, frozenset({"?"})) <= inter:
+        capped = role
+    else:
+        fits = [r for r, perms in ROLE_PERMISSIONS.items() if perms <= inter]
+        if not fits:
+            return None
+        capped = max(fits, key=lambda r: len(ROLE_PERMISSIONS[r]))
+    return capped, tuple(sorted(inter - ROLE_PERMISSIONS[capped]))
 
 
 def _os_user() -> str:
@@ -204,6 +239,7 @@ __all__ = [
     "MANAGE_DATA",
     "MANAGE_KEYS",
     "MANAGE_LIMITS",
+    "MANAGE_MEMBERS",
     "MANAGE_WORKSPACES",
     "POLICY_AUTHOR",
     "READ_AUDIT",
@@ -212,7 +248,9 @@ __all__ = [
     "ROLE_PERMISSIONS",
     "WRITE_POLICIES",
     "Principal",
+    "cap_to_membership",
     "cli_principal",
+    "membership_permissions",
     "permissions_for",
     "principal_for_key",
     "require",

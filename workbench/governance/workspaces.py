@@ -2,8 +2,9 @@
 
 The registry lives in the key store's SQLite file (table ``workspaces``, key-store schema
 2), so a key and its workspace are written in one transaction. Every key belongs to
-exactly one workspace (its members are its keys); creating a key in a workspace that is
-not registered yet registers it. A workspace holds a display name and a ``settings`` JSON
+exactly one workspace; people join workspaces as members with a role
+(:mod:`workbench.governance.members`); creating a key in a workspace that is not
+registered yet registers it. A workspace holds a display name and a ``settings`` JSON
 object (other governance features keep per-workspace settings there).
 
 Reads are scoped: a principal sees only the workspaces it may act in (all for admins);
@@ -217,7 +218,8 @@ def delete_workspace(
     principal: Principal, name: str, *, store: KeyStore | None = None, source: str | None = None
 ) -> Workspace:
     """Delete a workspace that has no unrevoked keys (409 otherwise); audited as
-    ``workspace.delete``. Revoked keys keep their records (and their workspace name)."""
+    ``workspace.delete``. Revoked keys keep their records (and their workspace name); the
+    workspace's memberships go with it."""
     validate_workspace(name)
     require(principal, MANAGE_WORKSPACES, name)
     with opened(store) as ks:
@@ -233,6 +235,7 @@ def delete_workspace(
                     "workspace_not_empty",
                 )
             conn.execute("DELETE FROM workspaces WHERE name = ?", (name,))
+            conn.execute("DELETE FROM memberships WHERE workspace = ?", (name,))
     audit.record(
         "workspace.delete",
         actor=principal.actor,

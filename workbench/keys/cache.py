@@ -8,7 +8,16 @@ Entries are keyed by a SHA-256 digest of the presented key, never the key itself
   request re-reads the key's row (revoked? expired? same stored hash?) but needs no PBKDF2,
   because the digest proves it is the secret that was already checked.
 * A negative entry remembers a rejection (unknown id, wrong secret, revoked, expired: all
-  permanent for that exact key string) for ``negative_ttl`` seconds.
+  permanent for that exact key string) for ``negative_ttl`` seconds. A rejection that
+  depends on member state (a disabled member, a removed membership: not permanent) is
+  remembered only while the generation it was read under is current.
+
+Staleness bound: a cached *allow* is answered only while its generation is the cache's
+current one, and the cache re-reads the generation at most ``recheck_interval`` seconds
+after the last read. Every change that can withdraw or narrow a key (revoke, key update,
+member disable, membership change or removal) bumps the generation in its own
+transaction, so no cached allow outlives such a change by more than ``recheck_interval``
+(plus the duration of one in-flight verification) in any process.
 
 The generation is re-read from the database at most once per ``recheck_interval``
 (:meth:`generation_due` says when), so a revoke takes effect within about that long.
@@ -38,6 +47,7 @@ class _Negative(NamedTuple):
     message: str
     code: str
     until: float  # monotonic deadline
+    generation: int | None  # valid only under this generation (member denials)
 
 
 class VerifyCache:
@@ -91,7 +101,8 @@ class VerifyCache:
                 return entry.record
             rejection = self._negative.get(digest)
             if rejection is not None:
-                if mono < rejection.until:
+                current = rejection.generation in (None, self.generation)
+                if mono < rejection.until and current:
                     raise AuthenticationError(rejection.message, code=rejection.code)
                 del self._negative[digest]
         return None
@@ -109,12 +120,23 @@ class VerifyCache:
             while len(self._positive) > self.max_entries:
                 self._positive.popitem(last=False)
 
-    def reject(self, digest: bytes, error: AuthenticationError, mono: float) -> None:
-        """Cache a permanent rejection of this exact key string."""
+    def reject(
+        self,
+        digest: bytes,
+        error: AuthenticationError,
+        mono: float,
+        *,
+        generation: int | None = None,
+    ) -> None:
+        """Cache a rejection of this exact key string: permanent, or (``generation`` given)
+        valid only while that generation is current."""
         with self._lock:
             self._positive.pop(digest, None)
+            if generation is not None and generation > self.generation:
+                self.generation = generation
             code = error.code or "invalid_api_key"
-            self._negative[digest] = _Negative(error.message, code, mono + self.negative_ttl)
+            until = mono + self.negative_ttl
+            self._negative[digest] = _Negative(error.message, code, until, generation)
             self._negative.move_to_end(digest)
             while len(self._negative) > self.max_entries:
                 self._negative.popitem(last=False)

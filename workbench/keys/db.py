@@ -9,7 +9,10 @@ The schema is versioned (``PRAGMA user_version``) and upgraded by numbered migra
 (:data:`MIGRATIONS`), each in one transaction, so a key file written by an older
 workbench keeps working: schema 2 adds the key's ``role`` (moved out of
 ``metadata["role"]``), ``allowed_models`` and ``grants`` columns and the ``workspaces``
-table (registering every workspace that already has keys).
+table (registering every workspace that already has keys); schema 3 adds people: the
+``members`` table (email unique case-insensitively, through ``email_key``, its casefolded
+form), ``memberships`` (one role, plus optional grants, per member per workspace) and the
+key's optional ``member_id`` (keys without one are service/app keys and work as before).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from workbench._sqlite import connect, immediate, schema_version
+from workbench.errors import AuthenticationError
+from workbench.keys._membership import MemberState, effective, member_state
 from workbench.keys.records import COLUMNS, N_COLUMNS, KeyRecord, record_from_row
 
 _SCHEMA_1 = """
@@ -63,8 +68,43 @@ INSERT OR IGNORE INTO workspaces (name, display_name, created_at)
     SELECT workspace, workspace, MIN(created_at) FROM api_keys GROUP BY workspace;
 """
 
+_SCHEMA_3 = """
+CREATE TABLE IF NOT EXISTS members (
+    member_id    TEXT PRIMARY KEY,
+    email        TEXT NOT NULL,
+    email_key    TEXT NOT NULL UNIQUE,
+    display_name TEXT,
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT,
+    disabled_at  TEXT
+);
+CREATE TABLE IF NOT EXISTS memberships (
+    member_id  TEXT NOT NULL REFERENCES members (member_id),
+    workspace  TEXT NOT NULL,
+    role       TEXT NOT NULL,
+    grants     TEXT NOT NULL DEFAULT '[]',
+    created_at TEXT NOT NULL,
+    updated_at TEXT,
+    PRIMARY KEY (member_id, workspace)
+);
+CREATE INDEX IF NOT EXISTS memberships_workspace ON memberships (workspace);
+ALTER TABLE api_keys ADD COLUMN member_id TEXT REFERENCES members (member_id);
+CREATE INDEX IF NOT EXISTS api_keys_member ON api_keys (member_id);
+"""
+
 #: Schema version -> the statements that upgrade the previous version to it.
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_1, 2: _SCHEMA_2}
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_1, 2: _SCHEMA_2, 3: _SCHEMA_3}
+
+#: :data:`COLUMNS` qualified with the ``api_keys`` alias ``a`` (for joins).
+_A_COLUMNS = ", ".join(f"a.{c.strip()}" for c in COLUMNS.split(","))
+_LOOKUP = (
+    f"SELECT {_A_COLUMNS}, a.secret_hash, "
+    "(SELECT v FROM keystore_meta WHERE k = 'generation'), "
+    "m.member_id, m.disabled_at, ms.role, ms.grants "
+    "FROM api_keys a LEFT JOIN members m ON m.member_id = a.member_id "
+    "LEFT JOIN memberships ms ON ms.member_id = a.member_id AND ms.workspace = a.workspace "
+    "WHERE a.key_id = ?"
+)
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -74,6 +114,8 @@ class KeyRow(NamedTuple):
     record: KeyRecord
     secret_hash: str
     generation: int
+    #: The key's member and membership, read in the same statement (None: no member).
+    member: MemberState | None = None
 
 
 class KeyDB:
@@ -123,18 +165,28 @@ class KeyDB:
         return [record_from_row(row) for row in rows]
 
     def lookup(self, key_id: str) -> KeyRow | None:
-        """The record, stored hash and current generation for ``key_id``, or None."""
+        """The record, stored hash, current generation and (for a member's key) the
+        member's state, for ``key_id``, in one statement; or None."""
         with self._lock:
-            row = self.conn.execute(
-                f"SELECT {COLUMNS}, secret_hash, "
-                "(SELECT v FROM keystore_meta WHERE k = 'generation') "
-                "FROM api_keys WHERE key_id = ?",
-                (key_id,),
-            ).fetchone()
+            row = self.conn.execute(_LOOKUP, (key_id,)).fetchone()
         if row is None:
             return None
         n = N_COLUMNS
-        return KeyRow(record_from_row(row[:n]), str(row[n]), int(row[n + 1] or 0))
+        record = record_from_row(row[:n])
+        member = None if record.member_id is None else member_state(row[n + 2 : n + 6])
+        return KeyRow(record, str(row[n]), int(row[n + 1] or 0), member)
+
+    def effective(self, key_id: str) -> KeyRecord | None:
+        """The record of ``key_id`` as verification sees it (capped by its member's
+        membership), or None when there is no such key or its member denies it. For
+        callers that re-check a key by id (a logged-in dashboard session)."""
+        row = self.lookup(key_id)
+        if row is None:
+            return None
+        try:
+            return effective(row.record, row.member)
+        except AuthenticationError:
+            return None
 
     def generation(self) -> int:
         """The revocation generation (bumped by every revoke, by any process)."""

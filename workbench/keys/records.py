@@ -44,7 +44,7 @@ def validate_role(role: str) -> str:
 #: The columns :func:`record_from_row` reads, in order.
 COLUMNS = (
     "key_id, workspace, name, created_at, revoked_at, expires_at, metadata, "
-    "role, allowed_models, grants"
+    "role, allowed_models, grants, member_id"
 )
 N_COLUMNS = len(COLUMNS.split(","))
 
@@ -92,6 +92,8 @@ class KeyRecord:
     allowed_models: tuple[str, ...] = ()
     #: Permissions on top of the role (only from ``governance.permissions.GRANTABLE``).
     grants: tuple[str, ...] = ()
+    #: The member (person) the key belongs to (schema 3); None: a service/app key.
+    member_id: str | None = None
 
     @property
     def revoked(self) -> bool:
@@ -125,6 +127,7 @@ class KeyRecord:
             "status": self.status(),
             "allowed_models": list(self.allowed_models),
             "grants": list(self.grants),
+            "member_id": self.member_id,
             "metadata": self.metadata,
         }
 
@@ -185,6 +188,7 @@ def record_from_row(row: tuple[Any, ...]) -> KeyRecord:
     """A record from the :data:`COLUMNS` of one ``api_keys`` row."""
     key_id, workspace, name, created_at, revoked_at, expires_at, metadata = row[:7]
     role, models, grants = row[7:10]
+    member_id = row[10] if len(row) > 10 else None
     created = _parse_ts(created_at)
     assert created is not None
     return KeyRecord(
@@ -198,4 +202,5 @@ def record_from_row(row: tuple[Any, ...]) -> KeyRecord:
         role=role if role in ROLES else DEFAULT_ROLE,
         allowed_models=tuple(json.loads(models or "[]")),
         grants=tuple(json.loads(grants or "[]")),
+        member_id=member_id,
     )

@@ -25,6 +25,7 @@ from typing import Any
 
 from workbench.errors import InvalidRequestError, NotFoundError
 from workbench.governance.permissions import validate_grants
+from workbench.keys._membership import check_mint
 from workbench.keys.db import KeyDB
 from workbench.keys.hashing import hash_secret
 from workbench.keys.records import (
@@ -108,6 +109,7 @@ class KeyStore:
         role: str = DEFAULT_ROLE,
         allowed_models: Iterable[str] = (),
         grants: Iterable[str] = (),
+        member_id: str | None = None,
     ) -> tuple[KeyRecord, str]:
         """Create a key; return its record and the full key, which is not stored anywhere.
 
@@ -116,6 +118,9 @@ class KeyStore:
         ``allowed_models`` the models the key may call (empty: all); ``grants`` extra
         permissions from ``governance.permissions.GRANTABLE``. A workspace that is not
         registered yet is registered (see :mod:`workbench.governance.workspaces`).
+        ``member_id``: the member (person) the key belongs to; the key's role and grants
+        must stay within the member's membership in ``workspace`` (checked in the same
+        transaction: ``NotFoundError`` / ``InvalidRequestError`` otherwise).
         Raises ``ValueError`` on bad input.
         """
         validate_workspace(workspace)
@@ -129,8 +134,10 @@ class KeyStore:
         secret = secrets.token_urlsafe(SECRET_BYTES)
         stored = hash_secret(secret)
         values = (workspace, name, stored, iso(now), iso(expires_at), meta_json, role,
-                  json.dumps(models), json.dumps(granted))  # fmt: skip
+                  json.dumps(models), json.dumps(granted), member_id)  # fmt: skip
         with self.db.write() as conn:
+            if member_id is not None:
+                check_mint(conn, member_id, workspace, role, granted)
             conn.execute(
                 "INSERT OR IGNORE INTO workspaces (name, display_name, created_at) "
                 "VALUES (?, ?, ?)",
@@ -147,6 +154,7 @@ class KeyStore:
             role=role,
             allowed_models=models,
             grants=granted,
+            member_id=member_id,
         )
         return record, f"{KEY_PREFIX}-{key_id}-{secret}"
 
@@ -164,7 +172,8 @@ class KeyStore:
         the new record. Arguments left out (None / ``UNCHANGED``) keep their value;
         ``expires_at=None`` removes the expiry. Every ``KeyStore`` on this database sees
         the change within about ``recheck_interval`` (like a revoke). Raises
-        ``NotFoundError``, ``InvalidRequestError`` (revoked key) or ``ValueError``."""
+        ``NotFoundError``, ``InvalidRequestError`` (revoked key, or a member's key raised
+        above the membership) or ``ValueError``."""
         sets: dict[str, Any] = {}
         if role is not None:
             sets["role"] = validate_role(role)
@@ -185,6 +194,10 @@ class KeyStore:
         if sets:
             assignments = ", ".join(f"{column} = ?" for column in sets)
             with self.db.write() as conn:
+                if current.member_id is not None and ("role" in sets or "grants" in sets):
+                    new_grants = current.grants if grants is None else validate_grants(grants)
+                    check_mint(conn, current.member_id, current.workspace,
+                               role or current.role, new_grants)  # fmt: skip
                 conn.execute(
                     f"UPDATE api_keys SET {assignments} WHERE key_id = ? AND revoked_at IS NULL",
                     [*sets.values(), key_id],
@@ -263,8 +276,8 @@ def _insert_key(conn: sqlite3.Connection, values: tuple[Any, ...]) -> str:
         try:
             conn.execute(
                 "INSERT INTO api_keys (key_id, workspace, name, secret_hash, created_at, "
-                "expires_at, metadata, role, allowed_models, grants) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "expires_at, metadata, role, allowed_models, grants, member_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (key_id, *values),
             )
             return key_id

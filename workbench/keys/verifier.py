@@ -13,6 +13,13 @@ The path of one presented key:
    (503, ``retry_after_s``) when ``max_pending`` verifications are already queued or
    running, so a flood cannot queue unbounded work; :meth:`Verifier.verify` runs it in the
    caller's thread.
+4. For a member's key (schema 3), the member's state read in the same statement as the
+   row: a disabled member or a removed membership is a 401 (``member_disabled``,
+   ``membership_removed``); otherwise the record returned (and cached) has its role and
+   grants capped by the membership (:mod:`workbench.keys._membership`). Every member
+   change bumps the generation, so a cached allow is re-checked within
+   ``recheck_interval``, exactly like a revoke; a cached member denial is dropped when
+   the generation moves (a re-enabled member is not refused for ``negative_ttl_s``).
 
 An unknown key id costs no PBKDF2. So that it does not answer visibly faster than a wrong
 secret for an existing id, its 401 is delayed by about one hash's duration (a sleep, which
@@ -33,6 +40,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from workbench.errors import AuthenticationError, ServiceUnavailableError
+from workbench.keys._membership import effective
 from workbench.keys.cache import Positive, VerifyCache
 from workbench.keys.db import KeyDB
 from workbench.keys.hashing import HashGate
@@ -65,6 +73,7 @@ class _Outcome(NamedTuple):
     record: KeyRecord | None
     error: AuthenticationError | None
     pad_s: float = 0.0  # wait this long before answering (unknown key id)
+    generation: int | None = None  # a member denial: valid only under this generation
 
     def result(self) -> KeyRecord:
         if self.error is not None:
@@ -170,7 +179,9 @@ class Verifier:
             outcome = self._decide(key_id, secret, digest, stale)
             failed = outcome.error is not None and outcome.error.code == "invalid_api_key"
             if outcome.error is not None:
-                self.cache.reject(digest, outcome.error, time.monotonic())
+                self.cache.reject(
+                    digest, outcome.error, time.monotonic(), generation=outcome.generation
+                )
             return outcome
         finally:
             if stale is None:
@@ -192,6 +203,10 @@ class Verifier:
         expires_ts = record.expires_at.timestamp() if record.expires_at else None
         if expires_ts is not None and self._clock() >= expires_ts:
             return _Outcome(None, expired_key(record))
+        try:
+            record = effective(record, row.member)
+        except AuthenticationError as denied:
+            return _Outcome(None, denied, generation=row.generation)
         entry = Positive(record, expires_ts, row.generation, row.secret_hash)
         self.cache.remember(digest, entry)
         return _Outcome(record, None)

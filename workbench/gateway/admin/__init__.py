@@ -1,6 +1,7 @@
 """The admin REST API under ``/admin/v1`` (authenticated by keys; OpenAI-shaped errors).
 
-One :data:`router` includes each area's routes (``keys``, ``workspaces``, ``credentials``,
+One :data:`router` includes each area's routes (``keys``, ``workspaces``, ``members``,
+``credentials``,
 ``limits``, ``audit``, ``data``). Route handlers are thin: they call the same governed
 functions as the CLI, passing the caller's :class:`~workbench.governance.Principal`
 (a route parameter typed :data:`Caller`; :data:`Keys` gives the key store and
@@ -18,7 +19,7 @@ from fastapi import APIRouter
 
 from workbench.errors import WorkbenchError
 from workbench.gateway.admin import audit as audit_routes
-from workbench.gateway.admin import credentials, keys, workspaces
+from workbench.gateway.admin import credentials, keys, members, workspaces
 from workbench.gateway.admin import data as data_routes
 from workbench.gateway.admin import limits as limits_routes
 from workbench.gateway.admin._auth import (
@@ -40,6 +41,7 @@ from workbench.keys import KeyStore
 router = APIRouter(prefix=PREFIX)
 router.include_router(keys.router)
 router.include_router(workspaces.router)
+router.include_router(members.router)
 router.include_router(credentials.router)
 router.include_router(audit_routes.router)
 router.include_router(data_routes.router)

@@ -30,6 +30,8 @@ class KeyCreate(BaseModel):
     allowed_models: list[str] = Field(default_factory=list, max_length=256)
     grants: list[str] = Field(default_factory=list, max_length=16)
     expires_at: datetime | None = None
+    #: The member (id or email) the key belongs to; the key stays within their membership.
+    member_id: str | None = Field(default=None, max_length=254)
 
 
 class KeyUpdate(BaseModel):
@@ -49,8 +51,9 @@ def _out(record: KeyRecord) -> dict[str, Any]:
 
 
 @router.get("/whoami")
-def whoami(who: Caller) -> dict[str, Any]:
-    """The caller: its key, role, workspaces, permissions and allowed models."""
+def whoami(who: Caller, store: Keys) -> dict[str, Any]:
+    """The caller: its key, role (capped by its member's membership), workspaces,
+    permissions, allowed models and, for a member's key, the member."""
     return {
         "object": "principal",
         "actor": who.actor,
@@ -60,6 +63,22 @@ def whoami(who: Caller) -> dict[str, Any]:
         "workspaces": None if who.workspaces is None else sorted(who.workspaces),
         "permissions": sorted(who.permissions),
         "allowed_models": None if who.models is None else sorted(who.models),
+        "member": _member(who.member_id, who.workspace, store),
+    }
+
+
+def _member(member_id: str | None, workspace: str | None, store: Any) -> dict[str, Any] | None:
+    """What ``whoami`` shows of the caller's member (None for a key without one)."""
+    if member_id is None:
+        return None
+    from workbench.governance._memberdb import fetch
+
+    found = fetch(store, member_id)
+    return {
+        "member_id": found.member_id,
+        "email": found.email,
+        "display_name": found.display_name,
+        "role": None if workspace is None else found.role_in(workspace),
     }
 
 
@@ -91,6 +110,7 @@ def create_key(
         allowed_models=body.allowed_models,
         grants=body.grants,
         expires_at=body.expires_at,
+        member_id=body.member_id,
         store=store,
         source=source(request),
     )
