@@ -117,3 +117,23 @@ def test_a_member_change_is_seen_within_the_recheck_interval_and_not_after(
         enable_member(ME, alice.member_id, store=admin)
         mono[0] += 5.0  # ... only until the generation moves
         assert gateway.verify(key).role == "policy-author"
+
+
+def test_effective_is_what_a_session_recheck_by_key_id_sees(tmp_path: Path) -> None:
+    """``KeyDB.effective``: the capped record, or None when the member denies the key
+    (for re-checks by key id, e.g. a logged-in dashboard session)."""
+    with KeyStore(tmp_path / "keys.sqlite") as store:
+        store.create("ws")
+        alice = create_member(ME, "alice@example.com", store=store)
+        set_membership(ME, alice.member_id, "ws", "policy-author", store=store)
+        rec, _ = store.create("ws", role="policy-author", member_id=alice.member_id)
+        service, _ = store.create("ws", role="admin")
+        assert store.db.effective(rec.key_id) == rec
+        set_membership(ME, alice.member_id, "ws", "analyst", store=store)
+        capped = store.db.effective(rec.key_id)
+        assert capped is not None and (capped.role, capped.grants) == ("analyst", ())
+        assert store.get(rec.key_id).role == "policy-author"  # the stored row is unchanged
+        disable_member(ME, alice.member_id, store=store)
+        assert store.db.effective(rec.key_id) is None
+        assert store.db.effective(service.key_id) == service
+        assert store.db.effective("nosuchkey000") is None
