@@ -54,6 +54,7 @@ def test_members_round_trip(home: Path) -> None:
     assert KEY_RE.fullmatch(key)
     with KeyStore(home / "keys.sqlite") as store:
         assert store.verify(key).member_id == member
+    assert member in run("keys", "list", "-w", "team-a").stdout
     run("members", "update", member, "--name", "Alice A.")
     shown = json.loads(run("members", "show", member).stdout)
     assert shown["display_name"] == "Alice A." and shown["status"] == "active"

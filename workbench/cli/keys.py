@@ -26,6 +26,7 @@ _LIST_COLUMNS = (
     "created_at",
     "expires_at",
     "revoked_at",
+    "member_id",
 )
 _ROLE_HELP = (
     "app: calls models only; analyst: reads logs and analytics of its workspace; "
