@@ -14,9 +14,15 @@
 Governed management (permission checks + audit) is :mod:`workbench.governance`, which
 the CLI and the admin API call.
 
+A key may belong to a member (``store.create(..., member_id=...)``, schema 3; people and
+memberships are managed by :mod:`workbench.governance.members`): verification then caps
+its role and grants by the member's membership in the key's workspace, and refuses it
+when the member is disabled or no longer in that workspace.
+
 Modules: ``records`` (key format, :class:`KeyRecord`), ``hashing`` (PBKDF2 and the gate
 that bounds it), ``db`` (SQLite), ``cache`` and ``throttle`` (what verification
-remembers), ``verifier`` (the sync and async paths), ``store`` (:class:`KeyStore`).
+remembers), ``verifier`` (the sync and async paths), ``_membership`` (the member cap),
+``store`` (:class:`KeyStore`).
 """
 
 from workbench.keys.records import (

@@ -6,8 +6,9 @@ hash of the secret is stored (:mod:`workbench.keys.hashing`), in SQLite
 
 ``verify`` (blocking) and ``averify`` (for an event loop) share one cache and one set of
 limits (:mod:`workbench.keys.verifier`): repeat calls with the same key are answered from
-memory; a revoke made by any process takes effect within about ``recheck_interval``
-seconds (default 1 s); expiry is checked against the clock on every call; a guessed key
+memory; a revoke, a key update or a member change (disable, membership change or
+removal) made by any process takes effect within about ``recheck_interval`` seconds
+(default 1 s); expiry is checked against the clock on every call; a guessed key
 id costs a bounded number of hashes per window, and an unknown one none.
 """
 
