@@ -10,6 +10,9 @@ yields
 * its token states (last hidden state per WordPiece token, without [CLS]/[SEP]) with the
   character offsets of each token, used by the PII token tagger.
 
+The forward pass is the embedder's (:meth:`Embedder.hidden_states`: ONNX Runtime on the
+CPU by default, torch otherwise), so both give the same vectors and states.
+
 Windows of all texts in a call are sorted by length and cut into forward passes (at most
 :attr:`Featurizer.batch_size` windows each, each padded to its own longest window) so that
 padding plus per-pass overhead is smallest (:meth:`Featurizer._chunks`). Results do not
@@ -24,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.providers.embeddings import Embedder
+from workbench.providers.embeddings import Embedder, mean_pool
 
 #: Tokens per window, [CLS] and [SEP] included (MiniLM was trained on 256).
 MAX_TOKENS = 256
@@ -64,6 +67,18 @@ class Encoding:
         return (vec / norm if norm > 0 else vec).astype(np.float32)
 
 
+def _window(embedding: np.ndarray, hidden: np.ndarray, offsets: Any, n: int) -> Window:
+    """One window from its pooled row, its hidden rows and its ``n`` tokens' offsets."""
+    offs = np.asarray(offsets[1 : n - 1], dtype=np.int32).reshape(-1, 2)
+    return Window(
+        embedding=embedding.copy(),
+        states=hidden[1 : n - 1].copy(),
+        offsets=offs,
+        char_start=int(offs[0, 0]) if len(offs) else 0,
+        char_end=int(offs[-1, 1]) if len(offs) else 0,
+    )
+
+
 class Featurizer:
     """MiniLM texts -> :class:`Encoding` (windows with embeddings and token states)."""
 
@@ -94,9 +109,12 @@ class Featurizer:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, device: str | None = "cpu") -> Featurizer:
-        """The packaged MiniLM (offline), on the CPU unless told otherwise."""
-        return cls(Embedder.load(device=device))
+    def load(cls, device: str | None = "cpu", backend: str | None = None) -> Featurizer:
+        """The packaged MiniLM (offline), on the CPU unless told otherwise.
+
+        ``backend`` as in :class:`Embedder` (ONNX Runtime on the CPU by default).
+        """
+        return cls(Embedder.load(device=device, backend=backend))
 
     def _tokenize(self, texts: list[str]) -> tuple[list[list[int]], list[Any], list[int]]:
         enc = self.tokenizer(
@@ -113,8 +131,6 @@ class Featurizer:
 
     def encode(self, texts: list[str]) -> list[Encoding]:
         """Encode ``texts`` (one forward pass per window; thread-safe)."""
-        import torch
-
         if isinstance(texts, str):
             raise TypeError("encode() takes a list of strings, not a string")
         if not texts:
@@ -122,39 +138,19 @@ class Featurizer:
         ids, offsets, owner = self._tokenize(list(texts))
         per_text: list[list[tuple[int, Window]]] = [[] for _ in texts]
         pad = int(self.tokenizer.pad_token_id or 0)
-        with self._lock, torch.inference_mode():
+        with self._lock:
             for chunk in self._chunks([len(x) for x in ids]):
                 width = max(len(ids[i]) for i in chunk)
-                input_ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(chunk), width), dtype=torch.long)
+                input_ids = np.full((len(chunk), width), pad, dtype=np.int64)
+                mask = np.zeros((len(chunk), width), dtype=np.int64)
                 for row, i in enumerate(chunk):
-                    input_ids[row, : len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
+                    input_ids[row, : len(ids[i])] = ids[i]
                     mask[row, : len(ids[i])] = 1
-                hidden = self.model(
-                    input_ids=input_ids.to(self.device),
-                    attention_mask=mask.to(self.device),
-                    token_type_ids=torch.zeros_like(input_ids).to(self.device),
-                ).last_hidden_state
-                m = mask.to(hidden.device).unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                pooled_np = pooled.float().cpu().numpy()
-                hidden_np = hidden.float().cpu().numpy()
+                hidden = self.embedder.hidden_states(input_ids, mask)
+                pooled = mean_pool(hidden, mask)
                 for row, i in enumerate(chunk):
-                    n = len(ids[i])
-                    offs = np.asarray(offsets[i][1 : n - 1], dtype=np.int32).reshape(-1, 2)
-                    per_text[owner[i]].append(
-                        (
-                            i,
-                            Window(
-                                embedding=pooled_np[row].copy(),
-                                states=hidden_np[row, 1 : n - 1].copy(),
-                                offsets=offs,
-                                char_start=int(offs[0, 0]) if len(offs) else 0,
-                                char_end=int(offs[-1, 1]) if len(offs) else 0,
-                            ),
-                        )
-                    )
+                    window = _window(pooled[row], hidden[row], offsets[i], len(ids[i]))
+                    per_text[owner[i]].append((i, window))
         return [Encoding(windows=[w for _, w in sorted(ws, key=lambda t: t[0])]) for ws in per_text]
 
     def _chunks(self, lengths: list[int]) -> list[list[int]]:
