@@ -203,9 +203,17 @@ class StageKeys:
         self.request = request
         self._hashes: list[str] | None = None
         self._request: str | None = None
+        self._keys: dict[tuple[tuple[int, ...], bool], str] = {}  # checks often read alike
 
     def key(self, reads: Sequence[int], with_request: bool) -> str:
         """The text hash of a check that reads ``reads`` (and the request, if it does)."""
+        seen = (tuple(reads), with_request)
+        got = self._keys.get(seen)
+        if got is None:
+            got = self._keys[seen] = self._key(reads, with_request)
+        return got
+
+    def _key(self, reads: Sequence[int], with_request: bool) -> str:
         if self._hashes is None:
             self._hashes = [text_digest(t) for t in self.texts]
         req = None

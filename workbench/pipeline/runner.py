@@ -75,6 +75,9 @@ class Pipeline:
             reply = await self._stages(ex)
         except WorkbenchError as err:
             reply = error_reply(ex, err)
+            # the context keeps the error; its traceback (frames holding the exchange)
+            # would make every refused request a reference cycle left to the GC
+            err.__traceback__ = None
         except (asyncio.CancelledError, GeneratorExit):
             cancelled(ex, self.draining())
             self.record(ex)

@@ -13,6 +13,7 @@ in-process replay gives. A failing slice fails the whole replay (no partial resu
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import multiprocessing
 import os
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from workbench.analytics.replay._session import Session
 
 _STATE: dict[str, Any] = {}  # in a worker process: its session and event loop
+
+#: the collector's thresholds in a worker (the default is 700, 10, 10)
+GC_THRESHOLDS = (10_000, 10, 10)
 
 _COUNTERS = {
     "reuse": ("hits", "misses", "seeded"),
@@ -63,6 +67,12 @@ def _init(
         torch.set_num_threads(threads)
     _STATE["session"] = session
     _STATE["loop"] = asyncio.new_event_loop()
+    # what the worker imported and built lives as long as it does: keep it out of the
+    # collector's full passes (each one scanned ~800k objects), and collect young
+    # objects less often (a replayed request leaves little cyclic garbage)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _snapshot(session: Session) -> dict[str, dict[str, Any]]:
