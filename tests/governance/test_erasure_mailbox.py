@@ -5,6 +5,7 @@ records keep arriving; and a held lake that nobody serves fails fast."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +37,10 @@ def test_erasure_goes_to_the_sink_that_holds_the_lake(wb_home: Path) -> None:
         stop = threading.Event()
         served = threading.Thread(target=lakeops.serve, args=(sink, stop), kwargs={"poll_s": 0.02})
         served.start()
+        alive, deadline = root / lakeops.MAILBOX / lakeops.ALIVE, time.monotonic() + 30
+        while not alive.exists():  # the sink takes operations once it has said so
+            assert time.monotonic() < deadline, "the serving thread never wrote its heartbeat"
+            time.sleep(0.01)
 
         def produce() -> None:  # requests keep being logged meanwhile
             for k in range(0, 300, 10):
