@@ -52,6 +52,18 @@ def cancelled(ex: Exchange, draining: bool) -> None:
     ex.ctx.http_status = 499
 
 
+def _drop_tracebacks(err: BaseException) -> None:
+    """The context keeps a handled error; its traceback (and those of the errors it came
+    from) hold the frames that hold the exchange: every refused request would be a
+    reference cycle left to the garbage collector."""
+    seen: set[int] = set()
+    e: BaseException | None = err
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        e.__traceback__ = None
+        e = e.__cause__ or e.__context__
+
+
 class Pipeline:
     """An ordered chain of stages with a recorder that runs for every request."""
 
@@ -75,9 +87,7 @@ class Pipeline:
             reply = await self._stages(ex)
         except WorkbenchError as err:
             reply = error_reply(ex, err)
-            # the context keeps the error; its traceback (frames holding the exchange)
-            # would make every refused request a reference cycle left to the GC
-            err.__traceback__ = None
+            _drop_tracebacks(err)
         except (asyncio.CancelledError, GeneratorExit):
             cancelled(ex, self.draining())
             self.record(ex)
