@@ -209,3 +209,35 @@ def test_cookie_secret_file_is_private(dash: Dash) -> None:
     path = dash.home / "dashboard" / "cookie_secret"
     assert path.stat().st_mode & 0o777 == 0o600
     assert len(path.read_text().strip()) >= 32
+
+
+def test_a_session_is_capped_by_the_keys_member(wb_home: Path) -> None:
+    """A logged-in session re-checks its key as verification does: a disabled member's
+    key loses the session, a downgraded membership caps the session's role."""
+    from workbench.dashboard._auth import KeyAuth
+    from workbench.governance import (
+        create_key,
+        create_member,
+        create_workspace,
+        disable_member,
+        enable_member,
+        set_membership,
+    )
+    from workbench.governance.permissions import cli_principal
+
+    me = cli_principal()
+    with KeyStore(recheck_interval=0.0) as store:
+        create_workspace(me, "team-a", store=store)
+        mid = create_member(me, "bob@example.com", "Bob", store=store).member_id
+        set_membership(me, mid, "team-a", "policy-author", store=store)
+        record, _ = create_key(me, "team-a", role="policy-author", member_id=mid, store=store)
+        auth = KeyAuth(store)
+        first = auth.principal(record.key_id)
+        assert first is not None and first.role == "policy-author"
+        set_membership(me, mid, "team-a", "analyst", store=store)
+        capped = auth.principal(record.key_id)
+        assert capped is not None and capped.role == "analyst"
+        disable_member(me, mid, store=store)
+        assert auth.principal(record.key_id) is None
+        enable_member(me, mid, store=store)
+        assert auth.principal(record.key_id) is not None

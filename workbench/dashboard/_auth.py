@@ -99,7 +99,7 @@ class KeyAuth:
         """The principal of a logged-in key id, or None when it no longer may log in."""
         if not key_id:
             return None
-        record = self.store.db.get(key_id)
+        record = self.store.db.effective(key_id)  # capped by the key's member
         if record is None or not _allowed(record):
             return None
         return _principal(record)
