@@ -151,10 +151,17 @@ def build_server(settings: DashboardSettings) -> Server:
 
 
 def _warm(log_dir: str) -> None:
-    """Compute the slow whole-lake analyses (forecast, suggestions) once in the
-    background, so the first visit of the cost page finds them cached."""
+    """In the background: import the plotting stack (hvplot and HoloViews' Bokeh backend
+    take ~10 s on a small CPU, which the first chart would otherwise wait for), then
+    compute the slow whole-lake analyses (forecast, suggestions) once, so the first visit
+    of the cost page finds them cached."""
     from workbench.dashboard import _data
 
+    try:
+        import holoviews.plotting.bokeh  # noqa: F401
+        import hvplot.pandas  # noqa: F401
+    except Exception:  # a page shows the error when it imports them itself
+        logging.getLogger(__name__).exception("importing the plotting stack failed")
     try:
         _data.forecast(log_dir)
         _data.suggestions(log_dir, "30d")
