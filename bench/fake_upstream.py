@@ -347,6 +347,12 @@ class FakeUpstreamThread:
         """``http://127.0.0.1:<port>/v1``"""
         return f"http://{LOOPBACK}:{self.port}/v1"
 
+    @property
+    def app(self) -> FakeUpstream:
+        """The handlers and their counters (``served``), once started."""
+        assert self._runner is not None, "not started"
+        return self._runner.app[UPSTREAM_KEY]
+
     def start(self) -> FakeUpstreamThread:
         self._thread.start()
         fut = asyncio.run_coroutine_threadsafe(start_fake_upstream(*self._args), self._loop)

@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,6 +30,9 @@ from bench.fake_upstream import FakeUpstreamThread
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKBENCH = [sys.executable, "-m", "workbench.cli"]
+# One ONNX graph cache for every home the tests make (and the gateways and CLIs they start):
+# MiniLM is exported once per machine, not once per temporary home (15-30 s each).
+os.environ.setdefault("WORKBENCH_ONNX_CACHE", str(Path(tempfile.gettempdir()) / "wb-test-onnx"))
 
 
 @pytest.fixture
@@ -59,6 +63,8 @@ class Gateway:
     # fake providers with a fault switch, by gateway model name (see fault_models)
     fakes: dict[str, FakeProviderThread] = field(default_factory=dict)
     dashboard_url: str = ""  # the dashboard `workbench up` started next to the gateway
+    # slow upstreams for the graceful-stop test, by gateway model name (see SLOW_UPSTREAMS)
+    slow: dict[str, FakeUpstreamThread] = field(default_factory=dict)
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the workbench CLI against this gateway's home."""
@@ -129,6 +135,26 @@ models:
 """
 
 
+#: What ``workbench up --grace`` gets: the graceful-stop test (tests/serve/test_cli_gateway.py)
+#: stops the session gateway as the session's last test.
+GRACE_S = 15
+#: model name -> (delay before the answer, delay between stream chunks) in ms
+SLOW_UPSTREAMS = {
+    "slow": (4000, 200),  # answers well within the grace period (~6 s with its stream)
+    "stuck": (45_000, 0),  # answers after it: cut before its reply starts
+    "endless": (200, 10_000),  # starts streaming, then outlives it: cut mid-stream
+}
+
+
+def slow_models(slow: dict[str, FakeUpstreamThread]) -> str:
+    """Model entries for the graceful-stop test's upstreams."""
+    return "".join(
+        f'  - {{name: {name}, provider: openai-compatible, base_url: "{up.base_url}", '
+        f"model: {name}-model, timeouts: {{connect: 2, read: 900}}}}\n"
+        for name, up in slow.items()
+    )
+
+
 def fault_models(fakes: dict[str, FakeProviderThread]) -> str:
     """Model entries for the fault-switchable fakes (tests/serve/test_faults_e2e.py)."""
     return "".join(
@@ -143,11 +169,14 @@ def start_session_gateway(home: Path) -> tuple[Gateway, list[Any]]:
     upstream = FakeUpstreamThread(delay_ms=5).start()
     slow = FakeUpstreamThread(delay_ms=3000).start()
     fakes = {name: FakeProviderThread("openai").start() for name in ("fault-a", "fault-b")}
-    servers: list[Any] = [upstream, slow, *fakes.values()]
+    slow_ups = {n: FakeUpstreamThread(0, *d).start() for n, d in SLOW_UPSTREAMS.items()}
+    servers: list[Any] = [upstream, slow, *fakes.values(), *slow_ups.values()]
     port, dead = free_port(), free_port()
     cfg = home / "gateway.yaml"
     cfg.write_text(
-        gateway_config(port, upstream.base_url, slow.base_url, dead) + fault_models(fakes)
+        gateway_config(port, upstream.base_url, slow.base_url, dead)
+        + fault_models(fakes)
+        + slow_models(slow_ups)
     )
     env = {
         **os.environ,
@@ -159,7 +188,7 @@ def start_session_gateway(home: Path) -> tuple[Gateway, list[Any]]:
     create = [*WORKBENCH, "keys", "create", "--workspace", "tests", "--name", "session", "--json"]
     made = subprocess.run(create, env=env, capture_output=True, text=True, cwd=ROOT)
     dash_port = free_port()
-    up = ["up", "--detach", "--config", str(cfg), "--wait", "300"]
+    up = ["up", "--detach", "--config", str(cfg), "--wait", "300", "--grace", str(GRACE_S)]
     proc = subprocess.run(
         [*WORKBENCH, *up, "--dashboard-port", str(dash_port)],
         env=env,
@@ -183,6 +212,7 @@ def start_session_gateway(home: Path) -> tuple[Gateway, list[Any]]:
         upstream=upstream,
         env=env,
         fakes=fakes,
+        slow=slow_ups,
     )
     return gw, servers
 
@@ -200,6 +230,13 @@ def stop_session_gateway(gw: Gateway, servers: list[Any]) -> None:
 #: known to need it: its start (~2 minutes: Ray, Serve, the tiny model, MiniLM) overlaps
 #: the tests that run before the first one using it.
 _EARLY: dict[str, Future[tuple[Gateway, list[Any]]]] = {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``stops_session_gateway`` run last: they stop the session gateway."""
+    last = [item for item in items if item.get_closest_marker("stops_session_gateway")]
+    if last:
+        items[:] = [item for item in items if item not in last] + last
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -110,6 +110,7 @@ def test_export_failure_falls_back_to_torch_with_one_warning(
 
     monkeypatch.setattr(_onnx, "export_onnx", broken)
     monkeypatch.delenv("WORKBENCH_EMBED_BACKEND", raising=False)
+    monkeypatch.delenv(_onnx.CACHE_ENV, raising=False)  # the home's cache (empty)
     _onnx.clear_memo()
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -189,6 +190,7 @@ def test_second_load_reuses_the_cached_graph(
 ) -> None:
     home, _ = raced_home
     monkeypatch.setenv("WORKBENCH_HOME", str(home))
+    monkeypatch.delenv(_onnx.CACHE_ENV, raising=False)
     exports: list[Path] = []
     monkeypatch.setattr(_onnx, "export_onnx", lambda model, target: exports.append(target))
     _onnx.clear_memo()
@@ -202,3 +204,13 @@ def test_second_load_reuses_the_cached_graph(
         assert float(cos.min()) >= 0.9999
     finally:
         _onnx.clear_memo()
+
+
+def test_the_cache_directory_can_serve_every_home(
+    wb_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(_onnx.CACHE_ENV, raising=False)
+    assert _onnx.onnx_cache_dir() == wb_home / "cache" / "onnx"
+    monkeypatch.setenv(_onnx.CACHE_ENV, str(tmp_path / "shared"))
+    assert _onnx.onnx_cache_dir() == tmp_path / "shared"
+    assert (tmp_path / "shared").is_dir()

@@ -24,8 +24,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from bench.fake_upstream import UPSTREAM_KEY, FakeUpstream, start_fake_upstream
-from tests.conftest import ROOT, WORKBENCH, free_port
+from tests.conftest import ROOT, WORKBENCH, Gateway
 
 pytestmark = pytest.mark.slow
 
@@ -171,35 +170,8 @@ def test_every_listening_socket_is_on_loopback(gateway):
 
 # ------------------------------------------------------------------ graceful stop
 
-GRACE_S = 15  # what `workbench up --grace` gets in these tests
 MAX_TOKENS = 10
 N_PLAIN, N_STREAM = 4, 3
-# upstream name -> (delay before the answer, delay between stream chunks) in ms
-UPSTREAMS = {
-    "slow": (4000, 200),  # answers well within the grace period (~6 s with its stream)
-    "stuck": (45_000, 0),  # answers after it: cut before its reply starts
-    "endless": (200, 10_000),  # starts streaming, then outlives it: cut mid-stream
-}
-
-
-class SlowUpstream:
-    """A fake OpenAI upstream on its own loop, slow enough to be caught mid-request."""
-
-    def __init__(self, delay_ms: float, chunk_delay_ms: float) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        fut = asyncio.run_coroutine_threadsafe(
-            start_fake_upstream(0, delay_ms, chunk_delay_ms), self.loop
-        )
-        self.runner, port = fut.result(timeout=30)
-        self.app: FakeUpstream = self.runner.app[UPSTREAM_KEY]
-        self.base_url = f"http://127.0.0.1:{port}/v1"
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(timeout=30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=30)
 
 
 @dataclass
@@ -216,7 +188,7 @@ class Outcome:
     started: threading.Event = field(default_factory=threading.Event)
 
 
-def chat(base: str, model: str, stream: bool, out: Outcome | None = None) -> Outcome:
+def chat(gw: Gateway, model: str, stream: bool, out: Outcome | None = None) -> Outcome:
     out = out or Outcome(stream=stream)
     body = {
         "model": model,
@@ -224,9 +196,10 @@ def chat(base: str, model: str, stream: bool, out: Outcome | None = None) -> Out
         "max_tokens": MAX_TOKENS,
         "stream": stream,
     }
+    url, auth = gw.base_url + "/v1/chat/completions", {"Authorization": f"Bearer {gw.key}"}
     try:
         with httpx.Client(timeout=120) as client:
-            with client.stream("POST", base + "/v1/chat/completions", json=body) as r:
+            with client.stream("POST", url, json=body, headers=auth) as r:
                 out.status = r.status_code
                 out.request_id = r.headers.get("x-workbench-request-id")
                 if not stream or r.status_code != 200:
@@ -243,75 +216,7 @@ def chat(base: str, model: str, stream: bool, out: Outcome | None = None) -> Out
     return out
 
 
-@dataclass
-class Dedicated:
-    """A gateway of its own (not the session one): this test stops it."""
-
-    home: Path
-    base: str
-    env: dict[str, str]
-    log: Path
-
-
-def _config(home: Path, port: int, upstreams: dict[str, SlowUpstream]) -> Path:
-    models = "".join(
-        f"""  - {{name: {name}, provider: openai-compatible, base_url: "{up.base_url}",
-      model: {name}-model, timeouts: {{connect: 2, read: 900}}}}
-"""
-        for name, up in upstreams.items()
-    )
-    cfg = home / "gateway.yaml"
-    cfg.write_text(
-        f"""
-gateway: {{host: 127.0.0.1, port: {port}, require_auth: false}}
-guardrails: {{scorer: false}}
-logging: {{flush_interval_s: 0.3}}
-models:
-{models}"""
-    )
-    return cfg
-
-
-def _wait_ready(gw: Dedicated, timeout: float = 420.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(gw.base + "/health", timeout=2).json().get("status") == "ready":
-                return
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"gateway not ready:\n{gw.log.read_text()[-4000:]}")
-
-
-def start_upstreams() -> dict[str, SlowUpstream]:
-    return {name: SlowUpstream(*delays) for name, delays in UPSTREAMS.items()}
-
-
-def start_dedicated(tmp_path: Path, upstreams: dict[str, SlowUpstream]) -> Dedicated:
-    """A detached gateway of its own (``workbench up --detach``: the same ``workbench up``
-    process that systemd or Kubernetes would run, in the background)."""
-    home = tmp_path / "home"
-    home.mkdir(parents=True)
-    port = free_port()
-    cfg = _config(home, port, upstreams)
-    env = {**os.environ, "WORKBENCH_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    gw = Dedicated(home=home, base=f"http://127.0.0.1:{port}", env=env, log=home / "gateway.log")
-    up = [*WORKBENCH, "up", "--config", str(cfg), "--grace", str(GRACE_S), "--no-dashboard"]
-    r = subprocess.run(
-        [*up, "--detach", "--wait", "420"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=480,
-    )
-    assert r.returncode == 0, r.stderr + (gw.log.read_text()[-4000:] if gw.log.exists() else "")
-    _wait_ready(gw)
-    return gw
-
-
-def _down(gw: Dedicated) -> Future[int]:
+def _down(gw: Gateway) -> Future[int]:
     """``workbench down`` (it sends SIGTERM to the ``workbench up`` process and waits);
     the future resolves to its exit code."""
 
@@ -330,26 +235,32 @@ def _down(gw: Dedicated) -> Future[int]:
     return ThreadPoolExecutor(1).submit(down)
 
 
-def _draining_refusal(gw: Dedicated) -> Outcome:
+def _draining_refusal(gw: Gateway) -> Outcome:
     """Once /health says draining, a new request is refused with 503."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            health = httpx.get(gw.base + "/health", timeout=5)
+            health = httpx.get(gw.base_url + "/health", timeout=5)
         except httpx.HTTPError:
             health = None
         if health is not None and health.status_code == 503:
             assert health.json()["status"] == "draining"
-            return chat(gw.base, "slow", False)
+            return chat(gw, "slow", False)
         time.sleep(0.05)
-    pytest.fail(f"the gateway never reported draining:\n{gw.log.read_text()[-4000:]}")
+    pytest.fail(f"the gateway never reported draining:\n{_log_tail(gw)}")
 
 
-def _logged(home: Path) -> dict[str, list[dict[str, Any]]]:
+def _log_tail(gw: Gateway, start: int = 0) -> str:
+    return (gw.home / "gateway.log").read_text(errors="replace")[start:][-4000:]
+
+
+def _logged(home: Path, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     from workbench.logstore import query
 
+    wanted = ", ".join(f"'{i}'" for i in ids)
     rows = query(
-        "select request_id, http_status, status, error_code, stream, finish_reason from requests",
+        "select request_id, http_status, status, error_code, stream, finish_reason "
+        f"from requests where request_id in ({wanted})",
         root=home / "logs",
     ).to_dicts()
     by_id: dict[str, list[dict[str, Any]]] = {}
@@ -359,49 +270,39 @@ def _logged(home: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def _send_load(
-    pool: ThreadPoolExecutor, gw: Dedicated, ups: dict[str, SlowUpstream]
+    pool: ThreadPoolExecutor, gw: Gateway
 ) -> tuple[list[Future[Outcome]], Future[Outcome], Future[Outcome]]:
     """Requests that finish in the grace period, and two that outlive it; returns once
     every one of them is in flight (and the endless stream has begun)."""
-    calls = [pool.submit(chat, gw.base, "slow", False) for _ in range(N_PLAIN)]
-    calls += [pool.submit(chat, gw.base, "slow", True) for _ in range(N_STREAM)]
-    stuck = pool.submit(chat, gw.base, "stuck", False)
+    calls = [pool.submit(chat, gw, "slow", False) for _ in range(N_PLAIN)]
+    calls += [pool.submit(chat, gw, "slow", True) for _ in range(N_STREAM)]
+    stuck = pool.submit(chat, gw, "stuck", False)
     endless_out = Outcome(stream=True)
-    endless = pool.submit(chat, gw.base, "endless", True, endless_out)
+    endless = pool.submit(chat, gw, "endless", True, endless_out)
+    ups = {name: up.app for name, up in gw.slow.items()}
     deadline = time.monotonic() + 60
     while not (
-        ups["slow"].app.served["chat"] == N_PLAIN + N_STREAM
-        and ups["stuck"].app.served["chat"] == 1
+        ups["slow"].served["chat"] == N_PLAIN + N_STREAM
+        and ups["stuck"].served["chat"] == 1
         and endless_out.started.is_set()
     ):
-        assert time.monotonic() < deadline, {n: u.app.served for n, u in ups.items()}
+        assert time.monotonic() < deadline, {n: u.served for n, u in ups.items()}
         time.sleep(0.05)
     return calls, stuck, endless
 
 
-def test_stop_lets_requests_in_flight_finish(tmp_path: Path):
+@pytest.mark.stops_session_gateway
+def test_stop_lets_requests_in_flight_finish(gateway: Gateway):
     """``workbench down`` (SIGTERM to ``workbench up``, what systemd and Kubernetes send)
-    under load on a dedicated gateway: requests that can finish in the grace period do,
-    new ones get 503, the rest are cut at the deadline, each is logged once as its client
-    saw it, and the process exits without a traceback."""
-    upstreams = start_upstreams()
-    gw: Dedicated | None = None
-    try:
-        gw = start_dedicated(tmp_path, upstreams)
-        _check_graceful_stop(gw, upstreams)
-    finally:
-        if gw is not None and (gw.home / "gateway.json").exists():  # a failed check: clean up
-            subprocess.run([*WORKBENCH, "down"], env=gw.env, cwd=ROOT, timeout=300,
-                           capture_output=True)  # fmt: skip
-        for up in upstreams.values():
-            up.stop()
-
-
-def _check_graceful_stop(gw: Dedicated, upstreams: dict[str, SlowUpstream]) -> None:
+    under load: requests that can finish in the grace period do, new ones get 503, the rest
+    are cut at the deadline, each is logged once as its client saw it, and the process exits
+    without a traceback. It stops the session gateway, so it runs last (tests/conftest.py);
+    the gateway was started with ``--grace`` GRACE_S and the slow upstreams SLOW_UPSTREAMS."""
+    log_start = len((gateway.home / "gateway.log").read_text(errors="replace"))
     with ThreadPoolExecutor(N_PLAIN + N_STREAM + 2) as pool:
-        calls, stuck_call, endless_call = _send_load(pool, gw, upstreams)
-        stopped = _down(gw)
-        refused = _draining_refusal(gw)
+        calls, stuck_call, endless_call = _send_load(pool, gateway)
+        stopped = _down(gateway)
+        refused = _draining_refusal(gateway)
         outcomes = [c.result(timeout=120) for c in calls]
         stuck, endless = stuck_call.result(timeout=120), endless_call.result(timeout=120)
     assert stopped.result(timeout=300) == 0
@@ -419,13 +320,14 @@ def _check_graceful_stop(gw: Dedicated, upstreams: dict[str, SlowUpstream]) -> N
     assert stuck.body["error"]["code"] == "cut_at_shutdown"
     assert endless.status == 200 and endless.events and not endless.done, endless  # cut
 
-    log = gw.log.read_text()
+    log = _log_tail(gateway, log_start)
     assert "Traceback" not in log and "Aborted" not in log and "core dumped" not in log, log
     assert "2 cut at the deadline" in log and "gateway stopped" in log, log
-    assert not (gw.home / "gateway.json").exists()
+    assert not (gateway.home / "gateway.json").exists()
 
-    logged = _logged(gw.home)
-    for o in [*outcomes, refused, stuck, endless]:  # one record each, as the client saw it
+    every = [*outcomes, refused, stuck, endless]
+    logged = _logged(gateway.home, [o.request_id or "" for o in every])
+    for o in every:  # one record each, as the client saw it
         assert o.request_id is not None, o
         rows = logged.get(o.request_id, [])
         assert len(rows) == 1, (o.request_id, rows)

@@ -4,7 +4,8 @@
 :class:`OnnxEncoder` (``input_ids``, ``attention_mask``, ``token_type_ids`` in, the last
 hidden state out, float32, on the CPU). The graph is exported from the weights the model
 holds (nothing is downloaded) with the TorchScript exporter of ``torch.onnx`` (it needs
-the ``onnx`` package), once, to ``$WORKBENCH_HOME/cache/onnx/<weights-hash>.onnx``:
+the ``onnx`` package), once, to ``$WORKBENCH_HOME/cache/onnx/<weights-hash>.onnx`` (or
+``$WORKBENCH_ONNX_CACHE``):
 
 - the hash covers the model class, its config and every tensor of its state dict (plus
   :data:`EXPORT_VERSION`), so other weights never reuse a stale graph;
@@ -36,6 +37,8 @@ import numpy as np
 EXPORT_VERSION = 1
 OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+#: ``WORKBENCH_ONNX_CACHE``: where exported graphs are kept (default: in the home).
+CACHE_ENV = "WORKBENCH_ONNX_CACHE"
 #: ``WORKBENCH_EMBED_THREADS``: intra-op threads of an ONNX session.
 THREADS_ENV = "WORKBENCH_EMBED_THREADS"
 #: Measured on the 2-core development machine under load (bench/encoder.py): one thread
@@ -47,10 +50,13 @@ _memo_lock = threading.Lock()
 
 
 def onnx_cache_dir() -> Path:
-    """``$WORKBENCH_HOME/cache/onnx`` (created on first use)."""
+    """``$WORKBENCH_ONNX_CACHE`` if set, else ``$WORKBENCH_HOME/cache/onnx`` (created on
+    first use). Graphs are named by their weights' hash, so one directory can serve many
+    homes (the test suite points every home at one, so it exports once per run)."""
     from workbench.home import home
 
-    path = home() / "cache" / "onnx"
+    override = os.environ.get(CACHE_ENV, "").strip()
+    path = Path(override) if override else home() / "cache" / "onnx"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
