@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -48,6 +49,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def reserved_port() -> int:
+    """A free port below the kernel's ephemeral range, for a server that binds it only
+    later (the session gateway binds its port a minute after it is chosen, while other
+    tests run): no port-0 bind or outgoing connection can take it meanwhile."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 @dataclass
@@ -171,7 +192,7 @@ def start_session_gateway(home: Path) -> tuple[Gateway, list[Any]]:
     fakes = {name: FakeProviderThread("openai").start() for name in ("fault-a", "fault-b")}
     slow_ups = {n: FakeUpstreamThread(0, *d).start() for n, d in SLOW_UPSTREAMS.items()}
     servers: list[Any] = [upstream, slow, *fakes.values(), *slow_ups.values()]
-    port, dead = free_port(), free_port()
+    port, dead = reserved_port(), reserved_port()
     cfg = home / "gateway.yaml"
     cfg.write_text(
         gateway_config(port, upstream.base_url, slow.base_url, dead)
@@ -187,7 +208,7 @@ def start_session_gateway(home: Path) -> tuple[Gateway, list[Any]]:
     }
     create = [*WORKBENCH, "keys", "create", "--workspace", "tests", "--name", "session", "--json"]
     made = subprocess.run(create, env=env, capture_output=True, text=True, cwd=ROOT)
-    dash_port = free_port()
+    dash_port = reserved_port()
     up = ["up", "--detach", "--config", str(cfg), "--wait", "300", "--grace", str(GRACE_S)]
     proc = subprocess.run(
         [*WORKBENCH, *up, "--dashboard-port", str(dash_port)],
