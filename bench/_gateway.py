@@ -129,19 +129,23 @@ def start_gateway(
     port: int | None = None,
     ready_timeout_s: float = 300.0,
     extra_env: dict[str, str] | None = None,
+    gateway: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
 ) -> Gateway:
     """Write the config, create a key, start ``workbench up`` and wait for /health ready.
 
     ``WORKBENCH_HOME`` is ``workdir/home``; the process log is ``workdir/gateway.log``.
+    ``gateway`` adds to the config's ``gateway`` section, ``config`` to its top level.
     """
     wb = workbench_bin(wb)
     port = port or free_port()
     home = workdir / "home"
     home.mkdir(parents=True, exist_ok=True)
     cfg = {
-        "gateway": {"host": LOOPBACK, "port": port, "max_ongoing_requests": 256},
+        "gateway": {"host": LOOPBACK, "port": port, "max_ongoing_requests": 256, **(gateway or {})},
         "logging": {"flush_interval_s": 1.0},
         "models": models,
+        **(config or {}),
     }
     cfg_path = workdir / "gateway.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
