@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import yaml
 
-from bench._gateway import _run_cli, create_key, start_gateway
+from bench._gateway import _run_cli, create_key, start_gateway, workbench_bin
 from bench._proc import load_average
 from bench.fake_upstream import FakeUpstreamThread
 
@@ -127,8 +127,6 @@ def main(argv: list[str] | None = None) -> None:
         prices = work / "prices.yaml"
         prices.write_text(yaml.safe_dump(PRICES))
         env = {"WORKBENCH_HOME": str(home)}
-        from bench._gateway import workbench_bin
-
         wb = workbench_bin()
         _rules(wb, env, work)
         model = {"name": "priced", "provider": "openai-compatible", "base_url": up.base_url,
