@@ -42,6 +42,8 @@ class DatasetRef:
         return base / self.path
 
 
+_INJ = "injection"
+
 DATASETS: dict[str, DatasetRef] = {
     d.name: d
     for d in (
@@ -53,6 +55,47 @@ DATASETS: dict[str, DatasetRef] = {
         DatasetRef("bipia_email_test", "bipia/email_test.jsonl", "shared", "eval"),
         DatasetRef("bipia_text_attack_test", "bipia/text_attack_test.json", "shared", "eval"),
         DatasetRef("bipia_code_attack_test", "bipia/code_attack_test.json", "shared", "eval"),
+        DatasetRef("bipia_code_test", "bipia/code_test.jsonl", "shared", "eval"),
+        # injection/: BIPIA train attacks and clean train contexts, in-the-wild jailbreaks
+        # (the earlier snapshot trains, the later one with the overlap removed evaluates),
+        # over-defense sets and spikee documents (eval-only)
+        DatasetRef(
+            "bipia_text_attack_train",
+            f"{_INJ}/bipia_train/text_attack_train.json",
+            "shared",
+            "train",
+        ),
+        DatasetRef(
+            "bipia_code_attack_train",
+            f"{_INJ}/bipia_train/code_attack_train.json",
+            "shared",
+            "train",
+        ),
+        DatasetRef("bipia_email_train", f"{_INJ}/bipia_train/email_train.jsonl", "shared", "train"),
+        DatasetRef("bipia_code_train", f"{_INJ}/bipia_train/code_train.jsonl", "shared", "train"),
+        DatasetRef("bipia_table_train", f"{_INJ}/bipia_train/table_train.jsonl", "shared", "train"),
+        DatasetRef(
+            "jailbreak_llms_train",
+            f"{_INJ}/jailbreak_llms/jailbreak_prompts_2023_05_07.csv",
+            "shared",
+            "train",
+        ),
+        DatasetRef(
+            "jailbreak_llms_heldout",
+            f"{_INJ}/jailbreak_llms/jailbreak_prompts_2023_12_25_heldout.csv",
+            "shared",
+            "eval",
+        ),
+        DatasetRef("notinject_one", f"{_INJ}/notinject/NotInject_one.json", "shared", "eval"),
+        DatasetRef("notinject_two", f"{_INJ}/notinject/NotInject_two.json", "shared", "eval"),
+        DatasetRef("notinject_three", f"{_INJ}/notinject/NotInject_three.json", "shared", "eval"),
+        DatasetRef("wildguard_benign", f"{_INJ}/notinject/wildguard.json", "shared", "eval"),
+        DatasetRef(
+            "spikee_injected_documents", f"{_INJ}/spikee/injected_documents.jsonl", "shared", "eval"
+        ),
+        DatasetRef(
+            "spikee_benign_emails", f"{_INJ}/spikee/benign_trigger_emails.jsonl", "shared", "eval"
+        ),
         DatasetRef("jailbreak_handmade", "jailbreak_handmade.jsonl", "project", "train"),
         # split column: "tune" chooses the cache threshold, "eval" is only measured
         DatasetRef("paraphrases", "paraphrases.jsonl", "project", "train"),
