@@ -11,6 +11,13 @@ first, under the writer's lock, then rewritten with it) and from the dead-letter
 The audit entry (``data.erase``) records the selector, the rows removed per partition and
 the SHA-256 of every rewritten file before and after: never the erased data.
 
+Requests still in flight when the erasure runs (in an ingress replica's shipping buffer,
+or spooled while the partitions are rewritten) are not lost to it: a tombstone
+registered with the writer before the rewrite drops every late record of the selector
+that was received before the erasure (:mod:`workbench.logstore.tombstones`), for the
+writer's de-duplication window; the entry's ``late_records_dropped_until`` says until
+when.
+
 Caches: the exact and semantic caches keep no user or key id (``user`` is not part of a
 cache key and an entry is stored per workspace), so no cache entry can be attributed to
 an end user; entries expire after their policy's ``ttl_s``, and ``workbench cache clear``
@@ -87,9 +94,13 @@ def erase_with_writer(
     summary (also the audit entry's ``after``)."""
     from workbench.logstore.rewrite import remove_rows
 
+    # first: from now on, late copies (in flight, buffered, spooled during the rewrite)
+    # of the selected rows are dropped on arrival
+    tomb = writer.tombstones.add(selector.to_dict(), keep_s=writer.dedupe_window_s)
     report = remove_rows(writer, selector.expression(), selector.matches)
     summary = {
         "selector": selector.to_dict(),
+        "late_records_dropped_until": tomb.expires_at,
         "rows_removed": report.rows_removed,
         "by_partition": report.by_partition(),
         "files": [asdict(f) for f in report.files],

@@ -41,6 +41,7 @@ from .migrations import migrate
 from .normalize import salvage_record
 from .schema import partition_dir, partition_of
 from .spool import Segment, list_segments, read_segment, segment_id
+from .tombstones import Tombstones
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ class LogWriter:
                 "quarantined",
                 "salvaged",
                 "rejected",
+                "erased_late",
             ),
             0,
         )
@@ -133,6 +135,7 @@ class LogWriter:
             ensure_dir(self._requests)
             ensure_dir(self._spool)
             _layout.recover(self.root)
+            self.tombstones = Tombstones(self.root)
             self._cleanup_temp_files()
             rollups.repair(self.root)  # every requests file has its rollup file
             self._load_recent_ids()
@@ -173,6 +176,8 @@ class LogWriter:
     def _recover(self) -> None:
         for path in list_segments(self._spool):
             records, _ = self._admit(read_segment(path), "recovery")
+            records, erased = self.tombstones.screen(records)
+            self._counts["erased_late"] += erased
             self._counts["recovered"] += len(records)
             # ids already in Parquet (a partition written before the crash, possibly
             # compacted since) are not written again
@@ -243,13 +248,16 @@ class LogWriter:
         original goes to the dead-letter file with the reason, and it is written with the
         offending fields null, or not at all when it has no usable ``request_id`` or
         ``received_at``. Records whose ``request_id`` was already accepted (this batch,
-        the spool, or Parquet written within the dedupe window) are dropped. The new
-        records are fsynced to the spool before this returns.
+        the spool, or Parquet written within the dedupe window) are dropped, and so are
+        late copies of erased rows (:mod:`~.tombstones`, counted as ``erased_late``). The
+        new records are fsynced to the spool before this returns.
         """
         if self._closed:
             raise RuntimeError("LogWriter is closed")
         normalized, quarantined = self._admit(list(records), "writer")
+        normalized, erased = self.tombstones.screen(normalized)
         with self._lock:
+            self._counts["erased_late"] += erased
             if self._closed:
                 raise RuntimeError("LogWriter is closed")
             self._evict_old_ids()
@@ -400,7 +408,8 @@ class LogWriter:
 
     def stats(self) -> dict[str, int]:
         """Counters: accepted, duplicates_dropped, pending, files_written, recovered,
-        quarantined (= salvaged + rejected: records with a dead letter), known_ids."""
+        quarantined (= salvaged + rejected: records with a dead letter), erased_late
+        (late copies of erased rows, dropped), known_ids."""
         with self._lock:
             return {**self._counts, "known_ids": len(self._seen)}
 
