@@ -55,6 +55,13 @@ def test_members_round_trip(home: Path) -> None:
     with KeyStore(home / "keys.sqlite") as store:
         assert store.verify(key).member_id == member
     assert member in run("keys", "list", "-w", "team-a").stdout
+    plain = run("keys", "create", "-w", "team-a", "--role", "analyst", "--json").stdout
+    kid = json.loads(plain)["key_id"]
+    run("keys", "update", kid, "--member", "x@example.com", code=2)  # unknown member
+    attached = json.loads(run("keys", "update", kid, "--member", "alice@example.com").stdout)
+    assert attached["member_id"] == member
+    detached = json.loads(run("keys", "update", kid, "--no-member").stdout)
+    assert detached["member_id"] is None
     run("members", "update", member, "--name", "Alice A.")
     shown = json.loads(run("members", "show", member).stdout)
     assert shown["display_name"] == "Alice A." and shown["status"] == "active"

@@ -173,3 +173,19 @@ async def test_removed_or_downgraded_membership_at_the_gateway(api: Api) -> None
     assert _error(await api.chat(key_a), 401)["code"] == "membership_removed"
     assert (await api.chat(key_b)).status_code == 200  # the other workspace is untouched
     assert api.records[-1]["workspace"] == "team-b"
+
+
+async def test_attach_an_existing_key_to_a_member_and_detach_it(api: Api) -> None:
+    mid = await _alice(api, team_a="app")
+    made = await api.call("POST", "/keys", json={"workspace": "team-a", "role": "app"})
+    kid, key = made.json()["key_id"], made.json()["key"]
+    r = await api.call("PATCH", f"/keys/{kid}", json={"member_id": mid})
+    assert r.status_code == 200, r.text
+    assert r.json()["member_id"] == mid
+    await api.call("PATCH", f"/members/{mid}", json={"disabled": True})
+    assert _error(await api.chat(key), 401)["code"] == "member_disabled"
+    r = await api.call("PATCH", f"/keys/{kid}", json={"member_id": None})
+    assert r.status_code == 200 and r.json()["member_id"] is None
+    assert (await api.chat(key)).status_code == 200  # no longer the disabled member's key
+    r = await api.call("PATCH", f"/keys/{kid}", json={"member_id": "mem_000000000000"})
+    assert _error(r, 404)["code"] == "member_not_found"

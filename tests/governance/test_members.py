@@ -119,6 +119,32 @@ def test_minting_above_the_membership_is_refused(store: KeyStore) -> None:
     assert store.get(record.key_id).role == "analyst"
 
 
+def test_a_key_is_attached_to_a_member_after_creation_and_detached(store: KeyStore) -> None:
+    mid = _member(store, team_a="analyst")
+    record, key = create_key(ME, "team-a", role="policy-author", store=store)
+    assert store.verify(key).role == "policy-author"
+    with pytest.raises(InvalidRequestError) as caught:  # above the membership: refused
+        update_key(ME, record.key_id, member_id=mid, store=store)
+    assert caught.value.code == "role_exceeds_membership"
+    assert store.get(record.key_id).member_id is None
+    with pytest.raises(InvalidRequestError) as elsewhere:
+        other, _ = create_key(ME, "team-b", role="analyst", store=store)
+        update_key(ME, other.key_id, member_id=mid, store=store)
+    assert elsewhere.value.code == "not_a_member"
+    # lowered and attached in one change: capped by the member from now on
+    attached = update_key(ME, record.key_id, role="analyst", member_id=mid, store=store)
+    assert attached.member_id == mid
+    disable_member(ME, mid, store=store)
+    with pytest.raises(AuthenticationError):
+        store.verify(key)
+    enable_member(ME, mid, store=store)
+    assert principal_for_key(store.verify(key)).member_id == mid
+    detached = update_key(ME, record.key_id, member_id=None, store=store)
+    assert detached.member_id is None and detached.role == "analyst"
+    (entry, *_) = [e for e in audit.entries(action="key.update") if e.after["member_id"] == mid]
+    assert entry.before["member_id"] is None
+
+
 def test_downgrading_a_membership_caps_existing_keys_at_once(store: KeyStore) -> None:
     mid = _member(store, team_a="policy-author")
     _, key = create_key(ME, "team-a", role="policy-author", member_id=mid, store=store)

@@ -173,6 +173,10 @@ def show_cmd(key_id: str) -> None:
 )  # fmt: skip
 @click.option("--no-expiry", is_flag=True, help="Remove the expiry.")
 @click.option("--name", "-n", default=None, help="A new label.")
+@click.option(
+    "--member", "member_id", default=None, help="Attach the key to this member (id or email)."
+)
+@click.option("--no-member", is_flag=True, help="Detach the key from its member.")
 def update_cmd(
     key_id: str,
     role: str | None,
@@ -183,8 +187,11 @@ def update_cmd(
     expires_in_days: float | None,
     no_expiry: bool,
     name: str | None,
+    member_id: str | None,
+    no_member: bool,
 ) -> None:
-    """Change a key's role, allowed models, grants, expiry or name (gateways see it ~1 s)."""
+    """Change a key's role, allowed models, grants, expiry, name or member (gateways see
+    it ~1 s)."""
     from workbench.governance import cli_principal, update_key
 
     changes: dict[str, Any] = {}
@@ -198,6 +205,10 @@ def update_cmd(
         changes["expires_at"] = None if no_expiry else _expiry(expires_in_days)
     if name is not None:
         changes["name"] = name
+    if member_id is not None and no_member:
+        raise click.UsageError("--member and --no-member exclude each other")
+    if member_id is not None or no_member:
+        changes["member_id"] = member_id
     if not changes:
         raise click.UsageError("nothing to change: give at least one option")
     record = update_key(cli_principal(), _key_id(key_id), source="cli", **changes)

@@ -152,15 +152,21 @@ def update_key(
     grants: Iterable[str] | None = None,
     expires_at: datetime | None | object = UNCHANGED,
     name: str | None | object = UNCHANGED,
+    member_id: str | None | object = UNCHANGED,
     store: KeyStore | None = None,
     source: str | None = None,
 ) -> KeyRecord:
-    """Change a key's role, allowed models, grants, expiry or name (see
-    :meth:`KeyStore.update`); audited as ``key.update`` with the before and after."""
+    """Change a key's role, allowed models, grants, expiry, name or member (an id or an
+    email; None detaches the key) (see :meth:`KeyStore.update`); audited as
+    ``key.update`` with the before and after."""
     require(principal, MANAGE_KEYS)
     with opened(store) as ks:
         before = ks.get(key_id)
         require_workspace(principal, before.workspace)
+        if isinstance(member_id, str):  # an id or an email, like create_key's
+            from workbench.governance._memberdb import fetch
+
+            member_id = fetch(ks, member_id).member_id
         after = ks.update(
             key_id,
             role=role,
@@ -168,6 +174,7 @@ def update_key(
             grants=grants,
             expires_at=expires_at,
             name=name,
+            member_id=member_id,
         )
     audit.record(
         "key.update",

@@ -168,10 +168,13 @@ class KeyStore:
         grants: Iterable[str] | None = None,
         expires_at: datetime | None | object = UNCHANGED,
         name: str | None | object = UNCHANGED,
+        member_id: str | None | object = UNCHANGED,
     ) -> KeyRecord:
-        """Change an unrevoked key's role, allowed models, grants, expiry or name; return
-        the new record. Arguments left out (None / ``UNCHANGED``) keep their value;
-        ``expires_at=None`` removes the expiry. Every ``KeyStore`` on this database sees
+        """Change an unrevoked key's role, allowed models, grants, expiry, name or member;
+        return the new record. Arguments left out (None / ``UNCHANGED``) keep their value;
+        ``expires_at=None`` removes the expiry, ``member_id=None`` detaches the key from
+        its member (a member id attaches it: its role and grants must fit the member's
+        membership in the key's workspace). Every ``KeyStore`` on this database sees
         the change within about ``recheck_interval`` (like a revoke). Raises
         ``NotFoundError``, ``InvalidRequestError`` (revoked key, or a member's key raised
         above the membership) or ``ValueError``."""
@@ -189,15 +192,19 @@ class KeyStore:
         if name is not UNCHANGED:
             assert name is None or isinstance(name, str)
             sets["name"] = _clean_name(name)
+        if member_id is not UNCHANGED:
+            assert member_id is None or isinstance(member_id, str)
+            sets["member_id"] = member_id
         current = self.get(key_id)
         if current.revoked:
             raise InvalidRequestError(f"key {key_id!r} is revoked", code="key_revoked")
         if sets:
             assignments = ", ".join(f"{column} = ?" for column in sets)
             with self.db.write() as conn:
-                if current.member_id is not None and ("role" in sets or "grants" in sets):
+                member = sets.get("member_id", current.member_id)
+                if member is not None and {"role", "grants", "member_id"} & sets.keys():
                     new_grants = current.grants if grants is None else validate_grants(grants)
-                    check_mint(conn, current.member_id, current.workspace,
+                    check_mint(conn, member, current.workspace,
                                role or current.role, new_grants)  # fmt: skip
                 conn.execute(
                     f"UPDATE api_keys SET {assignments} WHERE key_id = ? AND revoked_at IS NULL",

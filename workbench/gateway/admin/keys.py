@@ -36,7 +36,9 @@ class KeyCreate(BaseModel):
 
 class KeyUpdate(BaseModel):
     """Body of ``PATCH /admin/v1/keys/{key_id}``: fields left out stay as they are;
-    ``"expires_at": null`` removes the expiry, ``"allowed_models": []`` allows every model."""
+    ``"expires_at": null`` removes the expiry, ``"allowed_models": []`` allows every model,
+    ``"member_id": "m-..."`` attaches the key to a member (within its membership),
+    ``"member_id": null`` detaches it."""
 
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, max_length=200)
@@ -44,6 +46,7 @@ class KeyUpdate(BaseModel):
     allowed_models: list[str] | None = Field(default=None, max_length=256)
     grants: list[str] | None = Field(default=None, max_length=16)
     expires_at: datetime | None = None
+    member_id: str | None = Field(default=None, max_length=64)
 
 
 def _out(record: KeyRecord) -> dict[str, Any]:
@@ -131,7 +134,8 @@ def update_key(
     who: Caller,
     store: Keys,
 ) -> dict[str, Any]:
-    """Change role, allowed models, grants, expiry or name (takes effect within ~1 s)."""
+    """Change role, allowed models, grants, expiry, name or member (takes effect within
+    ~1 s)."""
     changes = {f: getattr(body, f) for f in body.model_fields_set}
     record = gk.update_key(who, key_id, store=store, source=source(request), **changes)
     return _out(record)
