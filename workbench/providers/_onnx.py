@@ -15,8 +15,14 @@ the ``onnx`` package), once, to ``$WORKBENCH_HOME/cache/onnx/<weights-hash>.onnx
 - sessions are memoised per process (per hash and thread count): a second
   ``Embedder.load()`` in the same process builds no new session.
 
-fp32 only: the trained guardrail heads read these embeddings, so the graph must give the
-same vectors as torch (cosine >= 0.9999, tested), which int8 quantisation would not.
+The default graph is fp32: it gives the same vectors as torch (cosine >= 0.9999,
+tested), which the trained guardrail heads and the semantic cache rely on. An int8 graph
+(``precision="int8"``) is built from the fp32 one with ONNX Runtime's dynamic
+quantisation (:func:`quantize_int8`: the MatMul weights, per output channel; the token
+embeddings stay fp32), reproducibly, into the same cache (``<hash>.int8v<N>.onnx``, same
+atomic write and lock). It is faster on the CPU but its vectors differ (cosine ~0.98 to
+fp32 on short prompts): only callers that measured their accuracy with it use it (the ML
+guardrails' :class:`~workbench.guardrails.ml.encoder.Featurizer`, ``precision="int8"``).
 """
 
 from __future__ import annotations
@@ -35,6 +41,10 @@ import numpy as np
 
 #: Bumped when the exported graph changes (inputs, opset, tracing example).
 EXPORT_VERSION = 1
+#: Bumped when the int8 quantisation recipe changes (:func:`quantize_int8`).
+QUANT_VERSION = 1
+#: Graph precisions: ``fp32`` (exported from the weights) and ``int8`` (quantised from it).
+PRECISIONS = ("fp32", "int8")
 OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 #: ``WORKBENCH_ONNX_CACHE``: where exported graphs are kept (default: in the home).
@@ -45,7 +55,7 @@ THREADS_ENV = "WORKBENCH_EMBED_THREADS"
 #: per session is faster than two once other work competes for the cores.
 DEFAULT_THREADS = 1
 
-_memo: dict[tuple[str, int], OnnxEncoder] = {}
+_memo: dict[tuple[str, int, str], OnnxEncoder] = {}
 _memo_lock = threading.Lock()
 
 
@@ -179,40 +189,88 @@ def export_onnx(model: Any, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def quantize_int8(source: Path, target: Path) -> None:
+    """Quantise the fp32 graph ``source`` to int8 at ``target`` (temporary file, rename).
+
+    ONNX Runtime's dynamic quantisation: MatMul weights as signed int8 per output channel
+    (activations are quantised at run time); the embedding tables and everything else
+    stay fp32. Deterministic: the same source gives the same file.
+    """
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its "consider pre-processing" notice on every build
+    try:
+        quantize_dynamic(
+            str(source),
+            str(tmp),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+        )
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    finally:
+        root.setLevel(level)
+        tmp.unlink(missing_ok=True)
+
+
 def onnx_path(
-    model: Any, directory: Path | None = None, digest: str | None = None
+    model: Any,
+    directory: Path | None = None,
+    digest: str | None = None,
+    precision: str = "fp32",
 ) -> tuple[Path, bool]:
-    """The cached graph for ``model``, exported first if missing; (path, exported now).
+    """The cached graph for ``model``, built first if missing; (path, built now).
 
     ``digest`` is :func:`weights_hash` of ``model`` when the caller already has it.
+    ``precision="int8"``: the quantised graph, made from the fp32 one (exported first
+    when that is missing too).
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     directory = directory or onnx_cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{digest or weights_hash(model)}.onnx"
+    digest = digest or weights_hash(model)
+    target = directory / f"{digest}.onnx"
+    if precision == "int8":
+        source, _ = onnx_path(model, directory, digest)
+        target = directory / f"{digest}.int8v{QUANT_VERSION}.onnx"
     if target.is_file():
         return target, False
     with _exclusive(directory / f"{target.stem}.lock"):
-        if target.is_file():  # another process exported it while we waited
+        if target.is_file():  # another process built it while we waited
             return target, False
-        export_onnx(model, target)
+        if precision == "int8":
+            quantize_int8(source, target)
+        else:
+            export_onnx(model, target)
         return target, True
 
 
-def load_onnx_encoder(model: Any, threads: int | None = None) -> OnnxEncoder:
+def load_onnx_encoder(
+    model: Any, threads: int | None = None, precision: str = "fp32"
+) -> OnnxEncoder:
     """An :class:`OnnxEncoder` for ``model`` (a CPU ``transformers`` BERT-style model).
 
-    Exports on first use (see the module docstring); raises whatever the export or
-    ONNX Runtime raises (``ImportError`` without ``onnxruntime``/``onnx``).
+    Exports (and for ``precision="int8"`` quantises) on first use (see the module
+    docstring); raises whatever the export or ONNX Runtime raises (``ImportError``
+    without ``onnxruntime``/``onnx``).
     """
     import onnxruntime  # noqa: F401  (fail before exporting when it is missing)
 
     threads = threads or embed_threads()
-    key = (weights_hash(model), threads)
+    key = (weights_hash(model), threads, precision)
     with _memo_lock:
         cached = _memo.get(key)
         if cached is not None and cached.path.is_file():
             return cached
-        path, _ = onnx_path(model, digest=key[0])
+        path, _ = onnx_path(model, digest=key[0], precision=precision)
         encoder = OnnxEncoder(path, threads)
         _memo[key] = encoder
         return encoder
@@ -227,6 +285,8 @@ def clear_memo() -> None:
 __all__ = [
     "DEFAULT_THREADS",
     "EXPORT_VERSION",
+    "PRECISIONS",
+    "QUANT_VERSION",
     "THREADS_ENV",
     "OnnxEncoder",
     "clear_memo",
@@ -235,5 +295,6 @@ __all__ = [
     "load_onnx_encoder",
     "onnx_cache_dir",
     "onnx_path",
+    "quantize_int8",
     "weights_hash",
 ]
