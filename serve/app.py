@@ -20,6 +20,7 @@ from serve.gateway import Gateway
 from serve.logsink import LogSink
 from serve.replica import ModelReplica
 from serve.scorer import GuardrailScorer
+from workbench.config.deploy import HEAD_RESOURCE_ENV
 from workbench.config.gateway import GatewayConfig, load_config
 from workbench.home import home, logs_dir
 from workbench.providers import registry
@@ -113,9 +114,20 @@ def build_graph(cfg: GatewayConfig) -> Application:
 
 
 def build_app(args: dict[str, Any]) -> Application:
-    """Serve's application builder: ``args`` may name ``config`` (a gateway YAML)."""
+    """Serve's application builder: ``args`` may name ``config`` (a gateway YAML) and
+    ``home`` (the head's WORKBENCH_HOME; ``workbench deploy`` writes both as absolute
+    paths). A relative ``config`` is resolved against the current directory, and a
+    missing one is an error naming the absolute path tried."""
+    if args.get("home"):
+        os.environ["WORKBENCH_HOME"] = str(args["home"])
     path = args.get("config") or os.environ.get("WORKBENCH_CONFIG")
+    if path is not None:
+        path = str(Path(path).expanduser().resolve())
     cfg = load_config(path)
+    if os.environ.get(HEAD_RESOURCE_ENV):
+        # On a cluster (`workbench deploy`'s Serve config): limits and routing state always
+        # go through the head-pinned actors, whatever replica count the Serve config sets.
+        cfg.gateway.ingress_replicas = max(2, cfg.gateway.ingress_replicas)
     resolve_local_models(cfg)
     return build_graph(cfg)
 

@@ -134,6 +134,10 @@ class Gateway:
         scorer: DeploymentHandle | None = None,
         cache_index: DeploymentHandle | None = None,
     ) -> None:
+        from serve.headstate import local_home
+
+        self.head_home = home
+        home, self.mirror = local_home(home)  # off the head node: a mirror of its state
         os.environ["WORKBENCH_HOME"] = home
         from workbench.config.gateway import GatewayConfig
 
@@ -193,7 +197,7 @@ class Gateway:
             poll_s=cfg.guardrails.policy_poll_s,
         )
         self.routing_state = routing_state_for(cfg.gateway.ingress_replicas)
-        self.limiter = limiter_for(cfg.gateway.ingress_replicas, os.environ["WORKBENCH_HOME"])
+        self.limiter = limiter_for(cfg.gateway.ingress_replicas, self.head_home)
         self.health = HealthProbe(
             cfg, self.shipper, self.policies, scorer is not None, routing=self.routing_state
         )
@@ -210,7 +214,12 @@ class Gateway:
             semantic_index=self._semantic_index(),
         )
         app = create_app(self.pipeline, health=self.health.report, draining=lambda: self.draining)
-        return self._track_inflight(app)
+        app = self._track_inflight(app)
+        if self.mirror is not None:  # not the head node: admin writes go to the head
+            from serve.headstate import RefuseAdminWrites
+
+            app.add_middleware(RefuseAdminWrites)
+        return app
 
     def _semantic_index(self) -> Any:
         """The semantic index over the CacheIndex handle (None when not deployed). The exact

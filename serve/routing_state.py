@@ -227,8 +227,10 @@ class SharedRoutingState:
         return self._actor
 
     def _get_or_create(self) -> Any:
+        from serve.headstate import head_actor_options  # on a cluster: pinned to the head
+
         options = RoutingStateActor.options(  # type: ignore[attr-defined]
-            name=self.name, namespace=self.namespace, get_if_exists=True
+            name=self.name, namespace=self.namespace, get_if_exists=True, **head_actor_options()
         )
         return options.remote()
 

@@ -28,6 +28,7 @@ COMMANDS = {
     "up": "workbench.cli.gateway:up",
     "down": "workbench.cli.gateway:down",
     "status": "workbench.cli.gateway:status",
+    "deploy": "workbench.cli.deploy:deploy",
     "keys": "workbench.cli.keys:keys",
     "workspaces": "workbench.cli.workspaces:workspaces",
     "members": "workbench.cli.members:members",
