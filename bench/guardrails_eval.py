@@ -1,6 +1,20 @@
-"""Guardrail evaluation bench: the ML heads, or a policy against a keyword baseline.
+"""Guardrail evaluation bench: OLD vs NEW heads in one table, the heads' report, or a
+policy against a keyword baseline.
 
-``python -m bench.guardrails_eval [--out FILE] [--limit N] [--weights DIR]``
+``python -m bench.guardrails_eval [--out FILE] [--limit N] [--skip-ray] [--md FILE]``
+  Issue 11's guardrail-quality table (:mod:`bench._guardrails_compare`): the heads
+  committed at 579899a (OLD, read with ``git show`` into a temporary directory) and the
+  working tree's heads (NEW) on the MiniLM fp32 graph, and NEW on the int8 graph, side
+  by side, same code (``LocalScorer(weights_dir=...)``), each row with its target and
+  MET/MISSED: prompt injection on the deepset test split; indirect injection (BIPIA test
+  e-mails with test attacks, spikee documents) and clean contexts flagged; held-out
+  jailbreak recall; over-blocking of ``policies/default.yaml``'s input stage (XSTest
+  safe, NotInject, WildGuard benign; denied and touched); latency in-process, through the
+  GuardrailScorer deployment's Ray Serve hop (``--skip-ray`` leaves it out), batched
+  throughput and the cache-hit cost. Writes JSON, the entries as Parquet and the
+  markdown table.
+
+``python -m bench.guardrails_eval --heads [--out FILE] [--limit N] [--weights DIR]``
   The same run as ``workbench guardrails eval`` (see
   :mod:`workbench.guardrails.ml.evaluate`): the prompt-injection test split, XSTest safe
   prompts (over-blocking), BIPIA attacks inserted into emails, the Presidio held-out
@@ -92,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the evaluation and print the table(s)."""
     p = argparse.ArgumentParser(prog="python -m bench.guardrails_eval", description=__doc__)
     p.add_argument("--out", type=Path, default=Path("guardrails_eval.json"))
+    p.add_argument("--heads", action="store_true", help="the heads' report (one weights dir)")
+    p.add_argument("--skip-ray", action="store_true", help="leave out the Ray Serve hop")
+    p.add_argument("--md", type=Path, default=None, help="markdown table (default: --out .md)")
+    p.add_argument("--old-weights", type=Path, default=None, help="OLD weights dir (not git)")
     p.add_argument("--limit", type=int, default=None, help="at most N rows of each set")
     p.add_argument("--weights", type=Path, default=None, help="weights directory")
     p.add_argument("--policy", type=Path, default=None, help="evaluate this policy file")
@@ -102,7 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--limit must be positive")
     if a.policy is None and (a.dataset or a.html):
         p.error("--dataset and --html need --policy")
-    return _policy(a) if a.policy is not None else _heads(a)
+    if a.policy is not None:
+        return _policy(a)
+    if a.heads:
+        return _heads(a)
+    from bench._guardrails_compare import run
+
+    return run(a)
 
 
 if __name__ == "__main__":

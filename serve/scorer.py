@@ -2,6 +2,10 @@
 
 Concurrent requests' texts are merged into one batch; one encoder pass per text
 serves every classifier (the in-process scorer caches embeddings by text).
+
+The encoder runs the precision :data:`DEFAULT_PRECISION` names unless
+``$WORKBENCH_GUARDRAIL_PRECISION`` (``fp32`` or ``int8``) or the ``precision`` argument
+says otherwise; see bench/README.md (guardrail quality) for the figures it was chosen on.
 """
 
 from __future__ import annotations
@@ -15,16 +19,37 @@ from ray import serve
 
 from workbench.guardrails._scoring import score_sync, tag_sync
 
+#: ``fp32`` or ``int8``: the MiniLM graph the scorer runs (see the module docstring).
+PRECISION_ENV = "WORKBENCH_GUARDRAIL_PRECISION"
+DEFAULT_PRECISION = "fp32"
+
+
+def _precision(value: str | None = None) -> str:
+    """``value``, else ``$WORKBENCH_GUARDRAIL_PRECISION``, else :data:`DEFAULT_PRECISION`."""
+    choice = (value or os.environ.get(PRECISION_ENV, "") or DEFAULT_PRECISION).strip().lower()
+    if choice not in ("fp32", "int8"):
+        raise ValueError(f"{PRECISION_ENV} must be fp32 or int8, got {choice!r}")
+    return choice
+
 
 @serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=512)
 class GuardrailScorer:
     """Serves ``score(classifier, texts)`` and ``tag(texts)`` for ML checks."""
 
-    def __init__(self, home: str) -> None:
+    def __init__(
+        self, home: str, weights_dir: str | None = None, precision: str | None = None
+    ) -> None:
+        """Score with the heads in ``weights_dir`` (None: the scorer's default lookup)
+        on the MiniLM graph of ``precision`` (see :func:`_precision`)."""
         os.environ.setdefault("WORKBENCH_HOME", home)
         from workbench.guardrails.ml import LocalScorer
+        from workbench.guardrails.ml.encoder import Featurizer
 
-        self.scorer = LocalScorer()
+        self.precision = _precision(precision)
+        featurizer = None
+        if self.precision == "int8":
+            featurizer = Featurizer.load(device="cpu", backend="onnx-int8")
+        self.scorer = LocalScorer(weights_dir, featurizer=featurizer)
 
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.003)
     async def _batch(self, items: list[tuple[str, list[str]]]) -> list[list[Any]]:
