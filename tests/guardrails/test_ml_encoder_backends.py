@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -75,3 +77,27 @@ def test_int8_graph_is_built_once_and_stays_within_cosine_of_fp32(
     assert [w.char_start for w in ea.windows] == [w.char_start for w in eb.windows]
     with pytest.raises(ValueError, match="precision"):
         Featurizer(pair[0].embedder, precision="int4")
+
+
+def test_bench_shared_featurizer_encodes_each_text_once(
+    pair: tuple[Featurizer, Featurizer],
+) -> None:
+    from bench._guardrails_quality import SharedFeaturizer
+
+    shared = SharedFeaturizer(pair[1].embedder)
+    calls: list[list[str]] = []
+    inner = Featurizer.encode
+
+    def spy(self: Featurizer, texts: list[str]) -> Any:
+        calls.append(list(texts))
+        return inner(self, texts)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Featurizer, "encode", spy)
+        first = shared.encode(TEXTS[:2])
+        again = shared.encode([TEXTS[1], TEXTS[0], TEXTS[1], "new text"])
+        shared.forget()
+        shared.encode(TEXTS[:1])
+    assert calls == [TEXTS[:2], ["new text"], TEXTS[:1]]
+    assert again[0] is first[1] and again[1] is first[0] and again[2] is first[1]
+    assert float(again[3].embedding() @ pair[1].embed(["new text"])[0]) >= 0.9999
