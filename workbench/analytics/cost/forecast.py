@@ -27,7 +27,6 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
-from ._window import Window, run
 from .spend import month_start
 
 
@@ -64,14 +63,12 @@ class Forecast:
 
 
 def _daily(root: Path | None, start: datetime, end: datetime) -> dict[date, float]:
-    where, params = Window.of(start, end, end).where()
-    df = run(
-        f"SELECT CAST(date_trunc('day', received_at) AS DATE) AS d, "
-        f"sum(coalesce(cost_usd, 0)) AS c FROM requests WHERE {where} GROUP BY 1",
-        params,
-        root,
-    )
-    return {d: float(c or 0.0) for d, c in zip(df["d"].to_list(), df["c"].to_list(), strict=True)}
+    """Spend per UTC day in ``[start, end)``, from the rollups (no raw-row scan)."""
+    from workbench.logs import spend
+
+    df = spend(start, end, by="day", root=root)
+    days = [d if isinstance(d, date) else date.fromisoformat(str(d)) for d in df["day"]]
+    return {d: float(c or 0.0) for d, c in zip(days, df["cost_usd"].to_list(), strict=True)}
 
 
 def _profile(days: list[date], values: list[float], level: float) -> list[float]:
