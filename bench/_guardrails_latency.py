@@ -136,6 +136,19 @@ async def _hop(handle: Any, policy: Path, texts: list[str]) -> tuple[float, floa
     return float(np.median(per)), float(np.median(alone))
 
 
+def _start_serve() -> None:
+    """Ray and Serve as ``workbench up`` starts them (loopback, the throughput-optimised
+    Serve settings the gateway runs with), no HTTP proxy: the bench calls handles."""
+    from ray import serve
+
+    from workbench.cli._embedded import prepare_env, start_ray
+
+    prepare_env(fast_proxy=False)
+    os.environ["RAY_SERVE_THROUGHPUT_OPTIMIZED"] = "1"
+    start_ray()
+    serve.start(proxy_location="Disabled")
+
+
 def hop_entries(
     deployments: dict[str, dict[str, Any]], policy: Path, texts: list[str]
 ) -> list[dict[str, Any]]:
@@ -145,26 +158,23 @@ def hop_entries(
     from ray import serve
 
     from serve.scorer import GuardrailScorer
-    from workbench.cli._embedded import start_ray
 
     out: list[dict[str, Any]] = []
     home = os.environ.get("WORKBENCH_HOME") or tempfile.mkdtemp(prefix="wb-bench-home-")
+    os.environ["WORKBENCH_HOME"] = home
     with _ray_lock():
-        start_ray()
         try:
-            serve.start(proxy_location="Disabled")
-            handles = {
-                c: serve.run(
+            _start_serve()
+            for i, (c, kw) in enumerate(deployments.items()):
+                h = serve.run(
                     GuardrailScorer.options(name=f"scorer{i}").bind(home, **kw),  # type: ignore[attr-defined]
                     name=f"bench-guardrails-{i}",
                     route_prefix=None,
                 )
-                for i, (c, kw) in enumerate(deployments.items())
-            }
-            for c, h in handles.items():
                 p50, alone = asyncio.run(_hop(h, policy, texts))
                 out.append(rows.entry(c, "hop_policy_p50_ms", p50, len(texts)))
                 out.append(rows.entry(c, "hop_only_p50_ms", alone, 50))
+                serve.delete(f"bench-guardrails-{i}")
         finally:
             with contextlib.suppress(Exception):
                 serve.shutdown()
