@@ -92,7 +92,7 @@ def measure(a: argparse.Namespace, old: Path) -> tuple[list[dict[str, Any]], dic
     scorers, forget = _scorers(old, memo=True)
     for s in scorers.values():
         s.warmup()
-    sets = load(a.limit)
+    sets = load(a.limit, a.jailbreak_sample)
     entries = q.ml_entries(scorers, sets, forget, _say)
     timings["heads_s"] = time.perf_counter() - t0
     for c, s in scorers.items():
@@ -159,6 +159,7 @@ def run(a: argparse.Namespace) -> int:
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "limit": a.limit,
         "ray_hop": not a.skip_ray,
+        "jailbreak_sample": a.jailbreak_sample,
         "host": {
             "platform": platform.platform(),
             "cpus": os.cpu_count(),

@@ -11,7 +11,9 @@ items of each list (the first ones), for quick runs.
 * ``spikee_injected``: spikee's documents with injected instructions (all injections);
 * ``clean_contexts``: BIPIA's clean test e-mails and code contexts and spikee's benign
   e-mails (all benign);
-* ``jailbreaks``: the held-out in-the-wild jailbreak snapshot (all jailbreaks).
+* ``jailbreaks``: the held-out in-the-wild jailbreak snapshot (all jailbreaks); long
+  prompts (791, median 455 tokens, 564k tokens in all: the costliest set by far), so
+  ``jailbreak_sample`` can score a seeded random sample of them instead.
 """
 
 from __future__ import annotations
@@ -55,7 +57,18 @@ def _code_context(row: dict[str, Any]) -> str:
     return ctx if isinstance(ctx, str) else "\n".join(str(x) for x in ctx)
 
 
-def load(limit: int | None = None) -> EvalSets:
+def sample(items: list[Any], k: int | None, seed: int = 0) -> list[Any]:
+    """A seeded random sample of ``k`` items in their original order (all when ``k`` is
+    None or not smaller than the list)."""
+    import random
+
+    if k is None or k >= len(items):
+        return items
+    keep = sorted(random.Random(seed).sample(range(len(items)), k))
+    return [items[i] for i in keep]
+
+
+def load(limit: int | None = None, jailbreak_sample: int | None = None) -> EvalSets:
     """Every set of the ML rows (eval-only files, read for evaluation)."""
     import polars as pl
 
@@ -82,9 +95,9 @@ def load(limit: int | None = None) -> EvalSets:
         bipia_attacks=attacks,
         spikee_injected=_cut([r["input"] for r in jsonl("spikee_injected_documents")], limit),
         clean_contexts=clean,
-        jailbreaks=_cut([str(t) for t in jb], limit),
+        jailbreaks=_cut(sample([str(t) for t in jb], jailbreak_sample), limit),
         files=[data.file_record(n, "eval") for n in NAMES],
     )
 
 
-__all__ = ["NAMES", "EvalSets", "load"]
+__all__ = ["NAMES", "EvalSets", "load", "sample"]

@@ -1,7 +1,8 @@
 """Guardrail evaluation bench: OLD vs NEW heads in one table, the heads' report, or a
 policy against a keyword baseline.
 
-``python -m bench.guardrails_eval [--out FILE] [--limit N] [--skip-ray] [--md FILE]``
+``python -m bench.guardrails_eval [--out FILE] [--limit N] [--skip-ray] [--md FILE]
+[--jailbreak-sample N]``
   Issue 11's guardrail-quality table (:mod:`bench._guardrails_compare`): the heads
   committed at 579899a (OLD, read with ``git show`` into a temporary directory) and the
   working tree's heads (NEW) on the MiniLM fp32 graph, and NEW on the int8 graph, side
@@ -109,6 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--heads", action="store_true", help="the heads' report (one weights dir)")
     p.add_argument("--skip-ray", action="store_true", help="leave out the Ray Serve hop")
     p.add_argument("--md", type=Path, default=None, help="markdown table (default: --out .md)")
+    p.add_argument(
+        "--jailbreak-sample",
+        type=int,
+        default=None,
+        help="score a seeded random sample of N held-out jailbreaks (default: all 791)",
+    )
     p.add_argument("--old-weights", type=Path, default=None, help="OLD weights dir (not git)")
     p.add_argument("--limit", type=int, default=None, help="at most N rows of each set")
     p.add_argument("--weights", type=Path, default=None, help="weights directory")
