@@ -164,3 +164,14 @@ def test_old_weights_are_extracted_from_git(tmp_path: Path) -> None:
     assert blob == committed
     with pytest.raises(OldWeightsError, match="failed"):
         extract_weights(tmp_path / "none", rev="0" * 40)
+
+
+def test_jailbreak_sample_is_seeded_and_keeps_order() -> None:
+    from bench._guardrails_sets import sample
+
+    items = [f"p{i}" for i in range(50)]
+    a, b = sample(items, 10), sample(items, 10)
+    assert a == b and len(set(a)) == 10
+    assert a == sorted(a, key=items.index)  # original order
+    assert sample(items, 10, seed=1) != a
+    assert sample(items, None) == items and sample(items, 80) == items
