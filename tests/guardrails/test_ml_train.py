@@ -1,8 +1,9 @@
 """Training is reproducible: retraining gives the committed weights, on the same data.
 
-Retrains ``prompt_injection`` and ``toxicity`` from their recipes into a temp folder and
-compares with the committed ``weights/``: the data hashes must match the manifests and
-the weights must be equal up to float noise (a different CPU may round differently).
+Fails (never skips) without the shared datasets. Retrains the text heads from their
+recipes into a temp folder and compares with the committed ``weights/``: the data
+hashes must match the manifests and the weights must be equal up to float noise (a
+different CPU may round differently).
 """
 
 from __future__ import annotations
@@ -16,22 +17,14 @@ import pytest
 from workbench.guardrails.ml import data
 from workbench.guardrails.ml.heads import WEIGHTS_DIR
 
-try:
-    data.shared_dir()
-    HAVE_DATA = True
-except FileNotFoundError:
-    HAVE_DATA = False
-
-needs_data = pytest.mark.skipif(
-    not HAVE_DATA,
-    reason="shared datasets not found (../shared/datasets or $WORKBENCH_SHARED_DATASETS)",
-)
-CHECKS = ["prompt_injection", "toxicity"]
+#: The heads retrained here (pii_ner is trained by its own recipe; its test is the eval).
+CHECKS = ["prompt_injection", "jailbreak", "toxicity"]
 
 
 @pytest.fixture(scope="module")
 def retrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Both heads retrained from their recipes into a temp folder."""
+    """The heads retrained from their recipes into a temp folder (one shared encoder
+    pass: the featurizer memoises encodings across heads)."""
     from workbench.guardrails.ml.scorer import get_scorer
     from workbench.guardrails.ml.train import train
 
@@ -40,7 +33,6 @@ def retrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@needs_data
 @pytest.mark.parametrize("name", CHECKS)
 def test_data_hashes_match_manifest(name: str) -> None:
     manifest = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
@@ -51,7 +43,6 @@ def test_data_hashes_match_manifest(name: str) -> None:
         assert data.file_record(f["name"], "train")["sha256"] == f["sha256"], f["name"]
 
 
-@needs_data
 @pytest.mark.parametrize("name", CHECKS)
 def test_retraining_reproduces_committed_weights(retrained: Path, name: str) -> None:
     committed = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
@@ -71,21 +62,50 @@ def test_retraining_reproduces_committed_weights(retrained: Path, name: str) -> 
             np.testing.assert_allclose(b[key], a[key], rtol=1e-3, atol=1e-4, err_msg=key)
 
 
+EVAL_ONLY = {
+    "prompt_injection_test",
+    "xstest_prompts",
+    "bipia_email_test",
+    "bipia_text_attack_test",
+    "bipia_code_attack_test",
+    "bipia_code_test",
+    "jailbreak_llms_heldout",
+    "notinject_one",
+    "notinject_two",
+    "notinject_three",
+    "wildguard_benign",
+    "spikee_injected_documents",
+    "spikee_benign_emails",
+}
+
+
 def test_eval_only_sets_are_refused_for_training() -> None:
-    for name in ("prompt_injection_test", "xstest_prompts", "bipia_email_test"):
+    assert {n for n, d in data.DATASETS.items() if d.role == "eval"} == EVAL_ONLY
+    for name in sorted(EVAL_ONLY):
         with pytest.raises(data.DataRoleError):
             data.ref(name, "train")
-    assert data.ref("prompt_injection_test", "eval").role == "eval"
+        with pytest.raises(data.DataRoleError):
+            data.texts_labels(name, "train")
+        assert data.ref(name, "eval").role == "eval"
 
 
-@needs_data
+@pytest.mark.parametrize("name", ["prompt_injection", "jailbreak"])
+def test_manifest_states_the_operating_point(name: str) -> None:
+    manifest = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
+    op = manifest["operating_point"]
+    assert op["max_fpr"] == 0.01
+    assert op["name"] == "max_cv_f1_at_fpr<=0.01"
+    cv = op["cv"]
+    assert cv["fp"] / (cv["fp"] + cv["tn"]) <= op["max_fpr"]
+    assert cv == manifest["metrics"]["cv"]
+
+
 def test_presidio_split_by_index() -> None:
     train, held = data.presidio("train"), data.presidio("eval")
     assert (len(train), len(held)) == (1200, 300)
     assert held[0]["full_text"] not in {r["full_text"] for r in train[:4]}
 
 
-@needs_data
 def test_dataset_manifests_match_files() -> None:
     manifests = sorted((data.project_dir() / "manifests").glob("*.json"))
     assert {m.stem for m in manifests} == set(data.DATASETS)

@@ -97,6 +97,9 @@ DATASETS: dict[str, DatasetRef] = {
             "spikee_benign_emails", f"{_INJ}/spikee/benign_trigger_emails.jsonl", "shared", "eval"
         ),
         DatasetRef("jailbreak_handmade", "jailbreak_handmade.jsonl", "project", "train"),
+        # hard negatives (benign texts with trigger words) and attacks the public train
+        # data lacks (multilingual, obfuscated, tool hijack, injected documents)
+        DatasetRef("injection_handmade", "injection_handmade.jsonl", "project", "train"),
         # split column: "tune" chooses the cache threshold, "eval" is only measured
         DatasetRef("paraphrases", "paraphrases.jsonl", "project", "train"),
     )
@@ -157,7 +160,8 @@ def file_record(name: str, purpose: Purpose) -> dict[str, str]:
 def texts_labels(name: str, purpose: Purpose) -> tuple[list[str], list[int]]:
     """``(texts, labels)`` of a binary text set (1 = the class the check flags).
 
-    ``pii_presidio_synth`` gives the texts of its train split (index % 5 != 0), all 0.
+    ``pii_presidio_synth`` gives the texts of its train split (index % 5 != 0), all 0;
+    ``jailbreak_llms_train`` its prompts, all 1 (every row is a jailbreak).
     """
     import polars as pl
 
@@ -171,9 +175,12 @@ def texts_labels(name: str, purpose: Purpose) -> tuple[list[str], list[int]]:
     if name == "pii_presidio_synth":
         rows = presidio("train")
         return [r["full_text"] for r in rows], [0] * len(rows)
-    if name == "jailbreak_handmade":
+    if name in ("jailbreak_handmade", "injection_handmade"):
         rows = read_jsonl(p)
         return [r["text"] for r in rows], [int(r["label"]) for r in rows]
+    if name == "jailbreak_llms_train":
+        prompts = [str(x) for x in pl.read_csv(p)["prompt"].to_list() if x and str(x).strip()]
+        return prompts, [1] * len(prompts)
     raise KeyError(f"{name} is not a binary text set")
 
 

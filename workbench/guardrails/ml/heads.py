@@ -91,6 +91,8 @@ class TextHead:
     # Non-zero n-gram coefficients (indices into the concatenated blocks).
     hash_index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     hash_value: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    #: score the normalised variant too (max); False for heads trained before it existed
+    normalize: bool = False
     _dense: Any = field(default=None, repr=False, compare=False)
 
     def hash_features(self, texts: list[str]) -> Any:
@@ -224,6 +226,7 @@ def load_head(name: str, weights_dir: Path | None = None) -> Head:
         ngrams=ngrams,
         hash_index=arrays["hash_index"],
         hash_value=arrays["hash_value"],
+        normalize=bool(man["recipe"].get("normalize", False)),
     )
 
 

@@ -31,6 +31,15 @@ class Source:
     dataset: str
     use: Literal["all", "positives", "negatives", "as_negatives"] = "all"
     role: Literal["primary", "extra"] = "primary"
+    #: at most this many rows, drawn with the recipe's seed (None: every row)
+    limit: int | None = None
+    #: texts cut to at most this many characters at a line break or space (None: whole)
+    max_chars: int | None = None
+
+
+#: The pseudo-dataset of indirect-injection rows built from the BIPIA train files
+#: (:func:`workbench.guardrails.ml.indirect.build_rows`).
+INDIRECT = "bipia_indirect"
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,14 @@ class TextRecipe:
     folds: int = 5
     seed: int = SEED
     notes: tuple[str, ...] = ()
+    #: train on 32-token sub-windows too, as the scorer scores them (negatives' all;
+    #: positives' only where an inserted attack's span says which hold it)
+    sub_windows: bool = False
+    #: add the windows of each text's normalised variant (:mod:`.normalize`) to it
+    normalize: bool = False
+    #: operating point: the threshold maximises CV F1 subject to this FPR on the
+    #: negative train rows (None: max CV F1)
+    max_fpr: float | None = None
     kind: str = field(default="text_head", init=False)
 
 
@@ -82,11 +99,25 @@ _WHY_EXTRA = (
     "flagged): the change was made after seeing that; no eval row was used for it."
 )
 
+#: Hand-made hard negatives (benign texts with trigger words) and attacks the public
+#: train data lacks (multilingual, obfuscated, tool hijack, injected documents).
+HANDMADE_INJECTION = Source("injection_handmade")
+
 PROMPT_INJECTION = TextRecipe(
     name="prompt_injection",
-    sources=(Source("prompt_injection_train"), BENIGN_PROMPTS, COMMENTS, PII_SENTENCES),
+    sources=(
+        Source("prompt_injection_train"),
+        Source(INDIRECT, role="extra"),
+        Source("injection_handmade", role="extra"),
+        BENIGN_PROMPTS,
+        COMMENTS,
+        PII_SENTENCES,
+    ),
     ngrams=(NgramHash("char_wb", 2, 5, 2**16), NgramHash("word", 1, 2, 2**16)),
-    c_grid=(10.0, 30.0, 100.0, 300.0),
+    c_grid=(30.0,),
+    sub_windows=True,
+    normalize=True,
+    max_fpr=0.01,
     notes=(
         "5-fold CV on prompt_injection_train alone (AUC / best F1 over thresholds):",
         "  LR on mean-pooled MiniLM, C 0.3..100: AUC 0.91-0.94, best F1 0.82-0.86",
@@ -133,12 +164,16 @@ JAILBREAK = TextRecipe(
     name="jailbreak",
     sources=(
         Source("jailbreak_handmade"),
+        Source("jailbreak_llms_train", role="extra", limit=160, max_chars=800),
         COMMENTS,
         PII_SENTENCES,
         Source("prompt_injection_train", use="negatives", role="extra"),
+        Source("injection_handmade", use="negatives", role="extra"),
     ),
     ngrams=(),
-    c_grid=(0.3, 1.0, 3.0, 10.0, 30.0),
+    c_grid=(3.0,),
+    normalize=True,
+    max_fpr=0.01,
     notes=(
         "primary data: datasets/jailbreak_handmade.jsonl (hand-written for this project: 132 "
         "jailbreak attempts, 155 benign prompts of which many sound edgy)",
@@ -176,6 +211,8 @@ RECIPES: dict[str, TextRecipe | TokenRecipe] = {
 
 __all__ = [
     "BENIGN_PROMPTS",
+    "HANDMADE_INJECTION",
+    "INDIRECT",
     "COMMENTS",
     "JAILBREAK",
     "PII_SENTENCES",

@@ -12,7 +12,11 @@ import Ray). :class:`LocalScorer` is the in-process implementation:
 * classifier probabilities are computed from the cached embeddings and memoised per
   text: the max over the text's windows (256 tokens) and over mean-pooled runs of 32
   tokens inside them (:func:`sub_windows`), so that a short injection or insult inside a
-  long text is not diluted. Training scores whole windows only.
+  long text is not diluted;
+* heads trained with normalisation (``TextHead.normalize``) also score the text's
+  de-obfuscated variant (:func:`~workbench.guardrails.ml.normalize.normalize`: base64,
+  leetspeak, spacing, homoglyphs, zero-width characters) when it differs, and take the
+  max; the variant is analysed (and cached by its hash) like any text.
 
 It is thread-safe: the encoder runs under one lock, and a text being encoded by one
 thread is picked up from the cache by the others.
@@ -36,6 +40,7 @@ import numpy as np
 from workbench.guardrails.ml.encoder import Encoding, Featurizer
 from workbench.guardrails.ml.heads import TextHead, TokenHead, head_dir, load_head
 from workbench.guardrails.ml.ner import tag as ner_tag
+from workbench.guardrails.ml.normalize import normalize
 
 TEXT_CLASSIFIERS = ("prompt_injection", "jailbreak", "toxicity")
 PII_NER = "pii_ner"
@@ -68,6 +73,16 @@ class Analysis:
     embedding: np.ndarray  # (dim,)
     spans: list[dict[str, Any]] | None
     scores: dict[str, float] = field(default_factory=dict)
+    #: the normalised text ("" until computed; None when it equals the text)
+    variant: str | None = ""
+
+
+def _variant(text: str, a: Analysis) -> str | None:
+    """The normalised variant of ``text`` when it differs (memoised on its analysis)."""
+    if a.variant == "":
+        v = normalize(text)
+        a.variant = v if v != text else None
+    return a.variant
 
 
 def text_key(text: str) -> bytes:
@@ -96,8 +111,16 @@ def sub_windows(
     the (already contextualised) token states of short runs finds it again, at no extra
     encoder cost. Windows of at most ``size`` tokens give nothing.
     """
+    vecs, spans = sub_window_spans(enc, size, stride)
+    return vecs, [text[a:b] for a, b in spans]
+
+
+def sub_window_spans(
+    enc: Encoding, size: int = SUB_WINDOW, stride: int = SUB_STRIDE
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The vectors of :func:`sub_windows` and the character span of each."""
     vecs: list[np.ndarray] = []
-    texts: list[str] = []
+    spans: list[tuple[int, int]] = []
     for w in enc.windows:
         n = len(w.offsets)
         if size <= 0 or n <= size:
@@ -109,10 +132,10 @@ def sub_windows(
         for a in starts:
             v = (csum[a + size] - csum[a]) / size
             vecs.append(v / max(float(np.linalg.norm(v)), 1e-12))
-            texts.append(text[int(w.offsets[a, 0]) : int(w.offsets[a + size - 1, 1])])
+            spans.append((int(w.offsets[a, 0]), int(w.offsets[a + size - 1, 1])))
     dim = enc.windows[0].states.shape[1] if enc.windows else 0
     arr = np.asarray(vecs, dtype=np.float32) if vecs else np.zeros((0, dim), dtype=np.float32)
-    return arr, texts
+    return arr, spans
 
 
 class LocalScorer:
@@ -282,6 +305,24 @@ class LocalScorer:
             raise KeyError("pii_ner is a tagger: call tag(texts)")
         head = self.head(classifier)
         analyses = self.analyze(texts)
+        if not head.normalize:
+            return self._raw_scores(head, analyses)
+        variants = [_variant(t, a) for t, a in zip(texts, analyses, strict=True)]
+        extra = [v for v in variants if v is not None]
+        raw = self._raw_scores(head, analyses + (self.analyze(extra) if extra else []))
+        out: list[float] = []
+        k = len(analyses)
+        for i, v in enumerate(variants):
+            if v is None:
+                out.append(raw[i])
+            else:  # the max over the text's windows and its normalised variant's
+                out.append(max(raw[i], raw[k]))
+                k += 1
+        return out
+
+    def _raw_scores(self, head: TextHead, analyses: list[Analysis]) -> list[float]:
+        """The head's max window probability of each analysed text (memoised)."""
+        classifier = head.name
         todo = [a for a in analyses if classifier not in a.scores]
         if todo:  # one head call for every window of every new text
             probs = head.predict(
@@ -342,6 +383,7 @@ __all__ = [
     "LocalScorer",
     "Scorer",
     "get_scorer",
+    "sub_window_spans",
     "sub_windows",
     "text_key",
     "window_texts",

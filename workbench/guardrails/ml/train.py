@@ -11,18 +11,16 @@ import logging
 import platform
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from workbench.guardrails.ml import data
 from workbench.guardrails.ml.encoder import MAX_TOKENS, WINDOW_STRIDE, Encoding, Featurizer
-from workbench.guardrails.ml.heads import TextHead, hash_features, save_head
-from workbench.guardrails.ml.metrics import auc, best_f1_threshold, binary
+from workbench.guardrails.ml.heads import TextHead, save_head
+from workbench.guardrails.ml.metrics import auc, binary
 from workbench.guardrails.ml.recipes import RECIPES, TextRecipe, TokenRecipe
-from workbench.guardrails.ml.scorer import window_texts
+from workbench.guardrails.ml.train_data import TextData, WindowMatrix, gather, window_matrix
 
 log = logging.getLogger(__name__)
 MAX_ITER = 10000
@@ -63,67 +61,42 @@ def encoder_info(featurizer: Featurizer) -> dict[str, Any]:
     }
 
 
-@dataclass
-class TextData:
-    """A recipe's rows: texts, labels, and which rows are cross-validated."""
-
-    texts: list[str]
-    y: np.ndarray
-    primary: np.ndarray  # bool
-    files: list[dict[str, str]]
-
-
-def gather(recipe: TextRecipe) -> TextData:
-    """Read the recipe's sources (train-role only) in recipe order."""
-    texts: list[str] = []
-    ys: list[int] = []
-    prim: list[bool] = []
-    files: dict[str, dict[str, str]] = {}
-    for src in recipe.sources:
-        t, y = data.texts_labels(src.dataset, "train")
-        files.setdefault(src.dataset, data.file_record(src.dataset, "train"))
-        for text, label in zip(t, y, strict=True):
-            if src.use == "positives" and label != 1 or src.use == "negatives" and label != 0:
-                continue
-            texts.append(text)
-            ys.append(0 if src.use == "as_negatives" else label)
-            prim.append(src.role == "primary")
-    return TextData(texts, np.asarray(ys, dtype=np.int64), np.asarray(prim), list(files.values()))
-
-
-@dataclass
-class WindowMatrix:
-    """Window-level design matrix; ``owner[i]`` is the text of window row ``i``."""
-
-    x: Any  # ndarray or scipy CSR
-    owner: np.ndarray
-
-
-def window_matrix(recipe: TextRecipe, texts: list[str], featurizer: Featurizer) -> WindowMatrix:
-    """Encode ``texts`` and build the features of every window."""
-    encs = featurizer.encode(texts)
-    emb: list[np.ndarray] = []
-    wtexts: list[str] = []
-    owner: list[int] = []
-    for i, (text, enc) in enumerate(zip(texts, encs, strict=True)):
-        emb.append(enc.embeddings)
-        wtexts.extend(window_texts(text, enc))
-        owner.extend([i] * len(enc.windows))
-    dense = np.vstack(emb).astype(np.float64)
-    hashed = hash_features(recipe.ngrams, wtexts)
-    if hashed is None:
-        return WindowMatrix(dense, np.asarray(owner))
-    from scipy import sparse
-
-    x = sparse.hstack([sparse.csr_matrix(dense), hashed], format="csr", dtype=np.float64)
-    return WindowMatrix(x, np.asarray(owner))
-
-
 def _fit(x: Any, y: np.ndarray, c: float) -> Any:
     from sklearn.linear_model import LogisticRegression
 
     with single_threaded_blas():
         return LogisticRegression(C=c, max_iter=MAX_ITER, tol=TOL, solver="lbfgs").fit(x, y)
+
+
+def _fitted(wm: WindowMatrix) -> np.ndarray:
+    """Which rows are fitted (every row for matrices without fit flags)."""
+    return wm.fit if wm.fit is not None else np.ones(len(wm.owner), dtype=bool)
+
+
+def _labels(d: TextData, wm: WindowMatrix) -> np.ndarray:
+    """The training label of every row (its text's label without row labels)."""
+    return wm.wy if wm.wy is not None else d.y[wm.owner]
+
+
+def operating_threshold(
+    y: np.ndarray, scores: np.ndarray, max_fpr: float | None
+) -> tuple[float, float]:
+    """``(threshold, f1)``: max F1 over the distinct scores, among thresholds whose FPR
+    (share of negatives at or above) is at most ``max_fpr`` (any without a limit); the
+    highest threshold wins ties. The threshold sits halfway below the cut score."""
+    order = np.argsort(-scores, kind="stable")
+    s, yy = scores[order], y[order].astype(bool)
+    tp, fp = np.cumsum(yy), np.cumsum(~yy)
+    last = np.r_[s[1:] != s[:-1], True]  # the last row of each run of equal scores
+    pos, neg = max(int(yy.sum()), 1), max(int((~yy).sum()), 1)
+    f1 = 2 * tp / (tp + fp + pos)
+    ok = last & ((fp / neg <= max_fpr) if max_fpr is not None else True)
+    if not ok.any():
+        return float(s[0]) + 1e-9, 0.0
+    cand = np.flatnonzero(ok)
+    i = int(cand[np.argmax(f1[cand] - 1e-12 * np.arange(len(cand)))])
+    lower = float(s[i + 1]) if i + 1 < len(s) else 0.0
+    return (float(s[i]) + lower) / 2.0, float(f1[i])
 
 
 def _text_scores(model: Any, wm: WindowMatrix, rows: np.ndarray, n: int) -> np.ndarray:
@@ -143,8 +116,8 @@ def cross_validate(recipe: TextRecipe, d: TextData, wm: WindowMatrix, c: float) 
     strata = d.y * 2 + d.primary.astype(np.int64)
     skf = StratifiedKFold(n_splits=recipe.folds, shuffle=True, random_state=recipe.seed)
     for tr, te in skf.split(np.zeros((n, 1)), strata):
-        rows = np.flatnonzero(np.isin(wm.owner, tr))
-        model = _fit(wm.x[rows], d.y[wm.owner[rows]], c)
+        rows = np.flatnonzero(np.isin(wm.owner, tr) & _fitted(wm))
+        model = _fit(wm.x[rows], _labels(d, wm)[rows], c)
         test_rows = np.flatnonzero(np.isin(wm.owner, te))
         oof[te] = _text_scores(model, wm, test_rows, n)[te]
     return oof
@@ -165,20 +138,37 @@ def split_metrics(d: TextData, scores: np.ndarray, threshold: float) -> dict[str
         "extra_negatives_fpr": float((scores[extra_neg] >= threshold).mean())
         if extra_neg.any()
         else None,
+        **({"by_source": by_source(d, scores, threshold)} if d.source else {}),
     }
+
+
+def by_source(d: TextData, scores: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Per source dataset: rows, recall of its positives, FPR of its negatives."""
+    src = np.asarray(d.source)
+    out: dict[str, Any] = {}
+    for name in dict.fromkeys(d.source or []):
+        m = src == name
+        pos, neg = m & (d.y == 1), m & (d.y == 0)
+        flagged = scores >= threshold
+        out[name] = {
+            "rows": int(m.sum()),
+            "recall": float(flagged[pos].mean()) if pos.any() else None,
+            "fpr": float(flagged[neg].mean()) if neg.any() else None,
+        }
+    return out
 
 
 def train_text_head(recipe: TextRecipe, featurizer: Featurizer) -> tuple[TextHead, dict[str, Any]]:
     """Fit ``recipe``: C by CV AUC, threshold by CV F1 (all rows), then refit on all rows."""
     d = gather(recipe)
-    wm = window_matrix(recipe, d.texts, featurizer)
+    wm = window_matrix(recipe, d, featurizer)
     y = d.y.tolist()
     grid: list[dict[str, Any]] = []
     best: tuple[float, float, np.ndarray] | None = None
     for c in recipe.c_grid:
         oof = cross_validate(recipe, d, wm, c)
         a = auc(y, oof.tolist())
-        t, f1 = best_f1_threshold(y, oof.tolist())
+        t, f1 = operating_threshold(d.y, oof, recipe.max_fpr)
         prim = split_metrics(d, oof, t)["primary"]
         grid.append(
             {
@@ -195,8 +185,9 @@ def train_text_head(recipe: TextRecipe, featurizer: Featurizer) -> tuple[TextHea
             best = (c, a, oof)
     assert best is not None
     c_best, _, oof = best
-    threshold, _ = best_f1_threshold(y, oof.tolist())
-    model = _fit(wm.x, d.y[wm.owner], c_best)
+    threshold, _ = operating_threshold(d.y, oof, recipe.max_fpr)
+    fitted = np.flatnonzero(_fitted(wm))
+    model = _fit(wm.x[fitted], _labels(d, wm)[fitted], c_best)
     coef = np.asarray(model.coef_[0], dtype=np.float64)
     dim = featurizer.dim
     hash_part = coef[dim:]
@@ -207,6 +198,7 @@ def train_text_head(recipe: TextRecipe, featurizer: Featurizer) -> tuple[TextHea
         intercept=float(model.intercept_[0]),
         threshold=float(threshold),
         ngrams=recipe.ngrams,
+        normalize=recipe.normalize,
         hash_index=nz.astype(np.int64),
         hash_value=hash_part[nz].copy(),
     )
@@ -224,15 +216,14 @@ def train_text_head(recipe: TextRecipe, featurizer: Featurizer) -> tuple[TextHea
             "hyperparameters": {"C": c_best, "max_iter": MAX_ITER, "tol": TOL},
             "selection": {
                 "C": f"max cross-validated ROC AUC over {list(recipe.c_grid)}",
-                "threshold": "max cross-validated F1 over all rows (midpoint below the cut "
-                "score); score >= threshold flags",
+                "threshold": _threshold_rule(recipe),
                 "folds": f"StratifiedKFold(n_splits={recipe.folds}, shuffle=True, "
                 f"random_state={recipe.seed}), stratified by label x role",
             },
             "seed": recipe.seed,
-            "sources": [
-                {"dataset": s.dataset, "use": s.use, "role": s.role} for s in recipe.sources
-            ],
+            "sources": [_source_json(s) for s in recipe.sources],
+            "sub_windows": recipe.sub_windows,
+            "normalize": recipe.normalize,
             "encoder": encoder_info(featurizer),
             "libraries": library_versions(),
             "tried": list(recipe.notes),
@@ -252,8 +243,40 @@ def train_text_head(recipe: TextRecipe, featurizer: Featurizer) -> tuple[TextHea
             "train": split_metrics(d, train_scores, threshold),
         },
         "threshold": float(threshold),
+        "operating_point": {
+            "name": _op_name(recipe),
+            "max_fpr": recipe.max_fpr,
+            "cv": split_metrics(d, oof, threshold),
+        },
     }
     return head, manifest
+
+
+def _op_name(recipe: TextRecipe) -> str:
+    if recipe.max_fpr is None:
+        return "max_cv_f1"
+    return f"max_cv_f1_at_fpr<={recipe.max_fpr:g}"
+
+
+def _threshold_rule(recipe: TextRecipe) -> str:
+    limit = (
+        f" subject to an out-of-fold FPR <= {recipe.max_fpr:g} on the negative train rows"
+        if recipe.max_fpr is not None
+        else ""
+    )
+    return (
+        f"max cross-validated F1 over all rows{limit} (midpoint below the cut score); "
+        "score >= threshold flags; a text's score is the max over its rows"
+    )
+
+
+def _source_json(s: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"dataset": s.dataset, "use": s.use, "role": s.role}
+    if s.limit is not None:
+        out["limit"] = s.limit
+    if s.max_chars is not None:
+        out["max_chars"] = s.max_chars
+    return out
 
 
 def default_out_dir() -> Path:
