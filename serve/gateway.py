@@ -213,13 +213,20 @@ class Gateway:
             draining=lambda: self.draining,
             semantic_index=self._semantic_index(),
         )
-        app = create_app(self.pipeline, health=self.health.report, draining=lambda: self.draining)
+        app = create_app(self.pipeline, health=self._health, draining=lambda: self.draining)
         app = self._track_inflight(app)
         if self.mirror is not None:  # not the head node: admin writes go to the head
             from serve.headstate import RefuseAdminWrites
 
             app.add_middleware(RefuseAdminWrites)
+            if self.pipeline.auth is not None:
+                self.mirror.listeners.append(self.pipeline.auth.clear_cache)
         return app
+
+    def _health(self) -> dict[str, Any]:
+        """/health's facts, with where this replica's keys and policies come from."""
+        state = {"state": "head" if self.mirror is None else self.mirror.info()}
+        return {**self.health.report(), **state}
 
     def _semantic_index(self) -> Any:
         """The semantic index over the CacheIndex handle (None when not deployed). The exact

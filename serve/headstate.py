@@ -35,6 +35,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,12 @@ __all__ = [
     "HeadState",
     "Mirror",
     "RefuseAdminWrites",
+    "apply_snapshot",
     "head_actor_options",
+    "known_versions",
     "local_home",
+    "state_token",
+    "take_snapshot",
 ]
 
 log = logging.getLogger("ray.serve")
@@ -76,6 +81,75 @@ def _stat(path: Path) -> tuple[int, int]:
     return (st.st_mtime_ns, st.st_size)
 
 
+def state_token(home: Path) -> str:
+    """A token that changes whenever a mirrored file or the policy tree under ``home``
+    changes (file sizes and modification times: cheap)."""
+    parts: list[Any] = []
+    for name in (*DATABASES, *FILES):
+        parts += [_stat(home / name), _stat(home / f"{name}-wal")]
+    pol = home / POLICIES
+    parts.append(_stat(pol / "live.json"))
+    parts.append(sorted(str(p.relative_to(pol)) for p in pol.glob("versions/*/v*")))
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def take_snapshot(home: Path, known: list[str]) -> dict[str, Any]:
+    """The token, each database's image (SQLite's online backup: never half a
+    transaction), each plain file, the policy versions not in ``known`` (paths relative to
+    the policy root; versions are immutable) and ``live.json``."""
+    token = state_token(home)
+    dbs: dict[str, bytes] = {}
+    for name in DATABASES:
+        path = home / name
+        if path.exists():
+            src, mem = sqlite3.connect(path), sqlite3.connect(":memory:")
+            try:
+                src.backup(mem)
+                dbs[name] = mem.serialize()
+            finally:
+                src.close()
+                mem.close()
+    files = {n: (home / n).read_bytes() for n in FILES if (home / n).exists()}
+    pol = home / POLICIES
+    have = set(known)
+    versions = {
+        str(p.relative_to(pol)): p.read_bytes()
+        for p in sorted(pol.glob("versions/*/v*"))
+        if str(p.relative_to(pol)) not in have
+    }
+    live = (pol / "live.json").read_bytes() if (pol / "live.json").exists() else None
+    return {"token": token, "dbs": dbs, "files": files, "versions": versions, "live": live}
+
+
+def apply_snapshot(root: Path, snap: dict[str, Any]) -> None:
+    """Copy a snapshot into the mirror ``root``: databases through the backup API into
+    the (possibly open) mirror databases, files atomically, ``live.json`` last."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, image in snap["dbs"].items():
+        mem, dst = sqlite3.connect(":memory:"), sqlite3.connect(root / name, timeout=30)
+        try:
+            # The head's files are in WAL mode; an image marked so (header bytes 18-19)
+            # cannot be opened in memory: mark it as a rollback-journal image.
+            mem.deserialize(image[:18] + b"\x01\x01" + image[20:])
+            mem.backup(dst)
+        finally:
+            mem.close()
+            dst.close()
+    for name, data in snap["files"].items():
+        _write_atomic(root / name, data)
+    pol = root / POLICIES
+    for rel, data in snap["versions"].items():
+        _write_atomic(pol / rel, data, 0o644)
+    if snap["live"] is not None:
+        _write_atomic(pol / "live.json", snap["live"], 0o644)
+
+
+def known_versions(root: Path) -> list[str]:
+    """The policy versions a mirror already holds (relative paths)."""
+    pol = root / POLICIES
+    return [str(p.relative_to(pol)) for p in pol.glob("versions/*/v*")]
+
+
 @ray.remote(num_cpus=0, max_restarts=-1)
 class HeadState:
     """Reads the head's home; answers change tokens and snapshots."""
@@ -88,40 +162,12 @@ class HeadState:
         return str(ray.get_runtime_context().get_node_id())
 
     def token(self) -> str:
-        """Changes whenever a mirrored file or the policy tree changes."""
-        parts: list[Any] = []
-        for name in (*DATABASES, *FILES):
-            parts += [_stat(self.home / name), _stat(self.home / f"{name}-wal")]
-        pol = self.home / POLICIES
-        parts.append(_stat(pol / "live.json"))
-        parts.append(sorted(str(p.relative_to(pol)) for p in pol.glob("versions/*/v*")))
-        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+        """See :func:`state_token`."""
+        return state_token(self.home)
 
     def snapshot(self, known: list[str]) -> dict[str, Any]:
-        """The token, each database's image, each plain file, the policy versions not in
-        ``known`` (relative paths) and ``live.json``."""
-        token = self.token()
-        dbs: dict[str, bytes] = {}
-        for name in DATABASES:
-            path = self.home / name
-            if path.exists():
-                src, mem = sqlite3.connect(path), sqlite3.connect(":memory:")
-                try:
-                    src.backup(mem)
-                    dbs[name] = mem.serialize()
-                finally:
-                    src.close()
-                    mem.close()
-        files = {n: (self.home / n).read_bytes() for n in FILES if (self.home / n).exists()}
-        pol = self.home / POLICIES
-        have = set(known)
-        versions = {
-            str(p.relative_to(pol)): p.read_bytes()
-            for p in sorted(pol.glob("versions/*/v*"))
-            if str(p.relative_to(pol)) not in have
-        }
-        live = (pol / "live.json").read_bytes() if (pol / "live.json").exists() else None
-        return {"token": token, "dbs": dbs, "files": files, "versions": versions, "live": live}
+        """See :func:`take_snapshot`."""
+        return take_snapshot(self.home, known)
 
 
 def _actor(head_home: str) -> Any:
@@ -149,40 +195,24 @@ class Mirror:
         self.errors = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: called after each applied snapshot (the gateway clears its key-verify cache, so a
+        #: key tried on this node before it was mirrored is not refused from the cache)
+        self.listeners: list[Callable[[], None]] = []
 
     def apply(self, snap: dict[str, Any]) -> None:
-        """Copy a snapshot in (databases through the backup API, policies live.json last)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        for name, image in snap["dbs"].items():
-            mem, dst = sqlite3.connect(":memory:"), sqlite3.connect(self.root / name, timeout=30)
-            try:
-                # The head's files are in WAL mode; an image marked so (header bytes 18-19)
-                # cannot be opened in memory: mark it as a rollback-journal image.
-                mem.deserialize(image[:18] + b"\x01\x01" + image[20:])
-                mem.backup(dst)
-            finally:
-                mem.close()
-                dst.close()
-        for name, data in snap["files"].items():
-            _write_atomic(self.root / name, data)
-        pol = self.root / POLICIES
-        for rel, data in snap["versions"].items():
-            _write_atomic(pol / rel, data, 0o644)
-        if snap["live"] is not None:
-            _write_atomic(pol / "live.json", snap["live"], 0o644)
+        """Copy a snapshot in (:func:`apply_snapshot`) and remember its token."""
+        apply_snapshot(self.root, snap)
         self.token = snap["token"]
         self.syncs += 1
-
-    def _known(self) -> list[str]:
-        pol = self.root / POLICIES
-        return [str(p.relative_to(pol)) for p in pol.glob("versions/*/v*")]
+        for listener in self.listeners:
+            listener()
 
     def sync_once(self) -> bool:
         """Fetch and apply a snapshot when the head's token moved; True when it did."""
         token = ray.get(self.actor.token.remote(), timeout=30)
         if token == self.token:
             return False
-        self.apply(ray.get(self.actor.snapshot.remote(self._known()), timeout=60))
+        self.apply(ray.get(self.actor.snapshot.remote(known_versions(self.root)), timeout=60))
         return True
 
     def _loop(self) -> None:

@@ -96,9 +96,16 @@ def _connect(address: str, env: dict[str, str]) -> Any:
     return ray
 
 
-def _cluster_facts(ray: Any, head_resource: str) -> int:
-    """Alive nodes; fails when no node advertises ``head_resource``."""
+def _cluster_facts(ray: Any, head_resource: str, min_nodes: int, wait_s: float) -> int:
+    """Alive nodes (waiting up to ``wait_s`` for ``min_nodes``); fails when no node
+    advertises ``head_resource``."""
     from workbench.config.deploy import HEAD_SLIVER
+
+    deadline = time.time() + wait_s
+    while sum(1 for n in ray.nodes() if n.get("Alive")) < min_nodes:
+        if time.time() > deadline:
+            raise click.ClickException(f"fewer than {min_nodes} nodes after {wait_s:.0f}s")
+        time.sleep(0.5)
 
     if ray.cluster_resources().get(head_resource, 0) < HEAD_SLIVER:
         raise click.ClickException(
@@ -198,6 +205,13 @@ def _write(path: Path, data: Any, header: str) -> None:
     envvar="WORKBENCH_LOG_DIR",
     help="Log lake (shared storage) when the config's logging.dir is unset.",
 )
+@click.option(
+    "--min-nodes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Wait (up to --wait) until this many nodes are alive before counting them.",
+)
 @click.option("--wait", "wait_s", type=float, default=600.0, show_default=True)
 @click.option("--dry-run", is_flag=True, help="Write the files only; start nothing.")
 def deploy(**opts: Any) -> None:
@@ -231,7 +245,7 @@ def deploy(**opts: Any) -> None:
     env = job_env(gw.fast_proxy, host)
     if not opts["dry_run"]:
         ray = _connect(opts["address"], env)
-        nodes = _cluster_facts(ray, layout.head_resource)
+        nodes = _cluster_facts(ray, layout.head_resource, opts["min_nodes"], opts["wait_s"])
         layout.ingress_replicas = opts["ingress_replicas"] or nodes
         click.echo(f"cluster: {nodes} alive node(s); ingress replicas: {layout.ingress_replicas}")
     else:
