@@ -155,6 +155,9 @@ def run(a: argparse.Namespace) -> int:
         weights = _weights(old)
     table = rows.pivot(entries)
     md = rows.markdown(table)
+    ok, why = rows.holds(entries)
+    verdict = "int8 holds fp32's accuracy" if ok else "int8 does NOT hold fp32's accuracy: "
+    verdict += "; ".join(why)
     report = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "limit": a.limit,
@@ -171,8 +174,10 @@ def run(a: argparse.Namespace) -> int:
         "entries": entries,
         "table": table,
         "markdown": md,
+        "int8_holds": {"verdict": ok, "failing_rows": why},
     }
     print(rows.text(table))
+    print(f"\n{verdict} (every accuracy figure inside NEW fp32's 95% interval, no target lost)")
     paths = write(report, a.out, a.md or a.out.with_suffix(".md"))
     print(
         f"\nload average {load0[0]:.2f} at start, {os.getloadavg()[0]:.2f} at end; "

@@ -167,6 +167,25 @@ def pivot(entries: list[dict[str, Any]], configs: Sequence[str] = CONFIGS) -> li
     return rows
 
 
+def holds(
+    entries: list[dict[str, Any]], base: str = "NEW fp32", other: str = "NEW int8"
+) -> tuple[bool, list[str]]:
+    """Does ``other`` hold ``base``'s accuracy? Every figure with an interval (the
+    accuracy rows) of ``other`` must lie inside ``base``'s 95% interval, and no target
+    ``base`` meets may be missed by ``other``. Returns (verdict, the rows that fail)."""
+    by = {(e["config"], e["row"]): e for e in entries}
+    bad = []
+    for key, spec in SPECS.items():
+        b, o = by.get((base, key)), by.get((other, key))
+        if b is None or o is None or not (_finite(b["low"]) and _finite(b["high"])):
+            continue
+        if not _finite(o["value"]) or not b["low"] <= o["value"] <= b["high"]:
+            bad.append(f"{key}: {o['value']} outside [{b['low']:.3f}, {b['high']:.3f}]")
+        elif status(b["value"], spec) == "MET" and status(o["value"], spec) == "MISSED":
+            bad.append(f"{key}: {base} meets the target, {other} misses it")
+    return not bad, bad
+
+
 def _cell(e: dict[str, Any] | None, spec: Spec) -> str:
     if e is None or not _finite(e["value"]):
         return "-"
@@ -213,6 +232,7 @@ __all__ = [
     "detection",
     "entry",
     "flagged",
+    "holds",
     "markdown",
     "pivot",
     "policy_shares",

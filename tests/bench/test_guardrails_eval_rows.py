@@ -175,3 +175,23 @@ def test_jailbreak_sample_is_seeded_and_keeps_order() -> None:
     assert a == sorted(a, key=items.index)  # original order
     assert sample(items, 10, seed=1) != a
     assert sample(items, None) == items and sample(items, 80) == items
+
+
+def test_int8_holds_only_inside_the_fp32_interval_and_without_losing_a_target() -> None:
+    base = [
+        rows.entry("NEW fp32", "pi_f1", 0.96, 116, (0.93, 0.99)),
+        rows.entry("NEW fp32", "jb_recall", 0.92, 300, (0.89, 0.95)),
+        rows.entry("NEW fp32", "policy_p50_ms", 9.0, 64),  # no interval: not accuracy
+    ]
+    inside = [
+        rows.entry("NEW int8", "pi_f1", 0.955, 116, (0.9, 0.99)),
+        rows.entry("NEW int8", "jb_recall", 0.90, 300, (0.86, 0.93)),
+        rows.entry("NEW int8", "policy_p50_ms", 50.0, 64),
+    ]
+    assert rows.holds(base + inside) == (True, [])
+    lost = [*inside[:1], rows.entry("NEW int8", "jb_recall", 0.895, 300, (0.86, 0.93))]
+    ok, why = rows.holds(base + lost)
+    assert not ok and why == ["jb_recall: NEW fp32 meets the target, NEW int8 misses it"]
+    out = [rows.entry("NEW int8", "pi_f1", 0.92, 116, (0.88, 0.95)), *inside[1:]]
+    ok, why = rows.holds(base + out)
+    assert not ok and why[0].startswith("pi_f1: 0.92 outside [0.930, 0.990]")
