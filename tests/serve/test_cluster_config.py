@@ -128,7 +128,7 @@ def test_written_serve_config_agrees_with_ray_cluster_yaml(tmp_path: Path, wb_ho
 
     cluster = _cluster()
     written = _dry_run(tmp_path, wb_home)
-    ServeDeploySchema.parse_obj(written)  # a valid `serve deploy` file
+    ServeDeploySchema.model_validate(written)  # a valid `serve deploy` file
     app = written["applications"][0]
     deployments = {d["name"]: d for d in app["deployments"]}
     assert deployments["Gateway"] == {"name": "Gateway", "max_replicas_per_node": 1,
@@ -190,3 +190,19 @@ def test_checked_in_serve_config_is_what_deploy_writes_for_the_cluster() -> None
     expected["applications"][0]["runtime_env"]["env_vars"].update(job_env(True, "0.0.0.0"))
     expected["applications"][0]["runtime_env"]["worker_process_setup_hook"] = HOOK
     assert checked_in == expected
+
+
+def test_autoscaled_ingress_is_a_valid_serve_config(tmp_path: Path, wb_home: Path) -> None:
+    from ray.serve.schema import ServeDeploySchema
+
+    from workbench.config.deploy import layout_data
+
+    res = resolve_gateway_config("workbench/config/default.yaml", ROOT)
+    auto = {"min_replicas": 1, "max_replicas": 4, "target_ongoing_requests": 32}
+    layout = ClusterLayout(home=str(wb_home), autoscaling=auto)
+    conf = serve_config(tmp_path / "gw.yaml", res.config, layout)
+    ServeDeploySchema.model_validate(conf)
+    ingress = conf["applications"][0]["deployments"][0]
+    assert ingress["num_replicas"] == "auto" and ingress["autoscaling_config"] == auto
+    assert ingress["max_replicas_per_node"] == 1
+    assert layout_data(res, layout)["gateway"]["ingress_replicas"] == 4  # shared state

@@ -123,7 +123,7 @@ def _apply(conf: dict[str, Any], wait_s: float) -> None:
     serve.start(proxy_location=conf["proxy_location"], http_options=conf["http_options"])
     client = _get_global_client()
     assert client is not None  # serve.start just made it
-    client.deploy_apps(ServeDeploySchema.parse_obj(conf))
+    client.deploy_apps(ServeDeploySchema.model_validate(conf))
     name = conf["applications"][0]["name"]
     deadline = time.time() + wait_s
     status = "NOT_STARTED"

@@ -161,7 +161,8 @@ def _pinned(layout: ClusterLayout) -> dict[str, Any]:
 
 def _ingress(layout: ClusterLayout) -> dict[str, Any]:
     spec: dict[str, Any] = {"name": "Gateway", "max_replicas_per_node": layout.max_ingress_per_node}
-    if layout.autoscaling:
+    if layout.autoscaling:  # "auto": overrides the replica count the code binds with
+        spec["num_replicas"] = "auto"
         spec["autoscaling_config"] = dict(layout.autoscaling)
     else:
         spec["num_replicas"] = layout.ingress_replicas

@@ -1,0 +1,284 @@
+"""The documented multi-node path end to end, on a two-node Ray cluster on loopback.
+
+Two `ray start` processes (the head on 127.0.0.2 advertising `workbench_head`, a worker
+on 127.0.0.3; token auth on both), `workbench deploy` exactly as the README says, a key
+and a policy made with the CLI afterwards, traffic through the ingress replicas of both
+nodes, the worker node killed mid-load. Both nodes' proxies would bind the one
+`gateway.host:port`, so only the head runs an HTTP proxy (`--proxy-location HeadOnly`)
+and it spreads requests over both ingress replicas
+(`RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING=0`). Run under `flock /tmp/ray.lock`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKBENCH = [sys.executable, "-m", "workbench.cli"]
+RAY = str(Path(sys.executable).with_name("ray"))
+ADDRESS_FILE = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def session_pids(sid: int) -> list[int]:
+    """Every process of session ``sid``."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getsid(int(entry)) == sid:
+                    pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+def kill_session(sid: int, grace_s: float = 0.0) -> None:
+    """SIGTERM (when ``grace_s``) then SIGKILL every process of session ``sid``."""
+    if grace_s:
+        for pid in session_pids(sid):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+        deadline = time.time() + grace_s
+        while session_pids(sid) and time.time() < deadline:
+            time.sleep(0.2)
+    for pid in session_pids(sid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+class LoopbackCluster:
+    """Head + one worker on 127.0.0.1."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.temp = tempfile.mkdtemp(prefix="wbc-", dir="/tmp")  # short: unix sockets
+        self.port = free_port()
+        self.address = f"127.0.0.2:{self.port}"
+        self.env = {
+            **env,
+            # Multi-node needs this on; it makes Ray rewrite 127.0.0.1 (not 127.0.0.2/.3)
+            # to the machine's routable address, so the nodes use 127.0.0.2 and 127.0.0.3.
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1",
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN": secrets.token_hex(32),
+            "RAY_ADDRESS": self.address,
+            # the raylet's wait for its agents' port files (15-30 s) is too short on a busy
+            # 2-core machine, where they take 20-45 s to import
+            "RAY_raylet_start_wait_time_s": "120",
+            "RAY_agent_register_timeout_ms": "120000",
+        }
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._saved = ADDRESS_FILE.read_text() if ADDRESS_FILE.exists() else None
+
+    def _start(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        common = ["--num-cpus=2", "--block", "--include-log-monitor=false"]
+        # Fixed agent ports: with port 0 the raylet waits a fixed 30 s for the agents to
+        # write their port files, which a busy 2-core machine misses.
+        agents = ("dashboard-agent-listen", "dashboard-agent-grpc", "runtime-env-agent",
+                  "metrics-export")  # fmt: skip
+        common += [f"--{a}-port={free_port()}" for a in agents] + ["--disable-usage-stats"]
+        log = open(Path(self.temp) / f"{name}.out", "wb")  # noqa: SIM115 - the child's
+        self.procs[name] = subprocess.Popen(
+            [RAY, "start", *args, *common],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def _raylet_logs(self) -> set[Path]:
+        return set(Path(self.temp).glob("session_2*/logs/raylet*.out"))
+
+    def _raylet_failed(self, before: set[Path]) -> bool:
+        """Did a raylet started by this attempt (a log not in ``before``) abort?"""
+        new = self._raylet_logs() - before
+        return any("Check failed" in p.read_text(errors="replace") for p in new)
+
+    def _started(self, name: str, timeout: float = 120) -> bool:
+        """Wait for ``ray start``'s success line; False when it exited or its raylet died
+        (a start-up timeout: on a busy 2-core machine the raylet's fixed ~15 s wait for
+        its agents' port files can run out)."""
+        before = self._raylet_logs()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if "Ray runtime started" in self.output(name):
+                return True
+            if self.procs[name].poll() is not None or self._raylet_failed(before):
+                return False
+            time.sleep(0.2)
+        raise RuntimeError(f"ray {name} did not start in {timeout}s: {self.output(name)[-2000:]}")
+
+    def _start_until_up(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        for _ in range(3):
+            self._start(name, args, env)
+            if self._started(name):
+                return
+            kill_session(self.procs[name].pid)
+        raise RuntimeError(f"ray {name} did not start: {self.output(name)[-3000:]}")
+
+    def start(self) -> None:
+        """Start the head, then the worker (each tried up to three times)."""
+        head = ["--head", "--node-ip-address=127.0.0.2", f"--port={self.port}"]
+        head += [f"--temp-dir={self.temp}", "--include-dashboard=false"]
+        head += [f"--ray-client-server-port={free_port()}", '--resources={"workbench_head": 1}']
+        self._start_until_up("head", head, self.env)
+        worker = [f"--address={self.address}", "--node-ip-address=127.0.0.3"]
+        self._start_until_up("worker", worker, self.env)
+
+    def _check_alive(self, name: str) -> None:
+        proc = self.procs[name]
+        if proc.poll() is not None:
+            raise RuntimeError(f"ray {name} exited: {self.output(name)[-3000:]}")
+
+    def output(self, name: str) -> str:
+        return (Path(self.temp) / f"{name}.out").read_text(errors="replace")
+
+    def kill_worker(self) -> None:
+        """The worker node dies at once (SIGKILL to every process of it)."""
+        kill_session(self.procs["worker"].pid)
+
+    def stop(self) -> None:
+        """Stop both nodes and restore ``ray_current_cluster``."""
+        for name in ("worker", "head"):
+            if name in self.procs:
+                kill_session(self.procs[name].pid, grace_s=3.0)
+                self.procs[name].wait(timeout=10)
+        if self._saved is None:
+            ADDRESS_FILE.unlink(missing_ok=True)
+        else:
+            ADDRESS_FILE.write_text(self._saved)
+
+
+GATEWAY_YAML = """
+gateway: {{host: 127.0.0.1, port: {port}, fast_proxy: false, max_ongoing_requests: 64}}
+guardrails: {{scorer: false, policy_poll_s: 0.1}}
+logging: {{flush_interval_s: 0.2, flush_rows: 100, batch_interval_s: 0.02}}
+models:
+  - {{name: echo, provider: echo, delay_ms: 30}}
+"""
+POLICY_YAML = """
+id: cluster-e2e
+applies_to: {workspaces: ["*"], models: ["*"]}
+input:
+  - name: no-forbidden
+    validator: regex_deny
+    params: {patterns: ["forbidden-word"]}
+    on_fail: deny
+"""
+N_REQUESTS = 48
+
+
+def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> str:
+    proc = subprocess.run([*WORKBENCH, *args], env=env, capture_output=True, text=True,
+                          cwd=ROOT, timeout=timeout)  # fmt: skip
+    assert proc.returncode == 0, f"workbench {args[0]}: {proc.stdout}{proc.stderr}"
+    return proc.stdout
+
+
+def _health_by_state(base: str, want_policy: str | None, timeout: float) -> dict[str, dict]:
+    """Poll /health until a head replica and a mirror replica have both answered (with
+    ``want_policy`` live, when given); their answers by state kind."""
+    import httpx
+
+    seen: dict[str, dict] = {}
+    deadline = time.time() + timeout
+    while time.time() < deadline and len(seen) < 2:
+        try:
+            h = httpx.get(base + "/health", timeout=5).json()
+        except httpx.HTTPError:
+            time.sleep(0.2)
+            continue
+        live = h.get("policies_live", [])
+        if want_policy is None or any(v.startswith(want_policy + "@") for v in live):
+            seen["head" if h.get("state") == "head" else "mirror"] = h
+        time.sleep(0.05)
+    return seen
+
+
+def _chat(client: Any, text: str) -> tuple[int, str]:
+    """One chat call with the OpenAI SDK's normal retries; (status, request id)."""
+    raw = client.chat.completions.with_raw_response.create(
+        model="echo", messages=[{"role": "user", "content": text}]
+    )
+    return raw.http_response.status_code, raw.headers["x-workbench-request-id"]
+
+
+@pytest.mark.slow
+def test_two_node_cluster_deploy_key_policy_and_worker_loss(tmp_path: Path) -> None:
+    import openai
+
+    home = tmp_path / "home"
+    port = free_port()
+    (tmp_path / "gw.yaml").write_text(GATEWAY_YAML.format(port=port))
+    (tmp_path / "policy.yaml").write_text(POLICY_YAML)
+    env = {**os.environ, "WORKBENCH_HOME": str(home), "PYTHONPATH": str(ROOT),
+           "HF_HUB_OFFLINE": "1", "RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING": "0"}  # fmt: skip
+    cluster = LoopbackCluster(env)
+    try:
+        cluster.start()
+        # 1. deploy the documented way: paths relative to the project (here: tmp_path)
+        out = _cli(cluster.env, "deploy", "--project", str(tmp_path), "--config", "gw.yaml",
+                   "--min-nodes", "2", "--proxy-location", "HeadOnly", "--wait", "240",
+                   timeout=300)  # fmt: skip
+        assert "2 alive node(s); ingress replicas: 2" in out
+        # 2. a key and a policy, made with the CLI after the deploy, on the head's home
+        key = json.loads(_cli(env, "keys", "create", "--workspace", "t", "--json"))["key"]
+        _cli(env, "policy", "publish", str(tmp_path / "policy.yaml"), "-m", "e2e")
+        base = f"http://127.0.0.1:{port}"
+        seen = _health_by_state(base, "cluster-e2e", timeout=30)
+        assert set(seen) == {"head", "mirror"}, seen  # both nodes' ingress, policy live
+        assert seen["mirror"]["state"]["syncs"] >= 2  # the key and policy came later
+        client = openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=4)
+        for _ in range(6):  # the new policy, enforced whichever node answers
+            with pytest.raises(openai.BadRequestError):
+                _chat(client, "say forbidden-word please")
+        # 3. load through both nodes; the worker node is killed a third of the way in
+        answers: list[tuple[int, str]] = []
+        with ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(_chat, client, f"hello {i}") for i in range(N_REQUESTS)]
+            while sum(f.done() for f in futures) < N_REQUESTS // 3:
+                time.sleep(0.01)
+            cluster.kill_worker()
+            answers = [f.result() for f in futures]
+        assert [status for status, _ in answers] == [200] * N_REQUESTS
+        ids = {rid for _, rid in answers}
+        assert len(ids) == N_REQUESTS
+        # 4. every answered request logged once (the LogSink is on the head, not lost)
+        from workbench.logstore import query
+
+        deadline, rows = time.time() + 30, []
+        while time.time() < deadline:
+            rows = query("select request_id, status from requests", root=home / "logs").to_dicts()
+            if ids <= {r["request_id"] for r in rows}:
+                break
+            time.sleep(0.3)
+        logged = [r["request_id"] for r in rows]
+        assert len(logged) == len(set(logged)), "a request was logged twice"
+        assert ids <= set(logged), f"{len(ids - set(logged))} answered requests not logged"
+        ok = {r["request_id"] for r in rows if r["status"] == 200}
+        assert ok == ids  # no answer the client did not get, none it got missing
+    finally:
+        cluster.stop()
