@@ -102,10 +102,17 @@ def normalize(text: str) -> str:
     return unleeted
 
 
-def variants(text: str) -> list[str]:
-    """``[text]``, plus its normalised variant when that differs."""
+def variant(text: str) -> str | None:
+    """The normalised text when it differs in more than whitespace (a non-breaking
+    space is not worth a second encoder pass), else None."""
     n = normalize(text)
-    return [text] if n == text else [text, n]
+    return None if n.split() == text.split() else n
 
 
-__all__ = ["CONFUSABLES", "LEET", "normalize", "variants"]
+def variants(text: str) -> list[str]:
+    """``[text]``, plus its normalised :func:`variant` when there is one."""
+    n = variant(text)
+    return [text] if n is None else [text, n]
+
+
+__all__ = ["CONFUSABLES", "LEET", "normalize", "variant", "variants"]

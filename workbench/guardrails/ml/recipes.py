@@ -134,6 +134,26 @@ PROMPT_INJECTION = TextRecipe(
         "class_weight=balanced or down-weighting the extra rows (0.1, 0.3): no gain; "
         "MiniLM mean + char_wb 2-5 + word 1-2 n-grams: primary F1 0.88-0.89, "
         "extra-negative FPR 0.2-0.5% (chosen)",
+        "issue 11 (indirect injections, hard negatives, obfuscation): + BIPIA train attacks "
+        "inserted into BIPIA train contexts (bipia_indirect: 3 insertions per attack, 60 "
+        "tables, contexts cut to 1500 chars; windows and 32-token sub-windows labelled by "
+        "the attack's span) + injection_handmade + normalised variants, threshold at max "
+        "CV F1 with FPR <= 1% over all negatives: C 10 / 30 / 100: CV AUC 0.983 / 0.983 / "
+        "0.983, F1 0.905 / 0.910 / 0.910; at C=30: deepset recall 0.78 (FPR 0.9%), "
+        "indirect recall 0.95 (clean contexts flagged 2.7%), hand-made attacks recall "
+        "0.58 (hand-made benign FPR 7.1%), jailbreak_handmade benign FPR 5.2%",
+        "bounded for training time (encoding the indirect rows dominated: 16k rows, ~15 "
+        "min on the loaded 2-core machine): 2 insertions per attack, 40 tables, 1000 "
+        "chars, C fixed at 30 (the grid above was flat): CV AUC 0.979, F1 0.890; deepset "
+        "recall 0.79 (FPR 2.0%), indirect recall 0.94 (clean contexts 3.9%), hand-made "
+        "attacks 0.58 (benign 4.8%), jailbreak_handmade benign FPR 5.8% (chosen; "
+        "final figures, after normalised variants that differ only in whitespace were "
+        "dropped, in metrics.cv.by_source)",
+        "  contexts cut to 600 chars and 30 tables (encoding time 214 s vs 376 s): CV F1 "
+        "0.871; deepset recall 0.77, indirect recall 0.90 with 5.9% of clean contexts "
+        "flagged: worse, not kept",
+        "deepset primary CV F1 stays at 0.87 with every variant: the frozen-MiniLM "
+        "logistic head, not the data, limits it; the issue's 0.95 needs a stronger model",
     ),
 )
 
@@ -187,7 +207,13 @@ JAILBREAK = TextRecipe(
         _WHY_EXTRA,
         "with extra negatives (primary = hand-made rows): + surge comments + Presidio "
         "sentences: primary F1 0.931, extra FPR 0.18%; + deepset benign questions too: "
-        "0.934, extra FPR 0.08% (chosen)",
+        "0.934, extra FPR 0.08% (chosen before issue 11)",
+        "issue 11: + 160 jailbreak_llms_train prompts (cut to 800 chars; drawn with the "
+        "seed, bounded for encoder time) as positives, injection_handmade benign rows as "
+        "negatives, normalised variants, threshold at max CV F1 with FPR <= 1%, C fixed "
+        "at 3 (the earlier grid's choice): CV AUC 0.993, F1 0.923; hand-made primary F1 "
+        "0.933 (recall 0.90, benign FPR 2.6%), jailbreak_llms_train recall 0.90, "
+        "injection_handmade benign FPR 7.1% (chosen)",
     ),
 )
 

@@ -40,7 +40,7 @@ import numpy as np
 from workbench.guardrails.ml.encoder import Encoding, Featurizer
 from workbench.guardrails.ml.heads import TextHead, TokenHead, head_dir, load_head
 from workbench.guardrails.ml.ner import tag as ner_tag
-from workbench.guardrails.ml.normalize import normalize
+from workbench.guardrails.ml.normalize import variant
 
 TEXT_CLASSIFIERS = ("prompt_injection", "jailbreak", "toxicity")
 PII_NER = "pii_ner"
@@ -80,8 +80,7 @@ class Analysis:
 def _variant(text: str, a: Analysis) -> str | None:
     """The normalised variant of ``text`` when it differs (memoised on its analysis)."""
     if a.variant == "":
-        v = normalize(text)
-        a.variant = v if v != text else None
+        a.variant = variant(text)
     return a.variant
 
 

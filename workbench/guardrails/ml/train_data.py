@@ -26,7 +26,7 @@ import numpy as np
 from workbench.guardrails.ml import data
 from workbench.guardrails.ml.encoder import Encoding, Featurizer
 from workbench.guardrails.ml.heads import hash_features
-from workbench.guardrails.ml.normalize import normalize
+from workbench.guardrails.ml.normalize import variant
 from workbench.guardrails.ml.recipes import INDIRECT, Source, TextRecipe
 from workbench.guardrails.ml.scorer import sub_window_spans, window_texts
 
@@ -171,7 +171,7 @@ def window_matrix(
     else:  # bare texts: every row a negative (features only)
         td = TextData(d, np.zeros(len(d), np.int64), np.zeros(len(d), bool), [])
     texts = td.texts
-    variants = [normalize(t) if recipe.normalize else t for t in texts]
+    variants = [(variant(t) if recipe.normalize else None) or t for t in texts]
     extra = [v for t, v in zip(texts, variants, strict=True) if v != t]
     encs = featurizer.encode(texts + extra)
     emb: list[np.ndarray] = []
