@@ -50,7 +50,12 @@ LEET: dict[str, str] = {
     "$": "s",
 }
 _LEET_TABLE = str.maketrans(LEET)
-_LEET_WORD = re.compile(r"(?<![\w@.$/])[A-Za-z0-9][A-Za-z0-9@$]{2,}(?![\w@$]|\.\w|://)")
+#: A word of 3+ characters holding a letter and a leet character next to each other (the
+#: look-ahead keeps the Python callback off the plain words of long texts).
+_LEET_WORD = re.compile(
+    r"(?<![\w@.$/])(?=[A-Za-z0-9@$]*(?:[A-Za-z][013457@$]|[013457@$][A-Za-z]))"
+    r"[A-Za-z0-9][A-Za-z0-9@$]{2,}(?![\w@$]|\.\w|://)"
+)
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 #: Four or more single letters/digits, each followed by one separator (space . - _ *).
 _SPACED = re.compile(r"(?<!\w)(?:\w(?: {1,3}|[.\-_*] ?)){3,}\w(?!\w)")
