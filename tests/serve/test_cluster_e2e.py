@@ -132,7 +132,7 @@ class LoopbackCluster:
         raise RuntimeError(f"ray {name} did not start in {timeout}s: {self.output(name)[-2000:]}")
 
     def _start_until_up(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        for _ in range(3):
+        for _ in range(5):
             self._start(name, args, env)
             if self._started(name):
                 return
@@ -140,7 +140,7 @@ class LoopbackCluster:
         raise RuntimeError(f"ray {name} did not start: {self.output(name)[-3000:]}")
 
     def start(self) -> None:
-        """Start the head, then the worker (each tried up to three times)."""
+        """Start the head, then the worker (each tried up to five times)."""
         head = ["--head", "--node-ip-address=127.0.0.2", f"--port={self.port}"]
         head += [f"--temp-dir={self.temp}", "--include-dashboard=false"]
         head += [f"--ray-client-server-port={free_port()}", '--resources={"workbench_head": 1}']
@@ -271,14 +271,15 @@ def test_two_node_cluster_deploy_key_policy_and_worker_loss(tmp_path: Path) -> N
 
         deadline, rows = time.time() + 30, []
         while time.time() < deadline:
-            rows = query("select request_id, status from requests", root=home / "logs").to_dicts()
+            sql = "select request_id, http_status from requests"
+            rows = query(sql, root=home / "logs").to_dicts()
             if ids <= {r["request_id"] for r in rows}:
                 break
             time.sleep(0.3)
         logged = [r["request_id"] for r in rows]
         assert len(logged) == len(set(logged)), "a request was logged twice"
         assert ids <= set(logged), f"{len(ids - set(logged))} answered requests not logged"
-        ok = {r["request_id"] for r in rows if r["status"] == 200}
+        ok = {r["request_id"] for r in rows if r["http_status"] == 200}
         assert ok == ids  # no answer the client did not get, none it got missing
     finally:
         cluster.stop()
