@@ -263,6 +263,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly:
         return
+    if any("retrained" in getattr(item, "fixturenames", ()) for item in session.items):
+        from tests.guardrails import _retrain_job  # minutes of encoding: start it now
+
+        _retrain_job.start()
     if any("gateway" in getattr(item, "fixturenames", ()) for item in session.items):
         home = session.config._tmp_path_factory.mktemp("gateway-home")  # type: ignore[attr-defined]
         pool = ThreadPoolExecutor(1, thread_name_prefix="session-gateway")
@@ -271,6 +275,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests.guardrails import _retrain_job
+
+    _retrain_job.stop()
     early = _EARLY.pop("gateway", None)  # started, but no test got to use it (e.g. -x)
     if early is not None:
         try:

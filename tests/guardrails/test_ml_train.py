@@ -17,20 +17,15 @@ import pytest
 from workbench.guardrails.ml import data
 from workbench.guardrails.ml.heads import WEIGHTS_DIR
 
-#: The heads retrained here (pii_ner is trained by its own recipe; its test is the eval).
-CHECKS = ["prompt_injection", "jailbreak", "toxicity"]
+from ._retrain_job import CHECKS, start
 
 
 @pytest.fixture(scope="module")
-def retrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The heads retrained from their recipes into a temp folder (one shared encoder
-    pass: the featurizer memoises encodings across heads)."""
-    from workbench.guardrails.ml.scorer import get_scorer
-    from workbench.guardrails.ml.train import train
-
-    out = tmp_path_factory.mktemp("weights")
-    train(CHECKS, out, featurizer=get_scorer().featurizer)
-    return out
+def retrained() -> Path:
+    """The heads retrained from their recipes into a temp folder by a fresh interpreter
+    (one shared encoder pass across heads), started early in the background by
+    tests/conftest.py (see ``_retrain_job``)."""
+    return start().wait()
 
 
 @pytest.mark.parametrize("name", CHECKS)
