@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections import defaultdict
 from typing import Any
 
@@ -47,14 +48,25 @@ class GuardrailScorer:
         """Score with the heads in ``weights_dir`` (None: the scorer's default lookup)
         on the MiniLM graph of ``precision`` (see :func:`_precision`)."""
         os.environ.setdefault("WORKBENCH_HOME", home)
-        from workbench.guardrails.ml import LocalScorer
-        from workbench.guardrails.ml.encoder import Featurizer
-
         self.precision = _precision(precision)
-        featurizer = None
-        if self.precision == "int8":
-            featurizer = Featurizer.load(device="cpu", backend="onnx-int8")
-        self.scorer = LocalScorer(weights_dir, featurizer=featurizer)
+        self.weights_dir = weights_dir
+        self._scorer: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def scorer(self) -> Any:
+        """The LocalScorer, made on first use: MiniLM loads (and its int8 graph is built,
+        once per cache) when the first texts arrive, not at deployment start."""
+        with self._lock:
+            if self._scorer is None:
+                from workbench.guardrails.ml import LocalScorer
+                from workbench.guardrails.ml.encoder import Featurizer
+
+                featurizer = None
+                if self.precision == "int8":
+                    featurizer = Featurizer.load(device="cpu", backend="onnx-int8")
+                self._scorer = LocalScorer(self.weights_dir, featurizer=featurizer)
+            return self._scorer
 
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.003)
     async def _batch(self, items: list[tuple[str, list[str]]]) -> list[list[Any]]:
