@@ -70,7 +70,7 @@ def test_int8_graph_is_built_once_and_stays_within_cosine_of_fp32(
     short = [TEXTS[0], TEXTS[1], "What is the capital of France?", "Translate 'cat' to German."]
     a, b = pair[1].embed(short), int8.embed(short)
     cos = (a * b).sum(axis=1)
-    # measured 0.979 min / 0.991 mean on 64 deepset prompts (bench.guardrails_eval)
+    # measured 0.979 min / 0.991 mean cosine on 64 deepset test prompts
     assert float(cos.min()) >= 0.95 and float(cos.mean()) >= 0.97
     assert float(cos.max()) < 0.99999  # really the quantised graph, not fp32
     ea, eb = pair[1].encode(TEXTS[-1:])[0], int8.encode(TEXTS[-1:])[0]
