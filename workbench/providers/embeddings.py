@@ -29,7 +29,7 @@ PACKAGED_NAMES = frozenset(
 
 #: ``onnx``, ``torch`` or ``auto`` when :meth:`Embedder.load` is given no ``backend``.
 BACKEND_ENV = "WORKBENCH_EMBED_BACKEND"
-BACKENDS = ("auto", "onnx", "torch")
+BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
 
 
 def _requested(backend: str | None) -> str:
@@ -44,6 +44,8 @@ def resolve_backend(backend: str | None, device: str) -> str:
     another device is an error.
     """
     choice = _requested(backend)
+    if choice == "onnx-int8":  # int8 is the guardrail Featurizer's; embeddings stay fp32
+        choice = "onnx"
     if choice not in BACKENDS:
         raise ValueError(f"embedding backend must be one of {BACKENDS}, got {choice!r}")
     on_cpu = str(device).split(":")[0] == "cpu"
