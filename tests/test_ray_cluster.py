@@ -74,5 +74,5 @@ def test_commands_install_the_project_and_start_ray(config: dict[str, Any]) -> N
 def test_documents_how_to_deploy() -> None:
     text = CONFIG.read_text()
     assert "ray up ray_cluster.yaml" in text
-    assert "serve deploy serve/config.yaml" in text
+    assert "workbench deploy" in text  # the one documented way (README "Scale-out")
     assert "WORKBENCH_LOG_DIR" in text and "shared storage" in text

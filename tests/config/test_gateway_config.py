@@ -29,7 +29,11 @@ def test_serve_config_names_the_builder_and_a_loadable_gateway_config():
     serve_cfg = yaml.safe_load((root / "serve/config.yaml").read_text())
     app = serve_cfg["applications"][0]
     assert app["import_path"] == "serve.app:build_app"
-    load_config(root / app["args"]["config"])
+    # `workbench deploy` writes absolute paths: the project is at /home/ray/llm-workbench
+    # on the cluster (ray_cluster.yaml); the same file of this checkout must load
+    cluster_path = Path(app["args"]["config"])
+    assert cluster_path.is_absolute()
+    load_config(root / cluster_path.relative_to("/home/ray/llm-workbench"))
 
 
 @pytest.mark.parametrize(
