@@ -227,6 +227,7 @@ def _chat(client: Any, text: str) -> tuple[int, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.two_node  # 2-4 min here: outside the suite's 20-minute budget (pytest -m two_node)
 def test_two_node_cluster_deploy_key_policy_and_worker_loss(tmp_path: Path) -> None:
     import openai
 
