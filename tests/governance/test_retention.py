@@ -57,8 +57,20 @@ def test_retention_removes_only_old_rows_of_that_workspace(wb_home: Path) -> Non
     assert summary["rows_removed"] == removed
     assert summary["deadletter_removed"] == 1 and read_dead_letters(root) == []
     assert not list((root / "spool").glob("seg-*"))
-    minute, hour, raw_totals = totals(root)
-    assert minute == raw_totals and hour == raw_totals
+    minute, _, raw_totals = totals(root)
+    assert minute == raw_totals
+    # every hour file left (refreshed by the rewrite) agrees with its hour's raw rows; an
+    # hour that never had one (here: the crashed spool's, recovered into an old hour of a
+    # day without a day file, depending on the clock) is read from its minute rollups
+    # until the next compaction pass (workbench/logstore/rollups.py)
+    per_hour = "date, hour, {}, sum(prompt_tokens), round(sum(cost_usd), 9) FROM {} GROUP BY 1, 2"
+    hour_src = f"read_parquet('{rollups.hour_rollup_dir(root)}/*/*/*.parquet', hive_partitioning=1)"
+    raw_src = f"read_parquet('{root}/requests/*/*/*.parquet', hive_partitioning=1, union_by_name=1)"
+    hours = duckdb.sql("SELECT " + per_hour.format("sum(requests)", hour_src)).fetchall()
+    raw = {
+        r[:2]: r for r in duckdb.sql("SELECT " + per_hour.format("count(*)", raw_src)).fetchall()
+    }
+    assert hours and all(raw.get(h[:2]) == h for h in hours), (hours, raw)
     day = duckdb.sql(
         "SELECT CAST(minute AS DATE) AS d, sum(requests) FROM "
         f"read_parquet('{rollups.day_rollup_dir(root)}/*/*/*.parquet') GROUP BY d ORDER BY d"
