@@ -23,7 +23,6 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import numpy as np
 
 from bench import _guardrails_rows as rows
 from workbench.guardrails.ml.scorer import PII_NER, LocalScorer
+from workbench.providers._onnx import exclusive_lock
 
 BATCH = 32
 RAY_LOCK = Path("/tmp/ray.lock")
@@ -109,18 +109,6 @@ def local_entries(
     return out
 
 
-@contextlib.contextmanager
-def _ray_lock() -> Iterator[None]:
-    import fcntl
-
-    with open(RAY_LOCK, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 async def _hop(handle: Any, policy: Path, texts: list[str]) -> tuple[float, float]:
     from serve.gateway import HandleScorer
 
@@ -162,7 +150,7 @@ def hop_entries(
     out: list[dict[str, Any]] = []
     home = os.environ.get("WORKBENCH_HOME") or tempfile.mkdtemp(prefix="wb-bench-home-")
     os.environ["WORKBENCH_HOME"] = home
-    with _ray_lock():
+    with exclusive_lock(RAY_LOCK):
         try:
             _start_serve()
             for i, (c, kw) in enumerate(deployments.items()):

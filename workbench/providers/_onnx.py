@@ -130,7 +130,7 @@ class OnnxEncoder:
 
 
 @contextlib.contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
+def exclusive_lock(lock_path: Path) -> Iterator[None]:
     """An exclusive advisory lock on ``lock_path`` (blocks until held)."""
     import fcntl
 
@@ -243,7 +243,7 @@ def onnx_path(
         target = directory / f"{digest}.int8v{QUANT_VERSION}.onnx"
     if target.is_file():
         return target, False
-    with _exclusive(directory / f"{target.stem}.lock"):
+    with exclusive_lock(directory / f"{target.stem}.lock"):
         if target.is_file():  # another process built it while we waited
             return target, False
         if precision == "int8":
@@ -291,6 +291,7 @@ __all__ = [
     "OnnxEncoder",
     "clear_memo",
     "embed_threads",
+    "exclusive_lock",
     "export_onnx",
     "load_onnx_encoder",
     "onnx_cache_dir",
