@@ -12,10 +12,14 @@ Rules
     ``units``        the same units and currencies, and the same number-unit pairs (time
                      units and am/pm count only after a number: "3 days", not "how many
                      days");
-    ``dates``        the same months, weekdays, relative days, times of day and seasons;
+    ``dates``        the same date and time facts (:mod:`._dates`: dates in any common
+                     form, months, weekdays, holidays, seasons, times, relative days,
+                     next/last/this, recurring, quarters, decades, centuries, and
+                     by/before/after/until a date);
     ``negation``     the same count of negations (not, never, without, n't, ...);
     ``opposites``    no word of one whose opposite (left/right, buy/sell, enable/disable,
-                     before/after, ...) is in the other but not itself;
+                     before/after, ...) or negating-prefix form (legal/illegal,
+                     safe/unsafe) is in the other but not itself;
     ``colours``      the same colour words;
     ``names``        every capitalised name or acronym of one found in the other;
     ``identifiers``  the same quoted strings, code identifiers (snake_case, camelCase,
@@ -36,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.cache import _lexicon as lx
+from workbench.cache._dates import date_facts
 
 RULES: tuple[str, ...] = (
     "numbers",
@@ -52,7 +57,10 @@ RULES: tuple[str, ...] = (
 )
 """Every rule, in the order they are checked (the cheap ones first, language last)."""
 
-_TOKEN = re.compile(r"[$€£¥%]|°[cf]|\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
+_TOKEN = re.compile(
+    r"[$€£¥%]|°[cf]|\d+(?:[.,]\d+)*(?:(?:st|nd|rd|th)\b)?|[^\W\d_]+(?:['’][^\W\d_]+)?",
+    re.UNICODE,
+)
 _SENTENCE_END = frozenset(".!?:\n")
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s\"'<>]+", re.IGNORECASE)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
@@ -84,8 +92,23 @@ class Signature:
         return self.names <= other.words
 
 
+_SHORTHAND = re.compile(r"\b([ap])\.m\.|\b(?:([qQ])([1-4])|([hH])([12]))\b")
+_ORDINAL = ("", "first", "second", "third", "fourth")
+
+
+def _expand(m: re.Match[str]) -> str:
+    """Shorthand as it reads: "p.m." is "pm" (not a dotted identifier); "Q3" is "third
+    quarter" and "H1" "first half" (not names)."""
+    if m[1]:
+        return m[1] + "m"
+    if m[2]:
+        return f"{_ORDINAL[int(m[3])]} quarter"
+    return f"{_ORDINAL[int(m[5])]} half"
+
+
 def _number(token: str) -> str:
-    token = token.replace(",", "")  # 1,234 == 1234 (a decimal comma reads as a separator)
+    # "3rd" == 3; 1,234 == 1234 (a decimal comma reads as a separator)
+    token = token.rstrip("stndrh").replace(",", "")
     if "." in token:
         token = token.rstrip("0").rstrip(".") or "0"
     return token.lstrip("0") or "0"
@@ -106,9 +129,8 @@ def _identifiers(text: str) -> tuple[frozenset[str], str]:
 
 def signature(text: str) -> Signature:
     """Extract the :class:`Signature` of ``text``."""
-    identifiers, rest = _identifiers(text)
+    identifiers, rest = _identifiers(_SHORTHAND.sub(_expand, text))
     numbers: list[str] = []
-    dates: set[str] = set()
     units: set[str] = set()
     names: set[str] = set()
     quantities: set[str] = set()
@@ -133,8 +155,6 @@ def signature(text: str) -> Signature:
             negations += 1
         if bare in lx.NUMBER_WORDS:
             numbers.append(lx.NUMBER_WORDS[bare])
-        if bare in lx.DATE_WORDS:
-            dates.add(lx.DATE_WORDS[bare])
         unit = lx.UNITS.get(bare) if len(bare) > 1 or not bare.isalpha() else None
         if unit is not None:
             if unit not in lx.BOUND_UNITS:
@@ -147,12 +167,12 @@ def signature(text: str) -> Signature:
         if tok[0].isupper() and bare != "i":
             before = rest[: match.start()].rstrip()
             initial = not before or before[-1] in _SENTENCE_END
-            if (not initial or bare not in lx.COMMON) and bare not in lx.DATE_WORDS:
+            if (not initial or bare not in lx.COMMON) and bare not in lx.NOT_NAMES:
                 names.add(bare)
     words = frozenset(raw_words)
     return Signature(
         numbers=tuple(numbers),
-        dates=frozenset(dates),
+        dates=date_facts(rest),
         units=frozenset(units),
         quantities=frozenset(quantities),
         negations=negations,
@@ -165,9 +185,22 @@ def signature(text: str) -> Signature:
     )
 
 
+_NEGATING_PREFIXES: tuple[tuple[str, int], ...] = (
+    ("un", 4), ("non", 4), ("il", 4), ("ir", 4), ("in", 6), ("im", 6), ("dis", 6),
+)  # fmt: skip
+"""Prefix and the shortest word it negates ("in" + "stall" is not a negation)."""
+
+
 def _opposed(a: Signature, b: Signature) -> bool:
+    """A listed opposite pair, or a word and its negating-prefix form ("legal" /
+    "illegal", "available" / "unavailable", "safe" / "unsafe"), split across the texts."""
     only_a, only_b = a.words - b.words, b.words - a.words
-    return any(lx.OPPOSITES.get(w, frozenset()) & only_b for w in only_a)
+    if any(lx.OPPOSITES.get(w, frozenset()) & only_b for w in only_a):
+        return True
+    for x, y in ((only_a, only_b), (only_b, only_a)):
+        if any(p + w in y for w in x for p, n in _NEGATING_PREFIXES if len(w) >= n):
+            return True
+    return False
 
 
 def _new_slot(a: Signature, b: Signature) -> bool:

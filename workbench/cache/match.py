@@ -21,8 +21,9 @@ Near duplicate (:class:`NearDupRule`)
     embeddings of their normalised conversations (:func:`conversation_text`) is at least
     ``threshold``, and the *second stage* passes (:func:`second_stage`, its rules in
     :mod:`workbench.cache._second_stage`): the same numbers (as a multiset, and in order
-    when there are several), units, dates and times, negation count, no opposite pair
-    (left/right, buy/sell, ...), the same colours, names, quoted strings, identifiers,
+    when there are several), units, dates and times (any common form, see
+    :mod:`workbench.cache._dates`), negation count, no opposite pair (left/right, buy/sell,
+    legal/illegal, ...), the same colours, names, quoted strings, identifiers,
     URLs and e-mails, not one content word swapped in place or only added, and no
     confident language mismatch. So "refund order 1234" never matches "refund order
     1235", nor "is it safe" "is it not safe", nor "from 3 to 5" "from 5 to 3".
