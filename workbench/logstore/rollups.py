@@ -57,6 +57,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import _rollup_cost as _cost
 from . import _rollup_verdicts as _verdicts
 from ._fs import ensure_dir, fsync_dir
 from ._layout import STAGING_DIR, swap
@@ -104,6 +105,7 @@ def roll_up(root: Path, table: pa.Table, part_id: str, *, overwrite: bool = Fals
     """
     _write(root, compute(table), f"part-{part_id}.parquet", overwrite)
     _verdicts.write_partition_verdicts(root, table, f"part-{part_id}.parquet", overwrite=overwrite)
+    _cost.write_partition_cost(root, table, f"part-{part_id}.parquet", overwrite=overwrite)
 
 
 def _write(root: Path, parts: dict[tuple[str, int], pa.Table], name: str, overwrite: bool) -> None:
@@ -131,6 +133,7 @@ def roll_up_file(
     """
     if verdicts and dest is None:
         _verdicts.write_verdicts(root, requests_file, table)
+        _cost.write_cost(root, requests_file, table)
     if table is None:
         present = set(pq.read_schema(requests_file).names)
         table = pq.read_table(
@@ -165,7 +168,8 @@ def sync_partition(root: Path, date: str, hour: int, *, rebuild: bool = False) -
     partition (:func:`_sync_minute`, :func:`workbench.logstore._rollup_verdicts.sync_partition`);
     returns the files written."""
     written = _sync_minute(root, date, hour, rebuild=rebuild)
-    return written + _verdicts.sync_partition(root, date, hour, rebuild=rebuild)
+    written += _verdicts.sync_partition(root, date, hour, rebuild=rebuild)
+    return written + _cost.sync_partition(root, date, hour, rebuild=rebuild)
 
 
 def _sync_minute(root: Path, date: str, hour: int, *, rebuild: bool = False) -> int:
@@ -338,12 +342,13 @@ def repair(root: Path, *, since: str | None = None, rebuild: bool = False) -> in
     """Bring every rollup partition (from date ``since`` on) in line with the requests
     tree; returns how many rollup files were written. Run by the writer when it opens."""
     root = Path(root)
-    verdict_tree = _verdicts.verdict_dir(root)
-    for tree in (rollup_dir(root), hour_rollup_dir(root), day_rollup_dir(root), verdict_tree):
+    verdict_tree, cost_tree = _verdicts.verdict_dir(root), _cost.cost_dir(root)
+    trees = (rollup_dir(root), hour_rollup_dir(root), day_rollup_dir(root), verdict_tree)
+    for tree in (*trees, cost_tree):
         for tmp in tree.glob("**/.*.tmp"):
             tmp.unlink(missing_ok=True)
     keys = _partitions(root / "requests") | _partitions(rollup_dir(root))
-    keys |= _partitions(verdict_tree)
+    keys |= _partitions(verdict_tree) | _partitions(cost_tree)
     written = 0
     for date, hour in sorted(keys):
         if since is not None and date < since:

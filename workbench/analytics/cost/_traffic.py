@@ -37,6 +37,11 @@ def body_column(root: Path | None) -> str:
     return "request_body"
 
 
+_ORDER = "received_at, coalesce(cost_usd, 0), request_id"
+"""The order of a key's requests (the first fills the cache entry); the cost rollup
+(:mod:`workbench.logstore._rollup_cost_compute`) uses the same."""
+
+
 def load_groups(window: Window, root: Path | None) -> pl.DataFrame:
     """One row per distinct logged body (see the module docstring), keys not yet added."""
     where, params = window.where()
@@ -47,10 +52,12 @@ def load_groups(window: Window, root: Path | None) -> pl.DataFrame:
                policy_hash, endpoint, {body} AS body,
                count(*) AS n,
                sum(coalesce(cost_usd, 0)) AS cost,
-               arg_min(coalesce(cost_usd, 0), received_at) AS first_cost,
+               list(coalesce(cost_usd, 0) ORDER BY {_ORDER})[1] AS first_cost,
                min(received_at) AS first_at,
                min(temperature) AS temperature,
-               list(request_id ORDER BY received_at)[1:3] AS examples
+               list(request_id ORDER BY {_ORDER})[1:3] AS examples,
+               list(struct_pack(at := received_at, c := coalesce(cost_usd, 0),
+                                id := request_id) ORDER BY {_ORDER})[1:2] AS ex
         FROM requests
         WHERE {where} AND status = 'ok'
           AND coalesce(cache_status, '') NOT IN ({hits})
@@ -104,11 +111,13 @@ def keyed_groups(window: Window, root: Path | None, rule: NearDupRule) -> pl.Dat
 
 def by_key(groups: pl.DataFrame) -> pl.DataFrame:
     """Merge rows with the same exact key: ``n``, ``cost``, the first request's cost and
-    time, examples (those of the earliest rows first), scope and text."""
+    time (earliest, then cheapest: the order ``(received_at, cost, request_id)``),
+    examples (those of the earliest rows first), ``ex`` (the first two requests of each
+    merged row, unordered), scope and text."""
     import polars as pl
 
     return (
-        groups.sort("first_at")
+        groups.sort("first_at", "first_cost")
         .group_by("key", maintain_order=True)
         .agg(
             pl.col("n").sum(),
@@ -116,6 +125,7 @@ def by_key(groups: pl.DataFrame) -> pl.DataFrame:
             pl.col("first_cost").first(),
             pl.col("first_at").first(),
             pl.col("examples").explode(empty_as_null=False).head(3),
+            pl.col("ex").explode(empty_as_null=False),
             pl.col("scope").first(),
             pl.col("text").first(),
             pl.col("workspace").first(),

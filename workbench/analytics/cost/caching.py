@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 Encode = Callable[[list[str]], "np.ndarray"]
 
 
+def first_two(ex: list[dict[str, Any]]) -> list[str]:
+    """The ids of the first two requests among ``{at, c, id}`` entries."""
+    return [e["id"] for e in sorted(ex, key=lambda e: (e["at"], e["c"], e["id"]))[:2]]
+
+
 def exact_repeats(keyed: pl.DataFrame, window_days: float) -> Suggestion | None:
     """The exact-cache suggestion from :func:`~._traffic.by_key` rows (None: no repeat)."""
     import polars as pl
@@ -40,15 +45,23 @@ def exact_repeats(keyed: pl.DataFrame, window_days: float) -> Suggestion | None:
     )
     if rep.is_empty():
         return None
-    usd = float(rep["saving"].sum())
+    top = rep.sort(["saving", "key"], descending=[True, False])
+    examples = [i for ex in top["ex"].head(3).to_list() for i in first_two(ex)]
     hits = int(rep["n"].sum() - rep.height)
-    top = rep.sort("saving", descending=True)
-    examples = [rid for ids in top["examples"].head(3).to_list() for rid in ids[:2]]
+    return exact_suggestion(float(rep["saving"].sum()), hits, rep.height, examples, window_days)
+
+
+def exact_suggestion(
+    usd: float, hits: int, distinct: int, examples: list[str], window_days: float
+) -> Suggestion | None:
+    """The exact-cache suggestion from its figures (None: no repeat)."""
+    if hits <= 0:
+        return None
     return Suggestion(
         kind="exact_cache",
         title=f"Exact cache: {hits} repeated identical requests",
         detail=(
-            f"{hits} requests repeated one of {rep.height} earlier requests exactly (same "
+            f"{hits} requests repeated one of {distinct} earlier requests exactly (same "
             "workspace, model, policy, messages and answer-changing parameters). An exact "
             "cache would have answered them without an upstream call. Upper bound: no TTL "
             "or size limit assumed."
@@ -58,7 +71,7 @@ def exact_repeats(keyed: pl.DataFrame, window_days: float) -> Suggestion | None:
         billed=True,
         requests=hits,
         examples=examples,
-        data={"distinct_repeated_requests": rep.height},
+        data={"distinct_repeated_requests": distinct},
     )
 
 

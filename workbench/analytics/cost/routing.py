@@ -42,7 +42,8 @@ def short_traffic(
                sum(prompt_tokens)::BIGINT AS prompt_tokens,
                sum(completion_tokens)::BIGINT AS completion_tokens,
                sum(coalesce(cost_usd, 0)) AS cost,
-               list(request_id ORDER BY cost_usd DESC)[1:5] AS examples
+               list(request_id ORDER BY cost_usd DESC NULLS LAST, request_id)[1:5]
+                   AS examples
         FROM requests
         WHERE {where} AND status = 'ok' AND endpoint IN ({endpoints})
           AND prompt_tokens <= ? AND completion_tokens <= ?

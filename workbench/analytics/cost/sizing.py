@@ -38,7 +38,8 @@ def _stats(window: Window, root: Path | None, min_requests: int) -> pl.DataFrame
                quantile_cont(max_tokens, 0.5) AS median_max,
                sum(greatest(max_tokens - completion_tokens, 0))::BIGINT AS unused,
                count(*) FILTER (WHERE finish_reason = 'length') AS cut,
-               list(request_id ORDER BY max_tokens - completion_tokens DESC)[1:3] AS examples
+               list(request_id ORDER BY max_tokens - completion_tokens DESC, request_id)[1:3]
+                   AS examples
         FROM requests
         WHERE {where} AND status = 'ok' AND max_tokens IS NOT NULL
           AND completion_tokens IS NOT NULL
@@ -60,11 +61,15 @@ def oversized_max_tokens(
     ratio: float = 4.0,
     min_requests: int = 20,
     bills_on_max: Collection[str] = (),
+    stats: pl.DataFrame | None = None,
 ) -> list[Suggestion]:
-    """One suggestion per (key, model) whose ``max_tokens`` is far above its use."""
+    """One suggestion per (key, model) whose ``max_tokens`` is far above its use
+    (``stats``: the per-(key, model) statistics when the caller has them, e.g. from the
+    cost rollup; else they are queried from raw rows)."""
     import polars as pl
 
-    stats = _stats(window, root, min_requests)
+    if stats is None:
+        stats = _stats(window, root, min_requests)
     stats = stats.filter(pl.col("p95") * ratio <= pl.col("median_max"))
     if stats.is_empty():
         return []

@@ -1,0 +1,114 @@
+"""Which files answer a window: cost-rollup files for whole hours, raw rows for the rest.
+
+An hour the window holds whole whose cost-rollup files mirror its requests files
+(:mod:`workbench.logstore._rollup_cost`) is read from the rollup. An hour cut by the
+window's edges (or whose rollup is missing or behind) is read from raw rows, cut to the
+window; for the exact-cache rule a mirrored edge hour is read from the rollup's
+per-request lists (``at``/``costs``/``ids``), so no body is parsed at read time. Hours
+without a mirrored rollup have their bodies parsed (the same code that writes the
+rollup, :mod:`workbench.logstore._rollup_cost_compute`), so both paths give the same
+rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._window import Window
+
+if TYPE_CHECKING:
+    import duckdb
+    import polars as pl
+
+
+@dataclass
+class Plan:
+    """The files answering a window."""
+
+    whole: list[Path] = field(default_factory=list)
+    """Cost-rollup files of the hours the window holds whole."""
+    edge: list[Path] = field(default_factory=list)
+    """Cost-rollup files of mirrored hours the window cuts."""
+    edge_raw: list[Path] = field(default_factory=list)
+    """Requests files of the hours that are not read whole from the rollup."""
+    unrolled: list[Path] = field(default_factory=list)
+    """Requests files of the hours without a mirrored rollup (parsed at read time)."""
+
+
+def lake_root(root: Path | None) -> Path:
+    """The lake directory (``root``, or the configured one)."""
+    from workbench.home import logs_dir
+
+    return (Path(root) if root is not None else logs_dir()).resolve()
+
+
+def _whole(window: Window, start: datetime) -> bool:
+    return (window.start is None or window.start <= start) and (
+        window.end >= start + timedelta(hours=1)
+    )
+
+
+def plan(window: Window, root: Path) -> Plan:
+    """Sort the window's hours into rollup reads and raw reads (see the module doc)."""
+    from workbench.logs._files import hour_partitions
+    from workbench.logstore._rollup_cost import mirrored
+
+    out = Plan()
+    for date, hour, files in hour_partitions(root / "requests", window):
+        start = datetime.strptime(date, "%Y-%m-%d").replace(hour=hour, tzinfo=UTC)
+        if start >= window.end:
+            continue  # listed because the window ends on its first instant: no rows
+        got = mirrored(root, date, hour, [p.name for p in files])
+        if got is not None and _whole(window, start):
+            out.whole += got
+            continue
+        out.edge_raw += files
+        if got is None:
+            out.unrolled += files
+        else:
+            out.edge += got
+    return out
+
+
+def source(files: list[Path], *, union: bool = False) -> str:
+    """``read_parquet([...])`` over these files (paths quoted for SQL)."""
+    names = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
+    extra = ", union_by_name = true" if union else ""
+    return f"read_parquet([{names}], hive_partitioning = false{extra})"
+
+
+def window_sql(window: Window, column: str = "received_at") -> tuple[str, list[Any]]:
+    """The condition on ``column`` for ``[start, end)`` and its parameters."""
+    if window.start is None:
+        return f"{column} < ?", [window.end]
+    return f"{column} >= ? AND {column} < ?", [window.start, window.end]
+
+
+def raw_frame(cur: duckdb.DuckDBPyConnection, window: Window, files: list[Path]) -> pl.DataFrame:
+    """The rollup inputs of the raw rows of ``files`` inside the window (the frame
+    :mod:`workbench.logstore._rollup_cost_compute` computes from)."""
+    from workbench.logstore._rollup_cost_compute import INPUTS, _frame
+
+    if not files:
+        import polars as pl
+        import pyarrow as pa
+
+        empty = pa.schema([(n, t) for n, t in INPUTS.items()]).empty_table()
+        return _frame(empty).with_columns(pl.lit(None, pl.String).alias("_file"))
+    src = source(files, union=True)
+    present = {row[0] for row in cur.sql(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+    cols = ", ".join(f'"{c}"' for c in INPUTS if c in present)
+    where, params = window_sql(window)
+    sql = f"SELECT {cols}, file_index::BIGINT AS _fi FROM {src} WHERE {where}"
+    got = cur.sql(sql, params=params).arrow()
+    table = got.read_all() if hasattr(got, "read_all") else got
+    names = [f.name for f in files]
+    index = table.column("_fi").to_pylist()
+    import polars as pl
+
+    return _frame(table).with_columns(
+        pl.Series("_file", [names[i] for i in index], dtype=pl.String)
+    )

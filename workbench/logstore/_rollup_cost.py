@@ -1,0 +1,131 @@
+"""The cost rollup: what the cost suggestions read, per requests file, kept as the log grows.
+
+Every requests file ``requests/date=D/hour=HH/<name>.parquet`` has a cost-rollup file of
+the same name, ``rollups/cost/date=D/hour=HH/<name>.parquet``, holding the exact-cache
+keys of its cacheable rows with their counts, cost and first request, the ``max_tokens``
+histograms per key and model, and the short-traffic totals per model
+(:mod:`._rollup_cost_compute` describes the rows). The exact-cache key is computed here,
+when the rows are written, so a reader never parses a body again.
+
+A request lives in exactly one requests file, so counts and costs add up across files and
+hours; a key's first request over several files is the one with the smallest
+``(first_at, first_cost)``. A reader (:mod:`workbench.analytics.cost`) uses an hour's
+cost files only while their names are exactly the requests files' names (a file being
+written, or a compaction in progress, makes the hour read raw rows, never a wrong
+answer).
+
+Kept like the verdict rollup: the writer writes a file's cost rollup with its minute
+rollup (:func:`workbench.logstore.rollups.roll_up_file`, and :func:`write_partition_cost`
+for the bulk writer); :func:`sync_partition` (compaction, erasure/retention rewrites, the
+writer's repair on open, ``workbench logs rollups rebuild``) makes the tree mirror the
+requests tree again, so a lake written before this rollup existed gets it on the next
+writer open. Versioned by the ``workbench.cost_rollup_version`` schema metadata.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ._parquet import write_table_atomic
+from ._rollup_cost_compute import (
+    COST_ROLLUP_VERSION,
+    INPUTS,
+    SHORT_LIMITS,
+    compute_cost,
+    cost_schema,
+)
+from .schema import partition_dir
+
+LEVEL = "cost"
+
+__all__ = [
+    "COST_ROLLUP_VERSION",
+    "SHORT_LIMITS",
+    "compute_cost",
+    "cost_dir",
+    "cost_schema",
+    "mirrored",
+    "sync_partition",
+    "write_cost",
+    "write_partition_cost",
+]
+
+
+def cost_dir(root: Path) -> Path:
+    """``root/rollups/cost``: the cost-rollup tree of the lake at ``root``."""
+    return Path(root) / "rollups" / LEVEL
+
+
+def _read_inputs(requests_file: Path) -> pa.Table:
+    present = set(pq.read_schema(requests_file).names)
+    return pq.read_table(
+        requests_file, columns=[c for c in INPUTS if c in present], partitioning=None
+    )
+
+
+def write_cost(root: Path, requests_file: Path, table: pa.Table | None = None) -> None:
+    """Write the cost rollup of one requests file to its mirror path (``table``: the
+    file's rows when the caller has them in memory; else the file is read)."""
+    root = Path(root)
+    if table is None:
+        table = _read_inputs(requests_file)
+    rel = requests_file.parent.relative_to(root / "requests")
+    write_table_atomic(compute_cost(table), cost_dir(root) / rel / requests_file.name)
+
+
+def write_partition_cost(
+    root: Path, table: pa.Table, name: str, *, overwrite: bool = False
+) -> None:
+    """Write the cost rollup of raw rows spanning any partitions, one ``name`` file per
+    ``(date, hour)`` (the bulk writer's files ``requests/date=D/hour=HH/<name>``); an
+    existing file is kept unless ``overwrite``."""
+    import polars as pl
+
+    if table.num_rows == 0:
+        return
+    ts = table.column("received_at").cast(pa.timestamp("us", tz="UTC"))
+    keys = pl.from_arrow(ts)
+    assert isinstance(keys, pl.Series)
+    groups: dict[tuple[str, int], list[int]] = {}
+    days, hours = keys.dt.strftime("%Y-%m-%d").to_list(), keys.dt.hour().to_list()
+    for i, key in enumerate(zip(days, hours, strict=True)):
+        groups.setdefault(key, []).append(i)
+    for (d, h), idx in groups.items():
+        dest = cost_dir(root) / partition_dir(d, int(h)) / name
+        if overwrite or not dest.exists():
+            write_table_atomic(compute_cost(table.take(pa.array(idx))), dest)
+
+
+def _visible(folder: Path) -> dict[str, Path]:
+    if not folder.is_dir():
+        return {}
+    return {
+        p.name: p for p in folder.glob("*.parquet") if not p.name.startswith(".") and p.is_file()
+    }
+
+
+def sync_partition(root: Path, date: str, hour: int, *, rebuild: bool = False) -> int:
+    """Make the cost partition mirror the requests partition (``rebuild``: recompute
+    every file); returns the files written. New files are written before orphans are
+    removed; a reader compares names, so it reads raw rows for the hour meanwhile."""
+    root = Path(root)
+    rel = partition_dir(date, hour)
+    raw, rolled = _visible(root / "requests" / rel), _visible(cost_dir(root) / rel)
+    missing = sorted(raw) if rebuild else sorted(raw.keys() - rolled.keys())
+    for name in missing:
+        write_cost(root, raw[name])
+    for name in sorted(rolled.keys() - raw.keys()):
+        rolled[name].unlink(missing_ok=True)
+    return len(missing)
+
+
+def mirrored(root: Path, date: str, hour: int, names: list[str]) -> list[Path] | None:
+    """The cost files of ``(date, hour)`` when they are exactly ``names`` (the hour's
+    requests files), else None."""
+    got = _visible(cost_dir(root) / partition_dir(date, hour))
+    if sorted(got) != sorted(names):
+        return None
+    return [got[n] for n in sorted(got)]
