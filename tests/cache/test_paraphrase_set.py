@@ -1,5 +1,5 @@
-"""The paraphrase set: counts, balance, tags, no duplicate pair, halves disjoint, and a
-manifest that matches the file."""
+"""The paraphrase set: counts, balance, tags, no duplicate pair, splits disjoint, the
+fresh eval2 split's size and proportions, and a manifest that matches the file."""
 
 from __future__ import annotations
 
@@ -40,16 +40,37 @@ def test_halves_are_balanced_by_kind_and_domain() -> None:
     tags = Counter((r.differs, r.split) for r in rows if r.kind == "near_miss")
     for tag in DIFFERS:
         assert tags[(tag, "eval")] >= 20 and tags[(tag, "tune")] >= 20
-    assert len(load("tune")) + len(load("eval")) == len(rows)
+    assert sum(len(load(s)) for s in SPLITS) == len(rows)
 
 
-def test_no_duplicate_pair_and_no_pair_in_both_halves() -> None:
+def test_eval2_is_a_full_held_out_set_in_the_same_proportions() -> None:
+    rows, eval2 = load(), load("eval2")
+    kinds = Counter(r.kind for r in eval2)
+    assert kinds["paraphrase"] >= 150 and kinds["near_miss"] >= 150
+    per_domain = Counter((r.kind, r.domain) for r in eval2)
+    assert {d for _, d in per_domain} == {r.domain for r in rows}  # every domain
+    assert max(per_domain.values()) - min(per_domain.values()) <= 1
+    tags = Counter(r.differs for r in eval2 if r.kind == "near_miss")
+    old = Counter(r.differs for r in rows if r.kind == "near_miss" and r.split == "eval")
+    for tag in DIFFERS:  # each kind's share within 3 points of the eval half's
+        share, was = tags[tag] / kinds["near_miss"], old[tag] / sum(old.values())
+        assert abs(share - was) <= 0.03, (tag, share, was)
+    assert all(r.id.split("-")[1] == r.domain for r in eval2)
+
+
+def test_eval2_shares_no_sentence_with_the_other_splits() -> None:
+    rows = load()
+    seen = {t.casefold() for r in rows if r.split != "eval2" for t in (r.a, r.b)}
+    assert not [t for r in load("eval2") for t in (r.a, r.b) if t.casefold() in seen]
+
+
+def test_no_duplicate_pair_and_no_pair_in_two_splits() -> None:
     rows = load()
     pairs = [frozenset((r.a.casefold(), r.b.casefold())) for r in rows]
-    assert len(set(pairs)) == len(pairs)
-    tune = {p for p, r in zip(pairs, rows, strict=True) if r.split == "tune"}
-    evals = {p for p, r in zip(pairs, rows, strict=True) if r.split == "eval"}
-    assert not tune & evals
+    assert len(set(pairs)) == len(pairs)  # so no pair can be in two splits either
+    by_split = {s: {p for p, r in zip(pairs, rows, strict=True) if r.split == s} for s in SPLITS}
+    assert not by_split["tune"] & (by_split["eval"] | by_split["eval2"])
+    assert not by_split["eval"] & by_split["eval2"]
 
 
 def test_manifest_matches_the_file() -> None:
@@ -57,4 +78,5 @@ def test_manifest_matches_the_file() -> None:
     assert manifest["sha256"] == hashlib.sha256(PATH.read_bytes()).hexdigest()
     assert manifest["rows"] == len(load())
     assert manifest["path"] == "datasets/paraphrases.jsonl"
-    assert "tune" in manifest["notes"] and "eval" in manifest["notes"]
+    for split in SPLITS:
+        assert split in manifest["notes"] and split in manifest["columns"]["split"]
