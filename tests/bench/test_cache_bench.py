@@ -66,5 +66,6 @@ def test_smoke_run(wb_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "chosen on the TUNE half only" in out
     for label in ("off", "exact", "semantic, cosine only", "semantic + second stage"):
         assert f"  {label} " in out
+    assert "eval (SEEN)" in out and "eval2 (fresh, once)" in out  # side by side
     assert "one scope" in out and "1,000 scopes" in out
     assert "exact hit" in out and "semantic hit" in out and "miss" in out
