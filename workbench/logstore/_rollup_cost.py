@@ -24,6 +24,8 @@ writer open. Versioned by the ``workbench.cost_rollup_version`` schema metadata.
 
 from __future__ import annotations
 
+import hashlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -40,12 +42,16 @@ from ._rollup_cost_compute import (
 from .schema import partition_dir
 
 LEVEL = "cost"
+DAY_LEVEL = "cost_day"
 
 __all__ = [
     "COST_ROLLUP_VERSION",
     "SHORT_LIMITS",
     "compute_cost",
+    "cost_day_dir",
     "cost_dir",
+    "current_day_file",
+    "roll_up_day",
     "cost_schema",
     "mirrored",
     "sync_partition",
@@ -129,3 +135,63 @@ def mirrored(root: Path, date: str, hour: int, names: list[str]) -> list[Path] |
     if sorted(got) != sorted(names):
         return None
     return [got[n] for n in sorted(got)]
+
+
+# -- day files -------------------------------------------------------------------------
+
+
+def cost_day_dir(root: Path) -> Path:
+    """``root/rollups/cost_day``: one file per ended day, ``date=D/day-<digest>.parquet``:
+    the day's cost files merged (:func:`workbench.logstore._rollup_cost_merge.merge_cost`;
+    key rows keep their first two requests), so a long window opens one file a day."""
+    return Path(root) / "rollups" / DAY_LEVEL
+
+
+def day_file_name(hours: dict[int, list[str]]) -> str:
+    """The day file's name for these ``{hour: requests file names}``."""
+    text = "\n".join(f"{h}:{n}" for h in sorted(hours) for n in sorted(hours[h]))
+    return f"day-{hashlib.sha256(text.encode()).hexdigest()[:20]}.parquet"
+
+
+def _day_sources(root: Path, date: str) -> dict[int, list[Path]] | None:
+    """The cost files of each hour of ``date``, or None when one does not mirror."""
+    out: dict[int, list[Path]] = {}
+    for hour in range(24):
+        raw = _visible(Path(root) / "requests" / partition_dir(date, hour))
+        if not raw:
+            continue
+        got = mirrored(root, date, hour, list(raw))
+        if got is None:
+            return None
+        out[hour] = got
+    return out
+
+
+def current_day_file(root: Path, date: str, hours: dict[int, list[str]]) -> Path | None:
+    """The day file of ``date`` when it was made from exactly these requests files."""
+    path = cost_day_dir(root) / f"date={date}" / day_file_name(hours)
+    return path if path.is_file() else None
+
+
+def roll_up_day(root: Path, date: str, *, now: datetime | None = None) -> bool:
+    """Write the day file of an ended ``date`` from its cost files (unless the current one
+    exists; not while an hour's cost files are behind) and remove older ones; True when
+    one was written."""
+    end = datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
+    if end > (now or datetime.now(UTC)):
+        return False
+    sources = _day_sources(root, date)
+    folder = cost_day_dir(root) / f"date={date}"
+    old = _visible(folder)
+    name = day_file_name({h: [p.name for p in ps] for h, ps in (sources or {}).items()})
+    wrote = bool(sources) and name not in old
+    if wrote and sources:
+        from ._rollup_cost_merge import merge_cost
+
+        paths = [str(p) for h in sorted(sources) for p in sources[h]]
+        table = pq.read_table(paths, schema=cost_schema(), partitioning=None)
+        write_table_atomic(merge_cost(table), folder / name)
+    for other, path in old.items():
+        if other != name or not sources:
+            path.unlink(missing_ok=True)
+    return wrote

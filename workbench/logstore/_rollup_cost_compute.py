@@ -24,6 +24,9 @@ completion within the limits, no ``"tools"``/``"functions"`` in the body): ``n``
 ``prompt_tokens``, ``completion_tokens``, ``cost``, and the 5 costliest requests
 (``ex_ids``/``ex_values``; null cost last, ties by request id).
 
+``kind = 'rows'``: one row: ``n`` (every row of the file) and ``first_at`` (the earliest
+``received_at``): the window's request count and first request without a raw scan.
+
 ``model`` is ``coalesce(model_served, model_requested)`` everywhere.
 """
 
@@ -241,6 +244,9 @@ def compute_cost(table: pa.Table) -> pa.Table:
         key_rows(df).with_columns(pl.lit("key").alias("kind")),
         token_rows(df).with_columns(pl.lit("tokens").alias("kind")),
         short_rows(df).with_columns(pl.lit("short").alias("kind")),
+        df.select(
+            pl.len().cast(pl.Int64).alias("n"), pl.col("received_at").min().alias("first_at")
+        ).with_columns(pl.lit("rows").alias("kind")),
     ]
     out = pl.concat([p for p in parts if p.height], how="diagonal_relaxed")
     if out.is_empty():

@@ -335,6 +335,7 @@ def roll_up_days(
         end = datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
         if (since is None or date >= since) and end + timedelta(seconds=grace_s) <= now:
             written += roll_up_day(root, date)
+            _cost.roll_up_day(root, date, now=now)
     return written
 
 

@@ -51,25 +51,44 @@ def _whole(window: Window, start: datetime) -> bool:
     )
 
 
+def _whole_day(window: Window, date: str) -> bool:
+    start = datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC)
+    return (window.start is None or window.start <= start) and (
+        window.end >= start + timedelta(days=1)
+    )
+
+
 def plan(window: Window, root: Path) -> Plan:
-    """Sort the window's hours into rollup reads and raw reads (see the module doc)."""
+    """Sort the window's hours into rollup reads and raw reads (see the module doc); a
+    day the window holds whole with a current cost day file is read from that file."""
     from workbench.logs._files import hour_partitions
-    from workbench.logstore._rollup_cost import mirrored
+    from workbench.logs._time import Window as LogWindow
+    from workbench.logstore._rollup_cost import current_day_file, mirrored
 
     out = Plan()
-    for date, hour, files in hour_partitions(root / "requests", window):
+    days: dict[str, dict[int, list[Path]]] = {}
+    span = LogWindow(window.start, window.end)
+    for date, hour, files in hour_partitions(root / "requests", span):
         start = datetime.strptime(date, "%Y-%m-%d").replace(hour=hour, tzinfo=UTC)
         if start >= window.end:
             continue  # listed because the window ends on its first instant: no rows
         got = mirrored(root, date, hour, [p.name for p in files])
         if got is not None and _whole(window, start):
-            out.whole += got
+            days.setdefault(date, {})[hour] = got
             continue
+        days.setdefault(date, {})[-1] = []  # this day is not whole: no day file
         out.edge_raw += files
         if got is None:
             out.unrolled += files
         else:
             out.edge += got
+    for date, hours in days.items():
+        names = {h: [p.name for p in ps] for h, ps in hours.items()}
+        day = current_day_file(root, date, names) if _whole_day(window, date) else None
+        if day is not None and -1 not in hours:
+            out.whole.append(day)
+        else:
+            out.whole += [p for h in sorted(hours) if h >= 0 for p in hours[h]]
     return out
 
 
@@ -112,3 +131,16 @@ def raw_frame(cur: duckdb.DuckDBPyConnection, window: Window, files: list[Path])
     return _frame(table).with_columns(
         pl.Series("_file", [names[i] for i in index], dtype=pl.String)
     )
+
+
+def row_count(cur: duckdb.DuckDBPyConnection, p: Plan, raw: pl.DataFrame) -> tuple[int, Any]:
+    """The window's request count and first ``received_at`` (None: no request): the
+    rollup's ``rows`` of whole hours plus the raw rows of the rest."""
+    n, first = raw.height, raw["received_at"].min() if raw.height else None
+    if p.whole:
+        sql = f"SELECT sum(n), min(first_at) FROM {source(p.whole)} WHERE kind = 'rows'"
+        got = cur.sql(sql).fetchall()[0]
+        if got[0] is not None:
+            n += int(got[0])
+            first = got[1] if first is None else min(first, got[1])
+    return n, first

@@ -150,11 +150,10 @@ def exact_totals(
             ),  # fmt: skip
         ]
     )
-    first = pl.col("first_at").min()
     keys = rows.group_by("key_hi", "key_lo").agg(
         pl.col("n").sum(),
         pl.col("cost").sum(),
-        pl.col("first_cost").filter(pl.col("first_at") == first).min(),
+        pl.col("first_cost").sort_by("first_at", "first_cost").first(),
     )
     rep = keys.filter(pl.col("n") > 1).with_columns(
         (pl.col("cost") - pl.col("first_cost")).alias("saving")

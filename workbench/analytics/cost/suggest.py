@@ -35,13 +35,17 @@ log = logging.getLogger(__name__)
 KINDS = ("exact_cache", "semantic_cache", "max_tokens", "cheaper_model")
 
 
-def _window_days(window: Window, root: Path | None) -> float:
-    """The window's length; with an open start, the span of the data in it."""
+def _window_days(window: Window, root: Path | None, known: Any = ()) -> float:
+    """The window's length; with an open start, the span of the data in it (``known``:
+    the first request's time when the caller has it, e.g. from the cost rollup)."""
     if window.start is not None:
         return window.days
-    where, params = window.where()
-    df = run(f"SELECT min(received_at) AS t FROM requests WHERE {where}", params, root)
-    first = df["t"][0] if df.height else None
+    if known != ():
+        first = known
+    else:
+        where, params = window.where()
+        df = run(f"SELECT min(received_at) AS t FROM requests WHERE {where}", params, root)
+        first = df["t"][0] if df.height else None
     return 0.0 if first is None else (window.end - first).total_seconds() / 86400
 
 
@@ -59,7 +63,7 @@ def _from_rollup(
     from workbench.logstore._rollup_cost import SHORT_LIMITS
     from workbench.logstore.reader import consistent
 
-    from ._rolled import lake_root, plan, raw_frame
+    from ._rolled import lake_root, plan, raw_frame, row_count
     from ._rolled_exact import exact_totals
     from ._rolled_usage import short_totals, token_stats
 
@@ -75,6 +79,7 @@ def _from_rollup(
             out["tokens"] = token_stats(cur, p, raw, min_requests)
         if "cheaper_model" in kinds and tuple(short_limits) == SHORT_LIMITS:
             out["short"] = short_totals(cur, p, raw)
+        out["count"], out["first"] = row_count(cur, p, raw)
         return out
 
     return consistent(root, go)
@@ -122,7 +127,6 @@ def suggest(
     window = Window.of(since, until, now)
     table = load_prices_or(prices)
     rule = rule or NearDupRule()
-    days = _window_days(window, root)
     items: list[Suggestion] = []
     notes: list[str] = []
     timings: dict[str, float] = {}
@@ -131,6 +135,7 @@ def suggest(
         t0 = time.perf_counter()
         rolled = _from_rollup(window, root, kinds, min_requests, short_limits)
         timings["rollup_s"] = time.perf_counter() - t0
+    days = _window_days(window, root, rolled.get("first", ()))
     if "exact" in rolled:
         e = rolled["exact"]
         s = exact_suggestion(e.usd, e.hits, e.distinct_repeated, e.examples, days)
@@ -168,6 +173,7 @@ def suggest(
                 res = agreement(ids, by_name[s.data["target"]], root=root, encode=encode)
                 s.data["agreement"] = res.to_dict()
         items += found
-    items.sort(key=lambda s: s.usd_per_month, reverse=True)
+    items.sort(key=lambda s: (-s.usd_per_month, s.kind, s.title))
     notes.append("timings: " + ", ".join(f"{k}={v:.2f}" for k, v in timings.items()))
-    return Suggestions(items, days, _count(window, root), notes)
+    count = rolled["count"] if "count" in rolled else _count(window, root)
+    return Suggestions(items, days, count, notes)
