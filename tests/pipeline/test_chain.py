@@ -120,6 +120,37 @@ async def test_pipeline_runs_without_http(gw: InProcess) -> None:
     assert gw.only_record()["status"] == "ok"
 
 
+async def test_deferred_record_waits_for_the_reply_to_go_out(gw: InProcess) -> None:
+    """The HTTP adapter defers the record until the reply was sent; it is made once."""
+
+    async def body(limit: int) -> bytes:
+        return json.dumps(CHAT).encode()
+
+    inc = Incoming(kind="chat", endpoint="/v1/chat/completions", read_body=body)
+    inc.defer_record = True
+    reply = await gw.pipeline.handle(inc)
+    assert reply.status == 200 and reply.sent is not None
+    assert gw.records == []  # not before the host says the reply went out
+    reply.sent()
+    reply.sent()
+    assert gw.only_record()["status"] == "ok"
+
+
+async def test_deferred_reply_dropped_unsent_is_recorded_as_not_answered(gw: InProcess) -> None:
+    import gc
+
+    async def body(limit: int) -> bytes:
+        return json.dumps(CHAT).encode()
+
+    inc = Incoming(kind="chat", endpoint="/v1/chat/completions", read_body=body)
+    inc.defer_record = True
+    reply = await gw.pipeline.handle(inc)
+    del reply  # the task was cut before the host could send it
+    gc.collect()
+    rec = gw.only_record()
+    assert rec["http_status"] == 499 and rec["error_code"] == "client_disconnected"
+
+
 async def test_draining_refuses_new_requests(upstream) -> None:  # type: ignore[no-untyped-def]
     import httpx
 

@@ -51,6 +51,7 @@ def incoming(request: Request, kind: Kind, endpoint: str, **extra: Any) -> Incom
         headers=request.headers,
         client_host=request.client.host if request.client else None,
         read_body=_reader(request),
+        defer_record=True,
         request_id=request.scope.get("state", {}).get("workbench_request_id"),
         **extra,
     )
@@ -65,12 +66,35 @@ def to_response(reply: Reply) -> Response:
             media_type=reply.media_type,
             headers=reply.headers,
         )
+    if reply.sent is not None:
+        return _SentResponse(
+            reply.sent,
+            reply.body or b"",
+            status_code=reply.status,
+            media_type=reply.media_type,
+            headers=reply.headers,
+        )
     return Response(
         reply.body or b"",
         status_code=reply.status,
         media_type=reply.media_type,
         headers=reply.headers,
     )
+
+
+class _SentResponse(Response):
+    """A response that tells the pipeline when it has been sent (or failed to be), so
+    the request is recorded after the client has its answer."""
+
+    def __init__(self, sent: Callable[[], None], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sent = sent
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._sent()
 
 
 def create_app(

@@ -97,6 +97,8 @@ class Pipeline:
             reply = error_reply(ex, WorkbenchError("internal error; see the gateway log"))
         if reply.stream is not None:
             reply.stream = LoggedStream(reply.stream, ex, self.record, self.draining)
+        elif incoming.defer_record:
+            reply.sent = RecordOnce(ex, self.record, self.draining)
         else:
             self.record(ex)
         return reply
@@ -107,6 +109,32 @@ class Pipeline:
             if reply is not None:
                 return reply
         raise WorkbenchError(f"no stage answered {ex.incoming.endpoint}")
+
+
+class RecordOnce:
+    """Records a non-streamed request when called, once: the host calls it after the
+    reply went out, so building and shipping the record is off the client's wait. A
+    reply dropped unsent (the task cut before the host got to send it) is recorded when
+    this is garbage-collected, as what the client saw: nothing (499, or the 503 of a
+    shutdown)."""
+
+    __slots__ = ("ex", "_record", "_draining", "done")
+
+    def __init__(self, ex: Exchange, record: Recorder, draining: Callable[[], bool]) -> None:
+        self.ex = ex
+        self._record = record
+        self._draining = draining
+        self.done = False
+
+    def __call__(self) -> None:
+        if not self.done:
+            self.done = True
+            self._record(self.ex)
+
+    def __del__(self) -> None:
+        if not self.done:
+            cancelled(self.ex, self._draining())
+            self()
 
 
 class LoggedStream:

@@ -46,6 +46,9 @@ class Incoming:
     model_id: str | None = None  # GET /v1/models/{id}
     status_hint: int = 404  # for kind "unknown": 400, 404, 405 or 503
     request_id: str | None = None  # chosen by the host (else a new one)
+    # the host calls ``Reply.sent`` once a non-streamed reply has gone out, and the
+    # request is recorded then (off the client's critical path); else before returning
+    defer_record: bool = False
 
 
 @dataclass
@@ -57,6 +60,9 @@ class Reply:
     stream: AsyncIterator[bytes] | None = None
     media_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    # set when the request asked to defer its record: call once the reply went out
+    # (idempotent; also fires if the reply is dropped unsent and garbage-collected)
+    sent: Callable[[], None] | None = None
 
 
 @dataclass

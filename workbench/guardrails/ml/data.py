@@ -100,7 +100,8 @@ DATASETS: dict[str, DatasetRef] = {
         # hard negatives (benign texts with trigger words) and attacks the public train
         # data lacks (multilingual, obfuscated, tool hijack, injected documents)
         DatasetRef("injection_handmade", "injection_handmade.jsonl", "project", "train"),
-        # split column: "tune" chooses the cache threshold, "eval" is only measured
+        # split column: "tune" chooses the cache threshold; "eval" (seen) and "eval2"
+        # (fresh) are only measured
         DatasetRef("paraphrases", "paraphrases.jsonl", "project", "train"),
     )
 }
