@@ -1,14 +1,17 @@
 """Cache latency legs: index lookups at 100k entries, and miss vs exact hit vs semantic hit
-through the in-process pipeline (the production ``build_pipeline`` + FastAPI app over
-httpx's ASGI transport) in front of the 200 ms fake upstream (``bench/fake_upstream.py``).
+(plain and streamed) through the in-process pipeline (the production ``build_pipeline`` +
+FastAPI app behind uvicorn on loopback) in front of the 200 ms fake upstream
+(``bench/fake_upstream.py``). :func:`drive` (the openai client) is shared with the gateway
+leg (``bench/_cache_gateway.py``), so both legs send the same requests the same way.
 """
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -79,13 +82,134 @@ class _Auth:
         return SimpleNamespace(key_id=token, workspace="bench")
 
 
-async def pipeline_latency(
-    encode: Callable[[list[str]], np.ndarray], pairs: list[tuple[str, str]], delay_ms: int = 200
-) -> dict[str, tuple[float, float, float]]:
-    """Per request kind (miss, exact hit, semantic hit): p50/p95 ms of the requests the
-    cache answered with that status (``x-workbench-cache``), and their share."""
-    import httpx
+KINDS = ("miss", "exact hit", "semantic hit")
+WANT = {"miss": "miss", "exact hit": "hit", "semantic hit": "semantic_hit"}
+"""The ``x-workbench-cache`` status a request of each kind is meant to be served with."""
 
+
+@dataclass
+class Timed:
+    """One request as the client saw it."""
+
+    kind: str  # miss (a new question), exact hit (the same again), semantic hit (paraphrase)
+    stream: bool
+    status: str  # the x-workbench-cache header
+    total_ms: float  # the whole answer (a stream: its last chunk)
+    first_ms: float  # a stream's first chunk (the whole answer when not streamed)
+    request_id: str
+
+    @property
+    def served_as_meant(self) -> bool:
+        """Whether the cache answered it with its kind's status."""
+        return self.status == WANT[self.kind]
+
+
+@dataclass
+class Row:
+    """Latency of the requests of one kind served with that kind's status."""
+
+    sent: int
+    served: int
+    p50: float
+    p95: float
+
+
+def row_label(kind: str, stream: bool, measure: str) -> str:
+    """``miss``, or ``stream semantic hit, first chunk``."""
+    return f"stream {kind}, {measure}" if stream else kind
+
+
+def summarise(samples: list[Timed]) -> dict[str, Row]:
+    """Per kind (and per stream measure: first chunk, whole): p50/p95 of the requests
+    served with the kind's status only; requests served otherwise are left out."""
+    rows: dict[str, Row] = {}
+    for stream in (False, True):
+        for kind in KINDS:
+            mine = [s for s in samples if s.kind == kind and s.stream == stream]
+            if not mine:
+                continue
+            ok = [s for s in mine if s.served_as_meant]
+            measures = (("first chunk", "first_ms"), ("whole", "total_ms")) if stream else (
+                ("", "total_ms"),)  # fmt: skip
+            for measure, attr in measures:
+                p50, p95 = _pct([getattr(s, attr) for s in ok] or [float("nan")])
+                rows[row_label(kind, stream, measure)] = Row(len(mine), len(ok), p50, p95)
+    return rows
+
+
+def miss_of(label: str) -> str:
+    """The row a hit row is divided by (the miss of the same stream measure)."""
+    for kind in KINDS[1:]:
+        label = label.replace(kind, "miss")
+    return label
+
+
+def _one(client: Any, model: str, kind: str, text: str, stream: bool) -> Timed:
+    body: dict[str, Any] = {"model": model, "temperature": 0, "max_tokens": 16,
+                            "messages": [{"role": "user", "content": text}]}  # fmt: skip
+    create = client.chat.completions.with_raw_response.create
+    t0 = time.perf_counter()
+    if not stream:
+        raw = create(**body)
+        raw.parse()
+        first = total = (time.perf_counter() - t0) * 1000
+    else:
+        raw = create(**body, stream=True, stream_options={"include_usage": True})
+        first = None
+        for _chunk in raw.parse():
+            first = first if first is not None else (time.perf_counter() - t0) * 1000
+        total = (time.perf_counter() - t0) * 1000
+    status = raw.headers.get("x-workbench-cache", "?")
+    rid = raw.headers.get("x-workbench-request-id", "")
+    return Timed(kind, stream, status, total, total if first is None else first, rid)
+
+
+def openai_client(base_url: str, api_key: str | None) -> Any:
+    """The real ``openai`` client on loopback (no proxy from the environment, no retry)."""
+    import httpx
+    import openai
+
+    return openai.OpenAI(base_url=base_url, api_key=api_key or "bench", max_retries=0,
+                         timeout=120, http_client=httpx.Client(trust_env=False))  # fmt: skip
+
+
+def drive(
+    client: Any,
+    model: str,
+    pairs: list[tuple[str, str]],
+    stream_pairs: list[tuple[str, str]],
+    wait_stored: Callable[[int], None],
+) -> list[Timed]:
+    """Plain ``pairs``, then streamed ``stream_pairs``: every ``a`` (misses), then, once
+    ``wait_stored(requests so far)`` says they are stored, every ``a`` again (exact
+    hits), then every ``b`` (semantic hits)."""
+    out: list[Timed] = []
+    for stream, group in ((False, pairs), (True, stream_pairs)):
+        for kind, texts in (("miss", [a for a, _ in group]), ("exact hit", [a for a, _ in group]),
+                            ("semantic hit", [b for _, b in group])):  # fmt: skip
+            out += [_one(client, model, kind, t, stream) for t in texts]
+            if kind == "miss":
+                wait_stored(len(out))
+    return out
+
+
+def _wait_records(records: list[dict[str, Any]], n: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while len(records) < n and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def pipeline_latency(
+    encode: Callable[[list[str]], np.ndarray],
+    pairs: list[tuple[str, str]],
+    stream_pairs: list[tuple[str, str]],
+    delay_ms: int = 200,
+) -> list[Timed]:
+    """The production pipeline and FastAPI app in-process (no Ray), behind uvicorn on a
+    loopback port, driven by the openai client like the gateway leg."""
+    import uvicorn
+
+    from bench._proc import LOOPBACK, free_port
     from bench.fake_upstream import FakeUpstreamThread
     from workbench.cache.store import SqliteEntryStore
     from workbench.config.gateway import parse_config
@@ -97,46 +221,38 @@ async def pipeline_latency(
             {"name": "main", "provider": "openai-compatible", "base_url": up.base_url,
              "model": "fake-model"}]})  # fmt: skip
         store = SqliteEntryStore(Path(tmp) / "entries.db")
-        index = LocalSemanticIndex(encode, persist=False)
         records: list[dict[str, Any]] = []
-        gp = build_pipeline(
-            cfg,
-            submit_record=records.append,
-            auth=_Auth(),
-            policies=_policy(),
-            cache_store=store,
-            semantic_index=index,
-        )
-        app = create_app(gp)
-        out: dict[str, list[float]] = {"miss": [], "exact hit": [], "semantic hit": []}
-        statuses: dict[str, list[str]] = {k: [] for k in out}
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gw", timeout=60
-        ) as client:
-            for a, b in pairs:
-                for kind, text in (("miss", a), ("exact hit", a), ("semantic hit", b)):
-                    body = {"model": "main", "temperature": 0, "max_tokens": 16,
-                            "messages": [{"role": "user", "content": text}]}  # fmt: skip
-                    t0 = time.perf_counter()
-                    r = await client.post("/v1/chat/completions", json=body,
-                                          headers={"authorization": "Bearer k"})  # fmt: skip
-                    out[kind].append((time.perf_counter() - t0) * 1000)
-                    statuses[kind].append(r.headers.get("x-workbench-cache", "?"))
-                    for _ in range(500):  # the store stage runs after the answer
-                        await gp.cache.flush()
-                        if len(records) >= sum(len(v) for v in out.values()):
-                            break
-                        await asyncio.sleep(0.01)
-        store.close()
-    result = {}
-    for kind, times in out.items():
-        want = _WANT[kind]
-        served = [t for t, s in zip(times, statuses[kind], strict=True) if s == want]
-        result[kind] = (*_pct(served or [float("nan")]), len(served) / max(len(times), 1))
-    return result
+        gp = build_pipeline(cfg, submit_record=records.append, auth=_Auth(), policies=_policy(),
+                            cache_store=store, semantic_index=LocalSemanticIndex(
+                                encode, persist=False))  # fmt: skip
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(create_app(gp), host=LOOPBACK, port=port,
+                                               log_level="warning", access_log=False))  # fmt: skip
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            while not server.started:
+                if not thread.is_alive():
+                    raise RuntimeError("the in-process gateway did not start")
+                time.sleep(0.02)
+            client = openai_client(f"http://{LOOPBACK}:{port}/v1", "k")
+            return drive(client, "main", pairs, stream_pairs,
+                         lambda n: _wait_records(records, n))  # fmt: skip
+        finally:
+            server.should_exit = True
+            thread.join(timeout=15)
+            store.close()
 
 
-_WANT = {"miss": "miss", "exact hit": "hit", "semantic hit": "semantic_hit"}
-
-
-__all__ = ["embed_lookup_latency", "index_latency", "pipeline_latency"]
+__all__ = [
+    "KINDS",
+    "Row",
+    "Timed",
+    "drive",
+    "embed_lookup_latency",
+    "index_latency",
+    "miss_of",
+    "openai_client",
+    "pipeline_latency",
+    "summarise",
+]

@@ -26,6 +26,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -185,21 +186,106 @@ def report_latency(
     print(f"  {'second stage (mean, from text)':<34}{'':>7}{'':>9}{cost:>8.2f}")
 
 
-def report_pipeline(encode: Callable[[list[str]], np.ndarray], pairs: int) -> None:
-    from bench._cache_latency import pipeline_latency
+def latency_pairs(
+    encode: Callable[[list[str]], np.ndarray], n: int, warm: int = 3
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """From the TUNE half: paraphrases at or above the default threshold that the second
+    stage accepts (so a semantic hit is possible); ``n`` plain, ``n`` streamed, ``warm``
+    for the gateway's warm-up."""
+    from workbench.cache import second_stage
 
-    ev = [p for p in load("eval") if p.should_hit][:pairs]
-    res = asyncio.run(pipeline_latency(encode, [(p.a, p.b) for p in ev]))
-    miss = res["miss"][0]
-    print(f"\n== pipeline in-process, 200 ms fake upstream, {len(ev)} requests per kind ==")
-    print(f"  {'request':<14}{'p50 ms':>8}{'p95 ms':>8}{'served as':>11}{'p50/miss':>10}")
-    for kind, (p50, p95, share) in res.items():
-        print(f"  {kind:<14}{p50:>8.1f}{p95:>8.1f}{share:>11.0%}{p50 / miss:>10.3f}")
-    print(
-        "  (latencies of the requests served with that status only; 'served as': the share "
-        "of the row's requests the cache answered so, at the policy's default settings)"
-    )
-    print("gateway leg (Ray Serve, bench/_gateway.py): not measured by this command")
+    threshold = NearDupRule().threshold
+    need = 2 * n + warm
+    ok: list[tuple[str, str]] = []
+    for p in (p for p in load("tune") if p.should_hit):  # in file order, until enough
+        if len(ok) == need:
+            break
+        va, vb = encode([p.a, p.b])
+        if float(va @ vb) >= threshold and second_stage(p.a, p.b):
+            ok.append((p.a, p.b))
+    if len(ok) < need:
+        raise SystemExit(f"--pairs {n}: only {len(ok)} tune pairs qualify ({need} needed)")
+    return ok[:n], ok[n : 2 * n], ok[2 * n :]
+
+
+def _cells(row: Any, miss: Any) -> str:
+    if row is None:
+        return f"{'-':>8}{'':>9}{'':>9}{'':>8}"
+    return (f"{row.served:>4}/{row.sent:<3}{row.p50:>9.1f}{row.p95:>9.1f}"
+            f"{row.p50 / miss.p50:>8.3f}")  # fmt: skip
+
+
+def report_pipeline(
+    encode: Callable[[list[str]], np.ndarray], pairs: int, gateway: bool, delay_ms: int = 200
+) -> None:
+    from bench._cache_latency import miss_of, pipeline_latency, summarise
+
+    plain, streamed, warm = latency_pairs(encode, pairs)
+    local = summarise(pipeline_latency(encode, plain, streamed, delay_ms))
+    print(f"\n== cache latency, {delay_ms} ms fake upstream: in-process pipeline vs the Ray "
+          "gateway, same requests (openai client over loopback HTTP) ==")  # fmt: skip
+    print(f"  {pairs} plain + {pairs} streamed pairs from the TUNE half (paraphrases the second "
+          f"stage accepts, cosine >= {NearDupRule().threshold:.2f}): each a (miss), a again "
+          "(exact hit), b (semantic hit)")  # fmt: skip
+    run, remote, err = None, {}, ""
+    if gateway:
+        from bench._cache_gateway import gateway_latency
+        from bench._proc import BenchError
+
+        try:
+            run = gateway_latency(plain, streamed, warm, delay_ms)
+            remote = summarise(run.samples)
+        except BenchError as exc:
+            err = str(exc)[-2000:]
+    head = f"{'served':>8}{'p50 ms':>9}{'p95 ms':>9}{'/miss':>8}"
+    print(f"  {'':<34}{'in-process (uvicorn, no Ray)':<36}gateway (workbench up, Ray Serve)")
+    print(f"  {'request':<34}{head}    {head}{'logged p50':>12}")
+    for label, row in local.items():
+        g = remote.get(label)
+        logged = _logged_p50(run, label) if run is not None else float("nan")
+        print(f"  {label:<34}{_cells(row, local[miss_of(label)])}    "
+              f"{_cells(g, remote.get(miss_of(label)))}{logged:>12.1f}")  # fmt: skip
+    print("  (served: requests the cache answered with the row's status / sent; latencies of "
+          "those only; /miss: p50 over the miss row's p50 of the same measure; logged p50: "
+          "the log's latency_ms, ttft_ms for a first chunk, receipt to completion in the "
+          "ingress replica)")  # fmt: skip
+    if run is None:
+        print("gateway leg: " + (f"FAILED: {err}" if err else "skipped (--skip gateway)"))
+    else:
+        _report_gateway(run, remote)
+
+
+def _logged_p50(run: Any, label: str) -> float:
+    from bench._cache_latency import row_label
+
+    first = label.endswith("first chunk")
+    vals = [
+        run.server_ms(s, first)
+        for s in run.samples
+        if s.served_as_meant
+        and row_label(s.kind, s.stream, "first chunk" if first else "whole") == label
+    ]
+    vals = [v for v in vals if v is not None]
+    return float(np.percentile(vals, 50)) if vals else float("nan")
+
+
+def _report_gateway(run: Any, rows: dict[str, Any]) -> None:
+    from bench._cache_gateway import status_counts
+    from bench._cache_latency import miss_of
+
+    ok, bad = run.log_check()
+    print(f"gateway: started in {run.startup_s:.0f} s; {run.warmup} warm-up requests first "
+          f"(not in any row); served as: {status_counts(run.samples)}")  # fmt: skip
+    print(f"  request log: {ok}/{len(run.samples)} requests logged exactly once with the "
+          f"status of their response header" + (f"; NOT: {bad[:5]}" if bad else ""))  # fmt: skip
+    emb = np.percentile(run.embed_ms, [50, 95]) if run.embed_ms else [float("nan")] * 2
+    print(f"  /v1/embeddings of one new text through the gateway (ingress -> Embedder, "
+          f"MiniLM): p50 {emb[0]:.1f} ms, p95 {emb[1]:.1f} ms")  # fmt: skip
+    for label, row in rows.items():
+        if "hit" in label:
+            ratio = row.p50 / rows[miss_of(label)].p50
+            verdict = "met" if ratio < 0.1 else "MISSED"
+            print(f"  target hit < 1/10 of a miss, {label}: {ratio:.3f} ({verdict})")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -209,7 +295,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--embed-queries", type=int, default=50)
     ap.add_argument("--pairs", type=int, default=20, help="paraphrase pairs in the pipeline leg")
     ap.add_argument("--encoder", choices=["minilm", "hash"], default="minilm")
-    ap.add_argument("--skip", default="", help="comma list of legs: quality,latency,pipeline")
+    ap.add_argument("--delay-ms", type=int, default=200, help="the fake upstream's delay")
+    ap.add_argument(
+        "--skip", default="", help="comma list of legs: quality,latency,pipeline,gateway"
+    )
     args = ap.parse_args(argv)
     from threadpoolctl import threadpool_limits
 
@@ -225,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "latency" not in skip:
         report_latency(encode, args.entries, args.queries, args.embed_queries)
     if "pipeline" not in skip:
-        report_pipeline(encode, args.pairs)
+        report_pipeline(encode, args.pairs, "gateway" not in skip, args.delay_ms)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s; load average {os.getloadavg()[0]:.1f}")
 
 

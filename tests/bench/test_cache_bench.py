@@ -9,6 +9,8 @@ import pytest
 
 from bench import cache as bench_cache
 from bench._cache_data import Pair
+from bench._cache_gateway import GatewayRun
+from bench._cache_latency import Timed, miss_of, summarise
 from bench._cache_quality import Played, choose_threshold, outcome
 from workbench.cache._types import Candidate
 
@@ -60,7 +62,7 @@ def test_threshold_rule_uses_only_the_played_half() -> None:
 def test_smoke_run(wb_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bench_cache.main(
         ["--encoder", "hash", "--entries", "1200", "--queries", "20", "--embed-queries", "3",
-         "--pairs", "2"]
+         "--pairs", "2", "--skip", "gateway"]
     )  # fmt: skip
     out = capsys.readouterr().out
     assert "chosen on the TUNE half only" in out
@@ -69,3 +71,45 @@ def test_smoke_run(wb_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "eval (SEEN)" in out and "eval2 (fresh, once)" in out  # side by side
     assert "one scope" in out and "1,000 scopes" in out
     assert "exact hit" in out and "semantic hit" in out and "miss" in out
+    assert "stream semantic hit, first chunk" in out
+    assert "gateway leg: skipped (--skip gateway)" in out
+
+
+def timed(kind: str, status: str, ms: float, stream: bool = False, first: float = 0.0) -> Timed:
+    return Timed(kind, stream, status, ms, first or ms, f"r{ms}")
+
+
+def test_rows_count_only_requests_served_with_their_status() -> None:
+    samples = [
+        timed("miss", "miss", 200.0),
+        timed("miss", "miss", 220.0),
+        timed("miss", "semantic_hit", 5.0),  # a "new" question served from cache: left out
+        timed("exact hit", "hit", 4.0),
+        timed("exact hit", "miss", 210.0),  # not served from cache: left out
+        timed("semantic hit", "semantic_hit", 20.0),
+        timed("semantic hit", "semantic_hit", 30.0),
+        timed("miss", "miss", 300.0, stream=True, first=250.0),
+        timed("semantic hit", "semantic_hit", 40.0, stream=True, first=25.0),
+    ]
+    rows = summarise(samples)
+    assert (rows["miss"].sent, rows["miss"].served, rows["miss"].p50) == (3, 2, 210.0)
+    assert (rows["exact hit"].served, rows["exact hit"].p50) == (1, 4.0)
+    assert rows["semantic hit"].p50 == 25.0
+    assert rows["stream miss, first chunk"].p50 == 250.0
+    assert rows["stream miss, whole"].p50 == 300.0
+    assert rows["stream semantic hit, first chunk"].p50 == 25.0
+    assert miss_of("stream semantic hit, first chunk") == "stream miss, first chunk"
+    assert miss_of("exact hit") == "miss"
+    assert "stream exact hit, whole" not in rows  # none sent
+
+
+def test_log_check_needs_one_row_with_the_header_status() -> None:
+    a, b, c = timed("miss", "miss", 1.0), timed("exact hit", "hit", 2.0), timed("miss", "miss", 3.0)
+    run = GatewayRun([a, b, c], startup_s=1.0, warmup=0, logged={
+        a.request_id: [{"cache_status": "miss", "latency_ms": 0.5}],
+        b.request_id: [{"cache_status": "miss"}],  # the log disagrees with the header
+    })  # fmt: skip
+    ok, bad = run.log_check()
+    assert ok == 1 and len(bad) == 2
+    assert "header hit, log miss" in bad[0] and "logged 0 times" in bad[1]
+    assert run.server_ms(a) == 0.5 and run.server_ms(b) is None

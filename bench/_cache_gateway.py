@@ -1,0 +1,155 @@
+"""The cache latency leg through our real gateway (``workbench up``: Ray Serve, the MiniLM
+``Embedder`` deployment and the ``CacheIndex`` replica) in front of the 200 ms fake
+upstream, driven over HTTP by the openai client (:func:`bench._cache_latency.drive`).
+
+A policy with the exact and semantic cache on (every other setting at its default) is
+published with ``workbench policy publish``. Every request is then looked up in the
+request log (``workbench logs query``): it must be there once, with the status its
+response header gave. The log's own ``latency_ms`` (receipt to completion inside the
+ingress replica) is read for each, and ``/v1/embeddings`` requests of new texts time the
+ingress -> Embedder hop with MiniLM, so the report can say where a hit's time goes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import _gateway
+from bench._cache_latency import Timed, drive, openai_client
+from bench._proc import BenchError
+
+MODEL = "fake"
+EMBED_MODEL = "minilm"
+POLICY = """\
+id: bench-cache
+cache:
+  enabled: true
+  semantic: {enabled: true}
+"""
+
+
+@dataclass
+class GatewayRun:
+    """What the gateway leg measured."""
+
+    samples: list[Timed]
+    startup_s: float
+    warmup: int  # requests sent before the measured ones (not in any row)
+    logged: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # request id -> rows
+    embed_ms: list[float] = field(default_factory=list)  # /v1/embeddings of one new text
+
+    def log_check(self) -> tuple[int, list[str]]:
+        """(requests logged exactly once with their header's status, the others' reasons)."""
+        bad = []
+        for s in self.samples:
+            rows = self.logged.get(s.request_id, [])
+            if len(rows) != 1:
+                bad.append(f"{s.request_id or '?'}: logged {len(rows)} times")
+            elif rows[0].get("cache_status") != s.status:
+                bad.append(f"{s.request_id}: header {s.status}, log {rows[0].get('cache_status')}")
+        return len(self.samples) - len(bad), bad
+
+    def server_ms(self, s: Timed, first: bool = False) -> float | None:
+        """The log's ``latency_ms`` (``ttft_ms`` for ``first``) of one request."""
+        rows = self.logged.get(s.request_id) or [{}]
+        v = rows[0].get("ttft_ms" if first else "latency_ms")
+        return float(v) if isinstance(v, int | float) else None
+
+
+def _models(upstream_url: str) -> list[dict[str, Any]]:
+    return [
+        {"name": MODEL, "provider": "openai-compatible", "base_url": upstream_url,
+         "model": "fake-model", "api_key_env": _gateway.UPSTREAM_KEY_ENV},
+        {"name": EMBED_MODEL, "provider": "embeddings"},
+    ]  # fmt: skip
+
+
+def _query(host: Any, sql: str) -> list[dict[str, Any]]:
+    cp = _gateway._run_cli(host.gw.wb, ["logs", "query", sql, "--format", "json"], host.gw.env,
+                           host.workdir, 180)  # fmt: skip
+    if cp.returncode != 0:
+        raise BenchError(f"`workbench logs query` failed: {(cp.stderr or cp.stdout)[-600:]}")
+    rows = _gateway._first_json(cp.stdout)
+    return rows if isinstance(rows, list) else []
+
+
+CHATS = "select count(*) as n from requests where endpoint = '/v1/chat/completions'"
+
+
+def _wait_logged(host: Any, n: int, timeout_s: float = 90.0) -> None:
+    """Until ``n`` chat requests are in the log (a stored miss is logged after its entry
+    is stored and indexed, so then it is served)."""
+    deadline = time.monotonic() + timeout_s
+    got = _gateway.count_logged(host.gw, CHATS)
+    while got < n and time.monotonic() < deadline:
+        time.sleep(0.5)
+        got = _gateway.count_logged(host.gw, CHATS)
+    if got < n:
+        raise BenchError(f"{got} of {n} requests logged {timeout_s:.0f} s after they were sent")
+
+
+def _embed_hop(client: Any, texts: list[str]) -> list[float]:
+    out = []
+    for text in texts:
+        t0 = time.perf_counter()
+        client.embeddings.create(model=EMBED_MODEL, input=[text])
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def gateway_latency(
+    pairs: list[tuple[str, str]],
+    stream_pairs: list[tuple[str, str]],
+    warm_pairs: list[tuple[str, str]],
+    delay_ms: int = 200,
+    wb: str | None = None,
+) -> GatewayRun:
+    """Start the fake upstream and ``workbench up``, publish the cache policy, warm up on
+    ``warm_pairs`` (plain and streamed; not measured), then :func:`drive` ``pairs`` and
+    ``stream_pairs``, time ``/v1/embeddings`` and read every request back from the log."""
+    from bench._hosts import RayHost
+    from bench.fake_upstream import FakeUpstreamThread
+
+    with FakeUpstreamThread(delay_ms=delay_ms) as up, tempfile.TemporaryDirectory() as tmp:
+        host = RayHost(_models(up.base_url), POLICY, Path(tmp))
+        try:
+            client = openai_client(host.base_url, host.api_key)
+            sent = 0
+
+            def wait_stored(n: int) -> None:
+                _wait_logged(host, sent + n)
+
+            warm = drive(client, MODEL, warm_pairs, warm_pairs[:1], wait_stored)
+            _embed_hop(client, [f"{b} (warm-up)" for _, b in warm_pairs])
+            sent = len(warm)
+            samples = drive(client, MODEL, pairs, stream_pairs, wait_stored)
+            embed_ms = _embed_hop(client, [f"{b} (embeddings hop)" for _, b in pairs])
+            _wait_logged(host, sent + len(samples))
+            rows = _query(host, "select request_id, cache_status, latency_ms, ttft_ms, "
+                          "gateway_overhead_ms from requests")  # fmt: skip
+            logged: dict[str, list[dict[str, Any]]] = {}
+            for r in rows:
+                logged.setdefault(str(r.get("request_id")), []).append(r)
+            return GatewayRun(samples, host.gw.startup_s, sent, logged, embed_ms)
+        finally:
+            host.stop()
+
+
+def status_counts(samples: list[Timed]) -> str:
+    """``miss: miss 20; exact hit: hit 20; ...`` (what each kind was served as)."""
+    parts = []
+    for stream in (False, True):
+        for kind in ("miss", "exact hit", "semantic hit"):
+            c = Counter(s.status for s in samples if s.kind == kind and s.stream == stream)
+            if c:
+                name = f"{'stream ' if stream else ''}{kind}"
+                parts.append(f"{name}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())))
+    return "; ".join(parts)
+
+
+__all__ = ["GatewayRun", "gateway_latency", "status_counts"]
