@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from workbench.analytics.replay._outcome import Outcome, outcome_of
+from workbench.analytics.replay._stream_seed import whole_text_seeds
 from workbench.analytics.replay._tape import CURRENT, LogBackend, ReplayAuth, Tape, events_of
 from workbench.config.gateway import GatewayConfig
 from workbench.guardrails._memo import LOGGED, logged_results
@@ -152,9 +153,13 @@ def build(
 class Replayer:
     """Replays rows one by one (call concurrently); collects the new records."""
 
-    def __init__(self, memo: Any = None) -> None:
+    def __init__(self, memo: Any = None, whole_checks: frozenset[str] = frozenset()) -> None:
+        """``memo``: the verdict memo (None: no reuse); ``whole_checks``: the config
+        hashes a logged stream's whole-text result may be inferred for
+        (:func:`~workbench.analytics.replay._stream_seed.eligible_checks`)."""
         self.pipeline: GatewayPipeline | None = None  # set once built (it needs submit)
         self.memo = memo
+        self.whole_checks = whole_checks
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     def submit(self, record: dict[str, Any]) -> None:
@@ -179,6 +184,10 @@ class Replayer:
         if self.memo is not None:
             hashed = [v for v in verdicts if isinstance(v, dict) and "config_hash" in v]
             self.memo.seed(hashed)
+            if row.get("stream"):
+                outputs = _loads(row.get("upstream_outputs"))
+                for cfg, key in whole_text_seeds(row, verdicts, outputs, self.whole_checks):
+                    self.memo.put(cfg, key, [], logged=True)
             if row.get("request_masked"):
                 own = logged_results(hashed)
         token = LOGGED.set(own)

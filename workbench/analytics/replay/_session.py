@@ -13,6 +13,7 @@ from workbench.analytics.replay._prescore import prescore
 from workbench.analytics.replay._result import ReplayResult
 from workbench.analytics.replay._runner import Replayed, Replayer, Skipped, build, run_all
 from workbench.analytics.replay._source import Filters, load_rows
+from workbench.analytics.replay._stream_seed import eligible_checks
 from workbench.config.gateway import GatewayConfig
 from workbench.guardrails._memo import VerdictMemo
 from workbench.guardrails.engine import GuardrailEngine
@@ -50,9 +51,9 @@ class Session:
         self.batching: BatchingScorer | None = None
         if _needs_scorer(self.engine):
             if scorer is None:
-                from workbench.guardrails.ml.scorer import get_scorer
+                from workbench.analytics.replay._scorer import replay_scorer
 
-                scorer = get_scorer()
+                scorer = replay_scorer()
             self.batching = BatchingScorer(scorer)
             self.engine.scorer = self.batching
         self.live_cache: Any = None
@@ -92,7 +93,7 @@ class Session:
     ) -> tuple[list[Replayed], list[Skipped], float]:
         """Replay ``rows`` in this process (the pipeline is built on the first call)."""
         if self._replayer is None:
-            replayer = Replayer(self.memo)
+            replayer = Replayer(self.memo, eligible_checks(self.engine))
             replayer.pipeline = build(
                 self.cfg, self.engine, self._prices(), self._hosted(), replayer.submit
             )
@@ -117,9 +118,9 @@ class Session:
             return False
         if self.batching is None:
             return True
-        from workbench.guardrails.ml.scorer import get_scorer
+        from workbench.analytics.replay._scorer import replay_scorer
 
-        return self.batching.scorer is get_scorer()  # what each worker builds
+        return self.batching.scorer is replay_scorer()  # what each worker builds
 
     async def run(
         self,
@@ -140,21 +141,11 @@ class Session:
         frame = load_rows(source, filters, root)
         heavy = self.batching is not None and self.memo is None
         n = pick_workers(workers, frame.height, heavy) if self.shardable() else 1
+        if n > 1:
+            return await self._sharded(frame, n, progress)
         bar = _bar(frame.height, progress)
         update = bar.update if bar is not None else None
         try:
-            if n > 1:
-                from workbench.analytics.replay._workers import run_sharded
-
-                shards = await run_sharded(self, frame, n, update)
-                return ReplayResult.from_rows(
-                    shards.rows,
-                    shards.skipped,
-                    seconds=shards.seconds,
-                    policy=self.policy,
-                    policy_hash=self.engine.policy_hash,
-                    stats={**self._stats(), **shards.stats, "workers": n},
-                )
             done, skipped, seconds = await self.replay_rows(frame.to_dicts(), update)
         finally:
             if bar is not None:
@@ -167,6 +158,31 @@ class Session:
             policy=self.policy,
             policy_hash=self.engine.policy_hash,
             stats={**self._stats(), "workers": 1},
+        )
+
+    async def _sharded(self, frame: Any, n: int, progress: bool) -> ReplayResult:
+        """The rows replayed by ``n`` worker processes (the bar starts once they did: a
+        bar's monitor thread would keep them from being forked)."""
+        from workbench.analytics.replay._workers import run_sharded
+
+        bars: list[Any] = []
+
+        def start_bar() -> Any:
+            bars.append(_bar(frame.height, progress))
+            return bars[0].update if bars[0] is not None else None
+
+        try:
+            shards = await run_sharded(self, frame, n, start_bar)
+        finally:
+            if bars and bars[0] is not None:
+                bars[0].close()
+        return ReplayResult.from_rows(
+            shards.rows,
+            shards.skipped,
+            seconds=shards.seconds,
+            policy=self.policy,
+            policy_hash=self.engine.policy_hash,
+            stats={**self._stats(), **shards.stats, "workers": n},
         )
 
     def _stats(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ COLUMNS = (
     "key_id",
     "model_requested",
     "status",
+    "finish_reason",
     "http_status",
     "error_code",
     "stream",

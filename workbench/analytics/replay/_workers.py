@@ -17,6 +17,8 @@ import gc
 import io
 import multiprocessing
 import os
+import sys
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from workbench.analytics.replay._session import Session
 
 _STATE: dict[str, Any] = {}  # in a worker process: its session and event loop
+_FORKED: dict[str, Any] = {}  # set just before forking workers: the rows they inherit
 
 #: the collector's thresholds in a worker (the default is 700, 10, 10)
 GC_THRESHOLDS = (10_000, 10, 10)
@@ -55,16 +58,28 @@ class Shards:
 def _init(
     cfg: Any, policy: Any, reuse: bool, concurrency: int, prescore: bool, threads: int
 ) -> None:
-    """Worker start: one session and one event loop for the life of the process."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)  # before the ML scorer imports torch
+    """Worker start (``forkserver``/``spawn``): one session and one event loop for the
+    life of the process."""
+    _threads(threads)
     from workbench.analytics.replay._session import Session
 
-    session = Session(cfg, policy, reuse=reuse, concurrency=concurrency, prescore=prescore)
-    if session.batching is not None:
-        import torch
+    _start(Session(cfg, policy, reuse=reuse, concurrency=concurrency, prescore=prescore))
 
-        torch.set_num_threads(threads)
+
+def _init_forked(session: Session, threads: int) -> None:
+    """Worker start (``fork``): the parent's session, inherited (nothing to import)."""
+    _threads(threads)
+    _start(session)
+
+
+def _threads(threads: int) -> None:
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)  # before the ML scorer imports torch
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def _start(session: Session) -> None:
     _STATE["session"] = session
     _STATE["loop"] = asyncio.new_event_loop()
     # what the worker imported and built lives as long as it does: keep it out of the
@@ -81,14 +96,26 @@ def _snapshot(session: Session) -> dict[str, dict[str, Any]]:
 
 
 def _slice(ipc: bytes) -> tuple[list[dict[str, Any]], list[tuple[str, str]], dict[str, Any]]:
-    """In a worker: replay one slice of rows; (rows, skipped, counters of this slice)."""
+    """In a worker: replay one slice of rows sent as Arrow IPC bytes."""
     import polars as pl
 
+    return _replay(pl.read_ipc(io.BytesIO(ipc)).to_dicts())
+
+
+def _slice_at(a: int, b: int) -> tuple[list[dict[str, Any]], list[tuple[str, str]], dict[str, Any]]:
+    """In a forked worker: replay rows ``a:b`` of the rows it inherited (no polars here:
+    its thread pool did not survive the fork)."""
+    return _replay(_FORKED["rows"][a:b])
+
+
+def _replay(
+    rows: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]], dict[str, Any]]:
+    """In a worker: replay one slice of rows; (rows, skipped, counters of this slice)."""
     from workbench.analytics.replay._result import rows_of
 
     session: Session = _STATE["session"]
     loop: asyncio.AbstractEventLoop = _STATE["loop"]
-    rows = pl.read_ipc(io.BytesIO(ipc)).to_dicts()
     before = _snapshot(session)
     done, skipped, _ = loop.run_until_complete(session.replay_rows(rows))
     after = _snapshot(session)
@@ -129,13 +156,34 @@ def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 #: imported once by the fork server, so that each worker starts without importing them
 PRELOAD = ["workbench.analytics.replay._session", "workbench.guardrails.ml.scorer", "torch"]
+#: ``fork``, ``forkserver`` or ``spawn``: how workers start (default: see :func:`_context`)
+START_ENV = "WORKBENCH_REPLAY_START"
 
 
-def _context() -> Any:
-    """``forkserver`` (workers forked from a clean server process that imported the
-    heavy modules once; no thread or event loop of this process is inherited), else
-    ``spawn``."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
+def can_fork() -> bool:
+    """Whether workers may be forked from this process: only from the main thread of a
+    process that runs no other thread (a script, the CLI; never a Jupyter kernel, whose
+    threads could hold locks a child would inherit held)."""
+    return (
+        "fork" in multiprocessing.get_all_start_methods()
+        and threading.current_thread() is threading.main_thread()
+        and threading.active_count() == 1
+    )
+
+
+def _context(fork: bool = False) -> Any:
+    """``fork`` when asked and :func:`can_fork` (the workers inherit this process's
+    imports, session and loaded model: nothing to import or load again), else
+    ``forkserver`` (workers forked from a clean server process that imported the heavy
+    modules once; no thread or event loop of this process is inherited), else
+    ``spawn``. ``$WORKBENCH_REPLAY_START`` names one of them instead (``fork`` still
+    only where :func:`can_fork`)."""
+    choice = os.environ.get(START_ENV, "").strip().lower()
+    if choice not in ("", "fork", "forkserver", "spawn"):
+        raise ValueError(f"{START_ENV} must be fork, forkserver or spawn, got {choice!r}")
+    if (choice == "fork" or (fork and not choice)) and can_fork():
+        return multiprocessing.get_context("fork")
+    if choice != "spawn" and "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)
         return ctx
@@ -147,33 +195,53 @@ def slice_rows(total: int, workers: int) -> int:
     return max(250, min(2500, -(-total // (workers * 8))))
 
 
-async def run_sharded(session: Session, frame: pl.DataFrame, workers: int, progress: Any) -> Shards:
-    """Replay ``frame`` in ``workers`` processes built like ``session``."""
+def _pool(session: Session, workers: int) -> tuple[ProcessPoolExecutor, bool]:
+    """The worker pool, and whether its workers are forked from this process (where
+    :func:`can_fork`: no import, no set-up, they inherit this session), else from the
+    fork server or spawned."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    ctx = _context(fork=True)
+    if ctx.get_start_method() == "fork":
+        pool = ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_init_forked, initargs=(session, threads)
+        )
+        return pool, True
+    args = (session.cfg, session.policy, session.memo is not None, session.concurrency)
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=ctx,
+        initializer=_init,
+        initargs=(*args, session.prescore, threads),
+    )
+    return pool, False
+
+
+async def run_sharded(
+    session: Session, frame: pl.DataFrame, workers: int, progress: Any = None
+) -> Shards:
+    """Replay ``frame`` in ``workers`` processes built like ``session``. ``progress``:
+    called once the workers started, returns the progress update (or None)."""
     t0 = time.perf_counter()
     size = slice_rows(frame.height, workers)
     bounds = [(k, min(k + size, frame.height)) for k in range(0, frame.height, size)]
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=_context(),
-        initializer=_init,
-        initargs=(
-            session.cfg,
-            session.policy,
-            session.memo is not None,
-            session.concurrency,
-            session.prescore,
-            threads,
-        ),
-    )
-
-    def submit() -> list[Future[Any]]:  # the first start waits for the fork server
-        return [pool.submit(_slice, _ipc(frame.slice(a, b - a))) for a, b in bounds]
-
+    pool, forked = _pool(session, workers)
     futures: list[asyncio.Future[Any]] = []
-    try:  # submitted from a thread: the caller's event loop never blocks
-        futures = [asyncio.wrap_future(f) for f in await asyncio.to_thread(submit)]
-        results = await _gather(futures, bounds, progress)
+    try:
+        if forked:
+            _FORKED["rows"] = frame.to_dicts()
+            try:  # the first submit forks every worker, here, on this (the only) thread
+                submitted = [pool.submit(_slice_at, a, b) for a, b in bounds]
+            finally:
+                _FORKED.clear()
+        else:
+
+            def submit() -> list[Future[Any]]:  # the first start waits for the fork server
+                return [pool.submit(_slice, _ipc(frame.slice(a, b - a))) for a, b in bounds]
+
+            # submitted from a thread: the caller's event loop never blocks
+            submitted = await asyncio.to_thread(submit)
+        futures = [asyncio.wrap_future(f) for f in submitted]
+        results = await _gather(futures, bounds, progress() if progress else None)
     except BaseException:
         for f in futures:
             f.cancel()
