@@ -89,12 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--raw-repeats", type=int, default=1, help="timed runs of the raw side")
     ap.add_argument("--ranges", type=lambda s: s.split(","), default=["30d", "24h"])
     ap.add_argument("--backfill", action="store_true")
+    ap.add_argument("--backfill-only", action="store_true", help="backfill, then stop")
     args = ap.parse_args(argv)
     root = args.lake
-    if args.backfill:
+    if args.backfill or args.backfill_only:
         t0 = time.perf_counter()
         written = backfill(root)
         print(f"backfill (cost rollup): {written} file(s) in {time.perf_counter() - t0:.1f} s")
+        if args.backfill_only:
+            return 0
     from bench.dashboard_scale import _count
 
     print(f"lake {root}: {_count(root):,} rows; raw: median of {args.raw_repeats}, rollup: "

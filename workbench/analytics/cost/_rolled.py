@@ -12,12 +12,18 @@ rows.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.logstore.schema import partition_dir
+
 from ._window import Window
+
+_HOUR = timedelta(hours=1)
 
 if TYPE_CHECKING:
     import duckdb
@@ -58,21 +64,58 @@ def _whole_day(window: Window, date: str) -> bool:
     )
 
 
+def _names(folder: Path) -> list[str]:
+    """The visible ``*.parquet`` file names of a folder (none when it is missing)."""
+    try:
+        with os.scandir(folder) as it:
+            return sorted(
+                e.name
+                for e in it
+                if e.name.endswith(".parquet") and not e.name.startswith(".") and e.is_file()
+            )
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _subdirs(folder: Path, prefix: str) -> list[str]:
+    try:
+        with os.scandir(folder) as it:
+            return sorted(e.name[len(prefix) :] for e in it if e.name.startswith(prefix))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def hour_names(root: Path, window: Window) -> Iterator[tuple[str, int, list[str]]]:
+    """``(date, hour, requests file names)`` of the hours overlapping the window."""
+    first = window.start.strftime("%Y-%m-%d") if window.start else ""
+    last = window.end.strftime("%Y-%m-%d")
+    for date in _subdirs(root / "requests", "date="):
+        if not first <= date <= last:
+            continue
+        for raw in _subdirs(root / "requests" / f"date={date}", "hour="):
+            if not raw.isdigit():
+                continue
+            start = datetime.strptime(date, "%Y-%m-%d").replace(hour=int(raw), tzinfo=UTC)
+            if start >= window.end or (window.start and start + _HOUR <= window.start):
+                continue
+            names = _names(root / "requests" / partition_dir(date, int(raw)))
+            if names:
+                yield date, int(raw), names
+
+
 def plan(window: Window, root: Path) -> Plan:
     """Sort the window's hours into rollup reads and raw reads (see the module doc); a
     day the window holds whole with a current cost day file is read from that file."""
-    from workbench.logs._files import hour_partitions
-    from workbench.logs._time import Window as LogWindow
-    from workbench.logstore._rollup_cost import current_day_file, mirrored
+    from workbench.logstore._rollup_cost import cost_dir, current_day_file
 
     out = Plan()
     days: dict[str, dict[int, list[Path]]] = {}
-    span = LogWindow(window.start, window.end)
-    for date, hour, files in hour_partitions(root / "requests", span):
+    for date, hour, names in hour_names(root, window):
         start = datetime.strptime(date, "%Y-%m-%d").replace(hour=hour, tzinfo=UTC)
-        if start >= window.end:
-            continue  # listed because the window ends on its first instant: no rows
-        got = mirrored(root, date, hour, [p.name for p in files])
+        rel = partition_dir(date, hour)
+        files = [root / "requests" / rel / n for n in names]
+        cost = cost_dir(root) / rel
+        got = [cost / n for n in names] if _names(cost) == names else None
         if got is not None and _whole(window, start):
             days.setdefault(date, {})[hour] = got
             continue

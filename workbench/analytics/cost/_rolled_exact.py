@@ -107,25 +107,61 @@ def _whole_rows(cur: duckdb.DuckDBPyConnection, p: Plan) -> pl.DataFrame:
 
 def _examples(
     cur: duckdb.DuckDBPyConnection, p: Plan, rows: pl.DataFrame, singles: pl.DataFrame,
-    hi: int, lo: int,
+    keys: list[tuple[int, int]],
 ) -> list[str]:  # fmt: skip
-    """The first two request ids of key ``(hi, lo)``."""
+    """The first two request ids of each key, in the order of ``keys``; one read of the
+    few rollup files that can hold them."""
     import polars as pl
 
-    cands = [singles.filter((pl.col("key_hi") == hi) & (pl.col("key_lo") == lo))]
-    mine = rows.filter((pl.col("key_hi") == hi) & (pl.col("key_lo") == lo) & (pl.col("f") >= 0))
-    ordered = mine.sort("first_at", "first_cost")
-    if ordered.height > 2:  # the rows that can hold the first two (ties included)
-        ordered = ordered.filter(pl.col("first_at") <= ordered["first_at"][1])
-    for f in ordered["f"].to_list():
+    want = pl.DataFrame(keys, schema={"key_hi": pl.Int64, "key_lo": pl.Int64}, orient="row")
+    mine = rows.filter(pl.col("f") >= 0).join(want, on=["key_hi", "key_lo"])
+    files: set[int] = set()
+    for part in mine.sort("first_at", "first_cost").partition_by("key_hi", "key_lo"):
+        if part.height > 2:  # the rows that can hold the first two (ties included)
+            part = part.filter(pl.col("first_at") <= part["first_at"][1])
+        files.update(part["f"].to_list())
+    cands = [
+        singles.join(want, on=["key_hi", "key_lo"]).select("key_hi", "key_lo", "at", "c", "id")
+    ]
+    if files:
+        cond = " OR ".join("(key_hi = ? AND key_lo = ?)" for _ in keys)
         sql = (
             'SELECT key_hi, key_lo, unnest("at") AS "at", unnest(costs) AS c, unnest(ids) AS id '
-            f"FROM {source([p.whole[f]])} WHERE kind = 'key' AND key_hi = ? AND key_lo = ?"
+            f"FROM {source([p.whole[f] for f in sorted(files)])} WHERE kind = 'key' AND ({cond})"
         )
-        got = cur.sql(sql, params=[hi, lo]).pl()
+        got = cur.sql(sql, params=[v for k in keys for v in k]).pl()
         cands.append(got.with_columns(pl.col("at").dt.convert_time_zone("UTC")))
-    allc = pl.concat([c.select("at", "c", "id") for c in cands if c.height])
-    return allc.sort("at", "c", "id")["id"].head(2).to_list()
+    allc = pl.concat([c for c in cands if c.height]).sort("at", "c", "id")
+    out: list[str] = []
+    for hi, lo in keys:
+        ids = allc.filter((pl.col("key_hi") == hi) & (pl.col("key_lo") == lo))["id"]
+        out += ids.head(2).to_list()
+    return out
+
+
+def _repeated(rows: pl.DataFrame) -> pl.DataFrame:
+    """Per key seen more than once: ``key_hi``, ``key_lo``, ``n``, ``saving``.
+
+    A row whose ``key_hi`` no other row has is a key on its own (no merge: most keys
+    live in one hour or day); only the rest are grouped by the full key.
+    """
+    import polars as pl
+
+    shared = rows.select(pl.col("key_hi").is_duplicated()).to_series()
+    alone = rows.filter(~shared).select("key_hi", "key_lo", "n", "cost", "first_cost")
+    merged = (
+        rows.filter(shared)
+        .group_by("key_hi", "key_lo")
+        .agg(
+            pl.col("n").sum(),
+            pl.col("cost").sum(),
+            pl.col("first_cost").sort_by("first_at", "first_cost").first(),
+        )
+    )
+    keys = pl.concat([alone, merged.select(alone.columns)])
+    return keys.filter(pl.col("n") > 1).select(
+        "key_hi", "key_lo", "n", (pl.col("cost") - pl.col("first_cost")).alias("saving")
+    )
 
 
 def exact_totals(
@@ -150,23 +186,15 @@ def exact_totals(
             ),  # fmt: skip
         ]
     )
-    keys = rows.group_by("key_hi", "key_lo").agg(
-        pl.col("n").sum(),
-        pl.col("cost").sum(),
-        pl.col("first_cost").sort_by("first_at", "first_cost").first(),
-    )
-    rep = keys.filter(pl.col("n") > 1).with_columns(
-        (pl.col("cost") - pl.col("first_cost")).alias("saving")
-    )
+    rep = _repeated(rows)
     if rep.is_empty():
         return ExactTotals(0.0, 0, 0, [])
     top = rep.with_columns(
         pl.col("key_hi").reinterpret(signed=False).alias("_hu"),
         pl.col("key_lo").reinterpret(signed=False).alias("_lu"),
     ).sort(["saving", "_hu", "_lu"], descending=[True, False, False])
-    examples: list[str] = []
-    for hi, lo in top.select("key_hi", "key_lo").head(3).iter_rows():
-        examples += _examples(cur, p, rows, singles, hi, lo)
+    keys = [(int(hi), int(lo)) for hi, lo in top.select("key_hi", "key_lo").head(3).iter_rows()]
+    examples = _examples(cur, p, rows, singles, keys)
     return ExactTotals(
         usd=float(rep["saving"].sum()),
         hits=int(rep["n"].sum() - rep.height),

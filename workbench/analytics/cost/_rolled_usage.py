@@ -17,6 +17,7 @@ from ._rolled import Plan, source
 
 if TYPE_CHECKING:
     import duckdb
+    import numpy as np
     import polars as pl
 
 _TOKENS = (
@@ -26,24 +27,20 @@ _TOKENS = (
 _SHORT = "model, provider, n, prompt_tokens, completion_tokens, cost, ex_ids, ex_values"
 
 
-def quantile_cont(values: list[int], counts: list[int], q: float) -> float:
-    """The continuous quantile of the multiset ``{value: count}`` (``values`` sorted)."""
-    total = sum(counts)
-    pos = (total - 1) * q
+def quantile_cont(values: np.ndarray, counts: np.ndarray, q: float) -> float:
+    """The continuous quantile of the multiset ``{value: count}`` (values in any order,
+    repeats allowed)."""
+    import numpy as np
+
+    order = np.argsort(values, kind="stable")
+    v, cum = values[order], np.cumsum(counts[order])
+    pos = (int(cum[-1]) - 1) * q
     lo, hi = math.floor(pos), math.ceil(pos)
-    v_lo = v_hi = None
-    seen = 0
-    for v, c in zip(values, counts, strict=True):
-        seen += c
-        if v_lo is None and seen > lo:
-            v_lo = v
-        if seen > hi:
-            v_hi = v
-            break
-    assert v_lo is not None and v_hi is not None
+    v_lo = float(v[np.searchsorted(cum, lo, side="right")])
     if lo == hi:
-        return float(v_lo)
-    return float(v_lo) + (pos - lo) * float(v_hi - v_lo)
+        return v_lo
+    v_hi = float(v[np.searchsorted(cum, hi, side="right")])
+    return v_lo + (pos - lo) * (v_hi - v_lo)
 
 
 def _parts(
@@ -63,18 +60,31 @@ def token_stats(
     cur: duckdb.DuckDBPyConnection, p: Plan, raw: pl.DataFrame, min_requests: int
 ) -> pl.DataFrame:
     """What :func:`~.sizing._stats` returns, from the rollup and the raw edge rows."""
+    import numpy as np
     import polars as pl
 
     from workbench.logstore._rollup_cost_compute import token_rows
-    from workbench.logstore._rollup_cost_merge import merge_tokens
+    from workbench.logstore._rollup_cost_merge import TOKEN_DIMS, top
 
-    merged = merge_tokens(_parts(cur, p, "tokens", _TOKENS, token_rows(raw)))
-    merged = merged.filter(pl.col("n") >= min_requests)
-    rows = merged.select("ct_values", "ct_counts", "mt_values", "mt_counts").iter_rows()
-    stats = [
-        (quantile_cont(cv, cc, 0.95), quantile_cont(cv, cc, 0.99), quantile_cont(mv, mc, 0.5))
-        for cv, cc, mv, mc in rows
-    ]
+    parts = _parts(cur, p, "tokens", _TOKENS, token_rows(raw))
+    dims = list(TOKEN_DIMS)
+    sums = parts.group_by(dims).agg(pl.col("n", "unused", "cut").sum())
+    sums = sums.filter(pl.col("n") >= min_requests)
+    keep = parts.join(sums.select(dims), on=dims, how="semi", nulls_equal=True)
+    lists = keep.group_by(dims).agg(
+        pl.col("ct_values", "ct_counts", "mt_values", "mt_counts").list.explode(
+            keep_nulls=False, empty_as_null=False
+        )
+    )
+    merged = sums.join(lists, on=dims, nulls_equal=True).join(
+        top(keep, dims, 3), on=dims, nulls_equal=True
+    )
+    stats = []
+    for cv, cc, mv, mc in merged.select(
+        "ct_values", "ct_counts", "mt_values", "mt_counts"
+    ).iter_rows():
+        ct, mt = (np.asarray(cv), np.asarray(cc)), (np.asarray(mv), np.asarray(mc))
+        stats.append((quantile_cont(*ct, 0.95), quantile_cont(*ct, 0.99), quantile_cont(*mt, 0.5)))
     return merged.with_columns(
         pl.Series("p95", [s[0] for s in stats], pl.Float64),
         pl.Series("p99", [s[1] for s in stats], pl.Float64),
