@@ -1,27 +1,32 @@
-"""Replay benchmark: logged traffic replayed against a candidate policy, side by side.
+"""Replay benchmark: logged traffic replayed against a candidate policy, before vs after.
 
 1. Logged traffic: ``--unique`` requests (varied questions, PII, secrets, injection
    attempts, system prompts, 20 % streamed) run through the in-process production
-   pipeline under ``policies/default.yaml`` (ML checks included) with the echo backend,
-   so the rows are true v2 rows with hashed verdicts; then copied (new request ids,
-   four workspaces) up to ``--rows`` and written with the real LogWriter.
-2. Replays, in one run, of a candidate that changes only cheap checks (the input length
-   cap and one new regex check); ``N`` = ``--workers`` (default one per CPU core):
+   pipeline under ``policies/default.yaml`` (ML checks included, scored like the
+   production scorer: the int8 MiniLM graph unless ``WORKBENCH_GUARDRAIL_PRECISION=fp32``)
+   with the echo backend, so the rows are true v2 rows with hashed verdicts; then copied
+   (new request ids, four workspaces) up to ``--rows`` and written with the real
+   LogWriter.
+2. Legs (``--legs``, default ``cheap,ml``), each replaying a candidate that changes only
+   cheap checks (the input length cap and one new regex check), ``N`` = ``--workers``:
 
-   - ``cheap-change, reuse, N workers``: all ``--rows`` rows, verdicts reused, sharded;
-   - ``cheap-change, reuse, 1 process``: ``--baseline-rows`` rows, the in-process path;
-   - ``cheap-change, no reuse`` (baseline): ``--baseline-rows`` rows, every check
-     recomputed (ML scores batched, texts pre-scored), sharded;
-   - ``full recompute, N workers``: the ``--unique`` distinct requests, no reuse, each
-     worker starting with an empty ML cache: every ML check computed, texts pre-scored;
-   - ``full recompute, 1 process``: the same rows in this process, texts pre-scored;
-   - ``full recompute, 1 process, no prescore`` (the method before): the same rows in
-     this process (scorer cache cleared), ML scores batched across concurrent requests
-     only.
+   - ``cheap``: all ``--rows`` rows, verdicts reused, ``N`` workers;
+   - ``ml``: the ``--unique`` distinct requests, no reuse (every ML check computed,
+     texts pre-scored), ``N`` workers;
+   - ``cheap1``: ``--baseline-rows`` rows, verdicts reused, in one process;
+   - ``noreuse``: ``--baseline-rows`` rows, every check recomputed, ``N`` workers;
+   - ``ml1``: the ``--unique`` rows, no reuse, in one process.
 
-Run: ``.venv/bin/python -m bench.replay`` (defaults: 2,000 unique, 100,000 rows,
-10,000 baseline rows, one worker per CPU core). Seconds are the whole call (worker
-start included).
+   Each leg runs twice, in a fresh process each time, on the same log: ``before`` runs
+   the commit ``--before`` (extracted with ``git archive``, see ``bench/_before.py``;
+   default the commit before the replay speed-ups), ``after`` the working tree. Seconds
+   are the whole ``replay()`` call (worker start included; the imports the caller
+   already has are not). Each pair's per-request outcomes are compared (old and new
+   kind, cell, checks, drivers, costs, notes): the ``same`` column.
+
+Run: ``.venv/bin/python -m bench.replay`` (defaults: 2,000 unique, 100,000 rows, 10,000
+baseline rows, one worker per CPU core, before = ``BASELINE``). ``--before none``: the
+after legs only. The 1-minute load average is printed before and after each leg.
 """
 
 from __future__ import annotations
@@ -31,11 +36,38 @@ import asyncio
 import json
 import os
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+#: the commit before the replay speed-ups of this bench's last figures (docs/replay.md)
+BASELINE = "72f33d0"
+REPO = Path(__file__).resolve().parents[1]
+#: leg -> (rows: "all" | "baseline" | "unique", reuse, workers: "N" | 1, prescore)
+LEGS: dict[str, tuple[str, bool, str | int, bool]] = {
+    "cheap": ("all", True, "N", True),
+    "ml": ("unique", False, "N", True),
+    "cheap1": ("baseline", True, 1, True),
+    "noreuse": ("baseline", False, "N", True),
+    "ml1": ("unique", False, 1, True),
+}
+#: the per-request columns that must not differ (guardrail latencies are measured)
+SAME = [
+    "request_id",
+    "old",
+    "new",
+    "cell",
+    "checks_old",
+    "checks_new",
+    "drivers",
+    "cost_old",
+    "cost_new",
+    "approximate",
+    "notes",
+]
 SUBJECTS = (
     "reset my password",
     "export a report to CSV",
@@ -152,7 +184,7 @@ def candidate() -> dict[str, Any]:
     one new regex check."""
     import yaml
 
-    data = yaml.safe_load(Path("policies/default.yaml").read_text())
+    data = yaml.safe_load((REPO / "policies" / "default.yaml").read_text())
     data["id"] = "candidate-cheap"
     for check in data["input"]:
         if check["name"] == "input-length":
@@ -168,11 +200,19 @@ def candidate() -> dict[str, Any]:
     return dict(data)
 
 
-def _leg(name: str, frame: Any, reuse: bool, workers: int, prescore: bool = True) -> dict[str, Any]:
+def _run_leg(args: argparse.Namespace) -> None:
+    """In a fresh process (the tree under test): one leg; prints ``LEG {json}``."""
+    rows_from, reuse, workers, prescore = LEGS[args.run_leg]
+    import workbench
+    import workbench.analytics.replay._session  # noqa: F401  (the caller's imports: untimed)
     from workbench.analytics.replay import replay
-    from workbench.guardrails.ml.scorer import get_scorer
+    from workbench.logstore import query
 
-    get_scorer().clear_cache()  # this process's scorer; workers start with empty caches
+    frame = query("SELECT * FROM requests ORDER BY received_at")
+    if rows_from != "all":
+        frame = frame.head(args.unique if rows_from == "unique" else args.baseline_rows)
+    n = args.workers if workers == "N" else int(workers)
+    load = os.getloadavg()[0]
     t0 = time.perf_counter()
     res = replay(
         frame,
@@ -180,70 +220,149 @@ def _leg(name: str, frame: Any, reuse: bool, workers: int, prescore: bool = True
         reuse=reuse,
         progress=False,
         concurrency=64,
-        workers=workers,
+        workers=n,
         prescore=prescore,
     )
     wall = time.perf_counter() - t0
+    res.frame.select(SAME).write_parquet(args.out)
     s = res.summary()
-    return {
-        "leg": name,
+    leg = {
         "rows": s["replayed"],
-        "seconds": wall,  # the whole call: worker start included
+        "seconds": wall,
         "req_s": s["replayed"] / wall,
         "changed": s["changed"],
+        "workers": res.stats.get("workers"),
         "reuse": s.get("reuse"),
         "ml": s.get("ml_batching"),
+        "load": [load, os.getloadavg()[0]],
+        "tree": str(Path(workbench.__file__).parents[1]),
     }
+    print("LEG " + json.dumps(leg), flush=True)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--unique", type=int, default=2000)
-    ap.add_argument("--rows", type=int, default=100_000)
-    ap.add_argument("--baseline-rows", type=int, default=10_000)
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    args = ap.parse_args()
-    os.environ.setdefault("WORKBENCH_HOME", tempfile.mkdtemp(prefix="bench-replay-"))
+#: runs this file's main() by path: neither the repository nor bench/ on sys.path, so the
+#: interpreter imports the tree it was made for (and no bench module shadows a library)
+_RUNNER = (
+    "import importlib.util as u, sys; sys.argv[0] = 'bench.replay'; "
+    "s = u.spec_from_file_location('bench_replay_leg', {path!r}); m = u.module_from_spec(s); "
+    "s.loader.exec_module(m); m.main()"
+)
+
+
+def _leg(python: Path, name: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """Run leg ``name`` with ``python`` (the tree it imports) in a fresh process."""
+    cmd = [str(python), "-c", _RUNNER.format(path=str(Path(__file__).resolve()))]
+    cmd += ["--run-leg", name, "--out", str(out), "--unique", str(args.unique)]
+    cmd += ["--baseline-rows", str(args.baseline_rows), "--workers", str(args.workers)]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(cmd, cwd=out.parent, env=env, capture_output=True, text=True, check=False)
+    lines = [x for x in done.stdout.splitlines() if x.startswith("LEG ")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"leg {name} failed ({python}):\n{done.stderr[-3000:]}")
+    return dict(json.loads(lines[-1][4:]))
+
+
+def _differ(a: Path, b: Path) -> int:
+    """Rows whose outcome differs between two legs' frames (-1: not the same rows)."""
+    import polars as pl
+
+    x, y = pl.read_parquet(a), pl.read_parquet(b)
+    if x.height != y.height or not x["request_id"].equals(y["request_id"]):
+        return -1
+    same = pl.Series([True] * x.height)
+    for c in SAME:
+        same &= (x[c] == y[c]).fill_null(x[c].is_null() & y[c].is_null())
+    return int((~same).sum())
+
+
+def _write_log(args: argparse.Namespace) -> None:
+    """The logged traffic (see the module docstring), scored like production."""
+    from workbench.analytics.replay._scorer import production_precision, replay_scorer
     from workbench.guardrails.ml.scorer import get_scorer
-    from workbench.logstore import LogWriter, query
+    from workbench.logstore import LogWriter
 
-    scorer = get_scorer()
-    scorer.warmup()
+    get_scorer().warmup()  # the fp32 graph in the ONNX cache, as the old code expects it
+    scorer = replay_scorer()
+    scorer.warmup()  # the production graph (int8 by default) made once, before any leg
     t0 = time.perf_counter()
     records = asyncio.run(_generate(args.unique, scorer))
     gen_s = time.perf_counter() - t0
     rows = _copies(records, args.rows)
-    t0 = time.perf_counter()
     with LogWriter(flush_rows=20_000) as w:
         for i in range(0, len(rows), 5000):
             w.append(rows[i : i + 5000])
             w.maybe_flush()
         w.flush()
-    write_s = time.perf_counter() - t0
     print(
-        f"logged traffic: {args.unique} unique requests through the pipeline in {gen_s:.1f} s; "
-        f"{len(rows)} rows written in {write_s:.1f} s; load average {os.getloadavg()}"
+        f"logged traffic: {args.unique} unique requests through the pipeline in {gen_s:.1f} s "
+        f"(ML scored {production_precision()}), {len(rows)} rows written"
     )
-    t0 = time.perf_counter()
-    frame = query("SELECT * FROM requests ORDER BY received_at")
-    print(f"read {frame.height} rows from the lake in {time.perf_counter() - t0:.1f} s")
-    n, base, uniq = args.workers, frame.head(args.baseline_rows), frame.head(args.unique)
-    legs = [
-        _leg(f"cheap-change, reuse, {n} workers", frame, True, n),
-        _leg("cheap-change, reuse, 1 process", base, True, 1),
-        _leg(f"cheap-change, no reuse, {n} workers", base, False, n),
-        _leg(f"full recompute, {n} workers", uniq, False, n),
-        _leg("full recompute, 1 process", uniq, False, 1),
-        _leg("full recompute, 1 process, no prescore", uniq, False, 1, prescore=False),
-    ]
-    print(f"\n{'leg':<42}{'rows':>9}{'seconds':>10}{'req/s':>10}{'changed':>9}")
-    for g in legs:
+
+
+def _print(results: list[dict[str, Any]]) -> None:
+    head = f"{'leg':<9}{'rows':>8}{'before s':>10}{'req/s':>9}{'after s':>9}{'req/s':>9}"
+    print(f"\n{head}{'x':>7}{'changed':>9}{'differ':>8}   load avg (before; after)")
+    for r in results:
+        a, b = r["after"], r.get("before")
+        bs, br = (f"{b['seconds']:>10.1f}", f"{b['req_s']:>9.0f}") if b else (" " * 10, " " * 9)
+        x = f"{b['seconds'] / a['seconds']:>6.2f}x" if b else " " * 7
+        loads = "; ".join(f"{g['load'][0]:.1f}-{g['load'][1]:.1f}" for g in (b, a) if g)
         print(
-            f"{g['leg']:<42}{g['rows']:>9}{g['seconds']:>10.1f}{g['req_s']:>10.1f}{g['changed']:>9}"
+            f"{r['leg']:<9}{a['rows']:>8}{bs}{br}{a['seconds']:>9.1f}{a['req_s']:>9.0f}{x}"
+            f"{a['changed']:>9}{r['differ']:>8}   {loads}"
         )
-    for g in legs:
-        print(f"{g['leg']}: reuse={g['reuse']} ml_batching={g['ml']}")
-    print(f"load average after: {os.getloadavg()}")
+    for r in results:
+        for side in ("before", "after"):
+            g = r.get(side)
+            if g:
+                print(f"{r['leg']} {side}: workers={g['workers']} reuse={g['reuse']} ml={g['ml']}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    ap.add_argument("--unique", type=int, default=2000)
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--baseline-rows", type=int, default=10_000)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--legs", default="cheap,ml", help=f"comma-separated, of {sorted(LEGS)}")
+    ap.add_argument("--before", default=BASELINE, help="commit of the before legs, or none")
+    ap.add_argument("--run-leg", choices=sorted(LEGS), help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.run_leg:
+        return _run_leg(args)
+    legs = [x for x in args.legs.split(",") if x]
+    unknown = [x for x in legs if x not in LEGS]
+    if unknown:
+        ap.error(f"unknown legs {unknown}; have {sorted(LEGS)}")
+    work = Path(tempfile.mkdtemp(prefix="bench-replay-"))
+    os.environ.setdefault("WORKBENCH_HOME", str(work / "home"))
+    print(f"load average at start: {os.getloadavg()}", flush=True)
+    _write_log(args)
+    import contextlib
+
+    from bench._before import before_tree, check_tree
+
+    with contextlib.ExitStack() as stack:
+        old = None
+        if args.before.lower() != "none":
+            tree = stack.enter_context(before_tree(args.before, work, "before"))
+            print(f"before: {check_tree(tree)}", flush=True)
+            old = tree.python
+        results = []
+        for name in legs:  # before then after, leg by leg (alike load)
+            r: dict[str, Any] = {"leg": name, "differ": "-"}
+            if old is not None:
+                r["before"] = _leg(old, name, args, work / f"{name}-before.parquet")
+            r["after"] = _leg(Path(sys.executable), name, args, work / f"{name}-after.parquet")
+            if old is not None:
+                r["differ"] = _differ(
+                    work / f"{name}-before.parquet", work / f"{name}-after.parquet"
+                )
+            results.append(r)
+            print(json.dumps(r), flush=True)
+    _print(results)
+    print(f"load average at end: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from tests.analytics.replay._log import EXPECTED, POLICY_B, REQUESTS, config, record_log, write_log
-from workbench.analytics.replay import ReplayResult, ReplayWorkerError, areplay, replay
+from workbench.analytics.replay import ReplayResult, ReplayWorkerError, _workers, areplay, replay
 from workbench.analytics.replay._workers import slice_rows
 from workbench.logstore import query
 
@@ -53,11 +53,15 @@ def _cells(res: ReplayResult) -> dict[str, tuple[int, list[str]]]:
     return {name: (f.count, f.examples) for name, f in res.flips.items()}
 
 
-def test_sharded_result_equals_the_in_process_result(logged: dict[str, Any]) -> None:
+def test_sharded_result_equals_the_in_process_result(
+    logged: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert -(-logged["rows"] // slice_rows(logged["rows"], 2)) == 3
     one = replay(None, POLICY_B, config=logged["cfg"], progress=False, workers=1)
+    monkeypatch.setattr(_workers, "can_fork", lambda: True)  # this test's thread is alone
     two = replay(None, POLICY_B, config=logged["cfg"], progress=False, workers=2)
     assert one.stats["workers"] == 1 and two.stats["workers"] == 2
+    assert two.stats["start"] == "fork"  # workers forked from this process
     assert one.replayed == two.replayed == logged["rows"]
     assert one.frame.select(SAME).equals(two.frame.select(SAME))  # same rows, same order
     assert _cells(one) == _cells(two) and one.matrix() == two.matrix()
@@ -107,6 +111,8 @@ def test_sharded_inside_a_running_event_loop(logged: dict[str, Any]) -> None:
 
     sync, asynchronous = asyncio.run(notebook_cell())
     assert sync.stats["workers"] == asynchronous.stats["workers"] == 2
+    # replay() in a running loop runs on a worker thread: never forked from there
+    assert sync.stats["start"] == "forkserver"
     assert sync.changed == asynchronous.changed == 8 * COPIES
     assert sync.frame.select(SAME).equals(asynchronous.frame.select(SAME))
     assert len(REQUESTS) * COPIES == sync.replayed

@@ -182,7 +182,7 @@ class Session:
             seconds=shards.seconds,
             policy=self.policy,
             policy_hash=self.engine.policy_hash,
-            stats={**self._stats(), **shards.stats, "workers": n},
+            stats={**self._stats(), **shards.stats, "workers": n, "start": shards.start},
         )
 
     def _stats(self) -> dict[str, Any]:

@@ -53,6 +53,7 @@ class Shards:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    start: str = ""  # how the workers started: fork, forkserver or spawn
 
 
 def _init(
@@ -162,13 +163,17 @@ START_ENV = "WORKBENCH_REPLAY_START"
 
 def can_fork() -> bool:
     """Whether workers may be forked from this process: only from the main thread of a
-    process that runs no other thread (a script, the CLI; never a Jupyter kernel, whose
-    threads could hold locks a child would inherit held)."""
-    return (
-        "fork" in multiprocessing.get_all_start_methods()
-        and threading.current_thread() is threading.main_thread()
-        and threading.active_count() == 1
-    )
+    process that runs no other Python thread (tqdm's idle monitor aside), outside a
+    Jupyter kernel (whose threads and output streams a child would inherit): a script,
+    the CLI. The workers use neither polars nor DuckDB (their thread pools do not
+    survive a fork): a forked worker gets its rows as Python objects."""
+    if "fork" not in multiprocessing.get_all_start_methods() or "ipykernel" in sys.modules:
+        return False
+    me = threading.current_thread()
+    if me is not threading.main_thread():
+        return False
+    others = [t for t in threading.enumerate() if t is not me]
+    return all(type(t).__name__ == "TMonitor" for t in others)
 
 
 def _context(fork: bool = False) -> Any:
@@ -216,6 +221,18 @@ def _pool(session: Session, workers: int) -> tuple[ProcessPoolExecutor, bool]:
     return pool, False
 
 
+def _model_likely(session: Session, frame: pl.DataFrame) -> bool:
+    """Whether the workers will need the ML model: every ML check is recomputed, or an
+    output ML check will meet streamed answers (whose windows follow the logged stream's
+    timing, so they often miss the memo)."""
+    if session.batching is None:
+        return False
+    if session.memo is None:
+        return True
+    output_ml = any(c.spec.classifiers for c in session.engine.stages.get("output", []))
+    return output_ml and bool(frame["stream"].fill_null(False).any())
+
+
 async def run_sharded(
     session: Session, frame: pl.DataFrame, workers: int, progress: Any = None
 ) -> Shards:
@@ -228,6 +245,8 @@ async def run_sharded(
     futures: list[asyncio.Future[Any]] = []
     try:
         if forked:
+            if _model_likely(session, frame):  # loaded once, here, not in every worker
+                _ = session.batching.scorer.classifiers  # type: ignore[union-attr]
             _FORKED["rows"] = frame.to_dicts()
             try:  # the first submit forks every worker, here, on this (the only) thread
                 submitted = [pool.submit(_slice_at, a, b) for a, b in bounds]
@@ -248,7 +267,8 @@ async def run_sharded(
         await asyncio.to_thread(pool.shutdown, True, cancel_futures=True)
         raise
     await asyncio.to_thread(pool.shutdown, True)
-    out = Shards(seconds=time.perf_counter() - t0)
+    start = "fork" if forked else str(_context().get_start_method())
+    out = Shards(seconds=time.perf_counter() - t0, start=start)
     for rows, skipped, _ in results:
         out.rows.extend(rows)
         out.skipped.extend(skipped)
