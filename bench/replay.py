@@ -232,6 +232,7 @@ def _run_leg(args: argparse.Namespace) -> None:
         "req_s": s["replayed"] / wall,
         "changed": s["changed"],
         "workers": res.stats.get("workers"),
+        "start": res.stats.get("start", "forkserver" if res.stats.get("workers", 1) > 1 else "-"),
         "reuse": s.get("reuse"),
         "ml": s.get("ml_batching"),
         "load": [load, os.getloadavg()[0]],
@@ -315,7 +316,10 @@ def _print(results: list[dict[str, Any]]) -> None:
         for side in ("before", "after"):
             g = r.get(side)
             if g:
-                print(f"{r['leg']} {side}: workers={g['workers']} reuse={g['reuse']} ml={g['ml']}")
+                print(
+                    f"{r['leg']} {side}: workers={g['workers']} ({g['start']}) "
+                    f"reuse={g['reuse']} ml={g['ml']}"
+                )
 
 
 def main() -> None:
