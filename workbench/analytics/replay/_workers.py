@@ -1,13 +1,16 @@
 """Sharded replay: the rows split into slices, replayed by worker processes.
 
-Each worker process (forked from a ``forkserver`` that imported the heavy modules once,
-or started with ``spawn``: safe inside Jupyter, nothing of the parent's event loop or
-threads is inherited) builds its own :class:`Session` once (the candidate's
-engine, the pipeline, a verdict memo, the ML scorer) and keeps one event loop; the parent
-sends it slices of rows as Arrow IPC bytes and gets back the per-request rows of the
-result, the skipped rows and the counters of that slice. The slices are handed out as
-workers free up; the parent merges them in row order, so the result is the one an
-in-process replay gives. A failing slice fails the whole replay (no partial result).
+Where the caller is a lone main thread (a script, the CLI: :func:`can_fork`), the
+workers are forked from it: they inherit its imports, its :class:`Session` and the rows
+(as Python objects), so a worker starts at once; the ML model, when the workers will
+need it, is loaded once before the fork. Elsewhere (Jupyter, a caller with threads)
+each worker is forked from a ``forkserver`` that imported the heavy modules once (or
+started with ``spawn``; nothing of the caller's event loop or threads is inherited),
+builds its own session once, and gets its slices as Arrow IPC bytes. Either way a
+worker keeps one event loop and returns the per-request rows of the result, the skipped
+rows and the counters of each slice. The slices are handed out as workers free up; the
+parent merges them in row order, so the result is the one an in-process replay gives.
+A failing slice fails the whole replay (no partial result).
 """
 
 from __future__ import annotations
