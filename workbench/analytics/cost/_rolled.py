@@ -105,33 +105,32 @@ def hour_names(root: Path, window: Window) -> Iterator[tuple[str, int, list[str]
 
 def plan(window: Window, root: Path) -> Plan:
     """Sort the window's hours into rollup reads and raw reads (see the module doc); a
-    day the window holds whole with a current cost day file is read from that file."""
+    day the window holds whole with a current cost day file is read from that file (its
+    name proves which requests files it was made from: its hours are not listed)."""
     from workbench.logstore._rollup_cost import cost_dir, current_day_file
 
     out = Plan()
-    days: dict[str, dict[int, list[Path]]] = {}
+    days: dict[str, dict[int, list[str]]] = {}
     for date, hour, names in hour_names(root, window):
-        start = datetime.strptime(date, "%Y-%m-%d").replace(hour=hour, tzinfo=UTC)
-        rel = partition_dir(date, hour)
-        files = [root / "requests" / rel / n for n in names]
-        cost = cost_dir(root) / rel
-        got = [cost / n for n in names] if _names(cost) == names else None
-        if got is not None and _whole(window, start):
-            days.setdefault(date, {})[hour] = got
-            continue
-        days.setdefault(date, {})[-1] = []  # this day is not whole: no day file
-        out.edge_raw += files
-        if got is None:
-            out.unrolled += files
-        else:
-            out.edge += got
-    for date, hours in days.items():
-        names = {h: [p.name for p in ps] for h, ps in hours.items()}
-        day = current_day_file(root, date, names) if _whole_day(window, date) else None
-        if day is not None and -1 not in hours:
+        days.setdefault(date, {})[hour] = names
+    for date, listed in days.items():
+        day = current_day_file(root, date, listed) if _whole_day(window, date) else None
+        if day is not None:
             out.whole.append(day)
-        else:
-            out.whole += [p for h in sorted(hours) if h >= 0 for p in hours[h]]
+            continue
+        for hour, names in sorted(listed.items()):
+            start = datetime.strptime(date, "%Y-%m-%d").replace(hour=hour, tzinfo=UTC)
+            rel = partition_dir(date, hour)
+            cost = cost_dir(root) / rel
+            got = [cost / n for n in names] if _names(cost) == names else None
+            if got is not None and _whole(window, start):
+                out.whole += got
+                continue
+            out.edge_raw += [root / "requests" / rel / n for n in names]
+            if got is None:
+                out.unrolled += out.edge_raw[-len(names) :]
+            else:
+                out.edge += got
     return out
 
 
