@@ -73,3 +73,22 @@ def test_next_run() -> None:
     assert next_run(now, timedelta(days=1)) == now
     assert next_run(now, timedelta(days=1), time(11, 0)) == now.replace(hour=11, minute=0)
     assert next_run(now, timedelta(days=7), time(6, 0)) == datetime(2026, 5, 5, 6, tzinfo=UTC)
+
+
+def test_retention_status(lake: Lake) -> None:
+    from workbench.governance import audit
+
+    audit.record("data.erase", actor="cli:dpo", target="user:u-1", workspace="globex",
+                 after={"rows_removed": 3})  # fmt: skip
+    data = collect("7d", log_root=lake.root, detect_anomalies=False)
+    (acme,) = data.retention["policies"]
+    assert (acme["workspace"], acme["retention"], acme["bodies"]) == ("acme", "7 days", "masked")
+    assert acme["requests past the limit"] == 1  # the 10-day-old request
+    ops = [(o["what"], o["workspace"], o["rows removed"]) for o in data.retention["operations"]]
+    assert ops == [("data policy change", "acme", None), ("erasure", "globex", 3)]
+    s = data.summary()
+    assert s["requests kept past a retention limit"] == 1 and s["erasures"] == 1
+    # scoped to globex: no policy of its own, only its erasure
+    scoped = collect("7d", workspaces=["globex"], log_root=lake.root, detect_anomalies=False)
+    assert scoped.retention["policies"] == []
+    assert [o["what"] for o in scoped.retention["operations"]] == ["erasure"]

@@ -67,7 +67,9 @@ def test_compliance_report_html(lake: Lake, tmp_path: Path) -> None:
     assert "&lt;SECRET&gt;" in page and "withheld" in page
     # policy versions and who published them
     assert "default@v2" in page and "bob" in page and "alice" in page
-    assert "No retention policy exists yet" in page
+    # retention: acme's policy, its one request past the limit, the audited change
+    assert s["requests kept past a retention limit"] == "1" and s["erasures"] == "0"
+    assert "7 days" in page and "data policy change" in page
     pdf = out.with_suffix(".pdf")
     if find_chromium() is not None:
         assert pdf.read_bytes()[:5] == b"%PDF-"

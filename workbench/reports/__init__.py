@@ -30,6 +30,7 @@ _LAZY: dict[str, str] = {
     "key_activity": "_data",
     "policies_in_force": "_data",
     "policy_events": "_data",
+    "retention_status": "_retention",
     "Html": "_display",
     "bar_chart": "_display",
     "note": "_display",

@@ -8,14 +8,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._data import Period, anomalies_in_period, key_activity, policies_in_force, policy_events
+from ._retention import retention_status
 
 if TYPE_CHECKING:
     import polars as pl
 
 RETENTION_NOTE = (
-    "No retention policy exists yet: the log lake keeps every partition until someone "
-    "deletes it (retention rules arrive with the governance issue). The figures below are "
-    "what the lake holds now."
+    "Each workspace's data policy sets how long its logged requests are kept and how their "
+    "bodies are stored; the LogSink removes rows past the limit once a day (or now, with "
+    "`workbench data retention apply`), and every run, erasure and policy change is in the "
+    "audit trail. A workspace without a policy keeps everything. The lake figures are what "
+    "it holds now."
 )
 
 
@@ -38,6 +41,7 @@ class ComplianceData:
     policy_events: list[dict[str, Any]]
     keys: pl.DataFrame
     lake: dict[str, Any]
+    retention: dict[str, Any] = field(default_factory=dict)
     anomalies: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -58,6 +62,8 @@ class ComplianceData:
             "keys created": int(keys["created_in_period"].sum()) if keys.height else 0,
             "keys revoked": int(keys["revoked_in_period"].sum()) if keys.height else 0,
             "keys with traffic": int((keys["requests"] > 0).sum()) if keys.height else 0,
+            "requests kept past a retention limit": self.retention.get("overdue", 0),
+            "erasures": sum(op["what"] == "erasure" for op in self.retention.get("operations", [])),
             "anomalies": len(self.anomalies),
         }
 
@@ -99,5 +105,6 @@ def collect(
         policy_events=policy_events(period),
         keys=key_activity(period, ws, log_root=log_root),
         lake=gov.lake_status(log_root),
+        retention=retention_status(period, ws, log_root),
         anomalies=anomalies_in_period(period, log_root) if detect_anomalies else [],
     )
