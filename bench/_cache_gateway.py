@@ -12,6 +12,7 @@ ingress -> Embedder hop with MiniLM, so the report can say where a hit's time go
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import _gateway
-from bench._cache_latency import Timed, drive, openai_client
+from bench._cache_latency import LegRun, Timed, drive, openai_client
 from bench._proc import BenchError
 
 MODEL = "fake"
@@ -34,31 +35,13 @@ cache:
 
 
 @dataclass
-class GatewayRun:
+class GatewayRun(LegRun):
     """What the gateway leg measured."""
 
-    samples: list[Timed]
-    startup_s: float
-    warmup: int  # requests sent before the measured ones (not in any row)
-    logged: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # request id -> rows
-    embed_ms: list[float] = field(default_factory=list)  # /v1/embeddings of one new text
-
-    def log_check(self) -> tuple[int, list[str]]:
-        """(requests logged exactly once with their header's status, the others' reasons)."""
-        bad = []
-        for s in self.samples:
-            rows = self.logged.get(s.request_id, [])
-            if len(rows) != 1:
-                bad.append(f"{s.request_id or '?'}: logged {len(rows)} times")
-            elif rows[0].get("cache_status") != s.status:
-                bad.append(f"{s.request_id}: header {s.status}, log {rows[0].get('cache_status')}")
-        return len(self.samples) - len(bad), bad
-
-    def server_ms(self, s: Timed, first: bool = False) -> float | None:
-        """The log's ``latency_ms`` (``ttft_ms`` for ``first``) of one request."""
-        rows = self.logged.get(s.request_id) or [{}]
-        v = rows[0].get("ttft_ms" if first else "latency_ms")
-        return float(v) if isinstance(v, int | float) else None
+    startup_s: float = 0.0
+    warmup: int = 0  # requests sent before the measured ones (not in any row)
+    embeds: list[Timed] = field(default_factory=list)  # /v1/embeddings of one new text
+    retried: str = ""  # why the first start failed, when it did
 
 
 def _models(upstream_url: str) -> list[dict[str, Any]]:
@@ -79,26 +62,33 @@ def _query(host: Any, sql: str) -> list[dict[str, Any]]:
 
 
 CHATS = "select count(*) as n from requests where endpoint = '/v1/chat/completions'"
+CALLS = (
+    "select count(*) as n from requests where endpoint in ('/v1/chat/completions', "
+    "'/v1/embeddings')"
+)
 
 
-def _wait_logged(host: Any, n: int, timeout_s: float = 90.0) -> None:
+def _wait_logged(host: Any, n: int, sql: str = CHATS, timeout_s: float = 90.0) -> None:
     """Until ``n`` chat requests are in the log (a stored miss is logged after its entry
     is stored and indexed, so then it is served)."""
     deadline = time.monotonic() + timeout_s
-    got = _gateway.count_logged(host.gw, CHATS)
+    got = _gateway.count_logged(host.gw, sql)
     while got < n and time.monotonic() < deadline:
         time.sleep(0.5)
-        got = _gateway.count_logged(host.gw, CHATS)
+        got = _gateway.count_logged(host.gw, sql)
     if got < n:
         raise BenchError(f"{got} of {n} requests logged {timeout_s:.0f} s after they were sent")
 
 
-def _embed_hop(client: Any, texts: list[str]) -> list[float]:
+def _embed_hop(client: Any, texts: list[str]) -> list[Timed]:
     out = []
     for text in texts:
         t0 = time.perf_counter()
-        client.embeddings.create(model=EMBED_MODEL, input=[text])
-        out.append((time.perf_counter() - t0) * 1000)
+        raw = client.embeddings.with_raw_response.create(model=EMBED_MODEL, input=[text])
+        raw.parse()
+        ms = (time.perf_counter() - t0) * 1000
+        rid = raw.headers.get("x-workbench-request-id", "")
+        out.append(Timed("embeddings", False, "-", ms, ms, rid))
     return out
 
 
@@ -115,8 +105,14 @@ def gateway_latency(
     from bench._hosts import RayHost
     from bench.fake_upstream import FakeUpstreamThread
 
-    with FakeUpstreamThread(delay_ms=delay_ms) as up, tempfile.TemporaryDirectory() as tmp:
-        host = RayHost(_models(up.base_url), POLICY, Path(tmp))
+    work = Path(tempfile.mkdtemp(prefix="bench-cache-gateway-"))
+    with FakeUpstreamThread(delay_ms=delay_ms) as up:
+        try:  # on a busy machine Ray's node can time out at start-up: one more try, said
+            host = RayHost(_models(up.base_url), POLICY, work / "try1")
+            retried = ""
+        except BenchError as exc:
+            retried = f"start attempt 1 failed ({str(exc)[-300:]}; log kept in {work}/try1)"
+            host = RayHost(_models(up.base_url), POLICY, work / "try2")
         try:
             client = openai_client(host.base_url, host.api_key)
             sent = 0
@@ -128,16 +124,20 @@ def gateway_latency(
             _embed_hop(client, [f"{b} (warm-up)" for _, b in warm_pairs])
             sent = len(warm)
             samples = drive(client, MODEL, pairs, stream_pairs, wait_stored)
-            embed_ms = _embed_hop(client, [f"{b} (embeddings hop)" for _, b in pairs])
-            _wait_logged(host, sent + len(samples))
+            embeds = _embed_hop(client, [f"{b} (embeddings hop)" for _, b in pairs])
+            _wait_logged(host, sent + len(warm_pairs) + len(samples) + len(embeds), CALLS)
             rows = _query(host, "select request_id, cache_status, latency_ms, ttft_ms, "
                           "gateway_overhead_ms from requests")  # fmt: skip
             logged: dict[str, list[dict[str, Any]]] = {}
             for r in rows:
                 logged.setdefault(str(r.get("request_id")), []).append(r)
-            return GatewayRun(samples, host.gw.startup_s, sent, logged, embed_ms)
+            run = GatewayRun(samples, logged, host.gw.startup_s, sent + len(warm_pairs), embeds,
+                             retried)  # fmt: skip
         finally:
             host.stop()
+    if not retried:
+        shutil.rmtree(work, ignore_errors=True)
+    return run
 
 
 def status_counts(samples: list[Timed]) -> str:

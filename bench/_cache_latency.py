@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -101,7 +101,44 @@ class Timed:
     @property
     def served_as_meant(self) -> bool:
         """Whether the cache answered it with its kind's status."""
-        return self.status == WANT[self.kind]
+        return self.status == WANT.get(self.kind)
+
+
+@dataclass
+class LegRun:
+    """A leg's requests, and their records by request id (from the request log)."""
+
+    samples: list[Timed]
+    logged: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def log_check(self) -> tuple[int, list[str]]:
+        """(requests logged exactly once with their header's status, the others' reasons)."""
+        bad = []
+        for s in self.samples:
+            rows = self.logged.get(s.request_id, [])
+            if len(rows) != 1:
+                bad.append(f"{s.request_id or '?'}: logged {len(rows)} times")
+            elif rows[0].get("cache_status") != s.status:
+                bad.append(f"{s.request_id}: header {s.status}, log {rows[0].get('cache_status')}")
+        return len(self.samples) - len(bad), bad
+
+    def server_ms(self, s: Timed, first: bool = False) -> float | None:
+        """The record's ``latency_ms`` (``ttft_ms`` for ``first``) of one request."""
+        rows = self.logged.get(s.request_id) or [{}]
+        v = rows[0].get("ttft_ms" if first else "latency_ms")
+        return float(v) if isinstance(v, int | float) else None
+
+    def logged_p50(self, label: str) -> float:
+        """p50 of the records' own latency for a row's served requests."""
+        first = label.endswith("first chunk")
+        vals = [
+            self.server_ms(s, first)
+            for s in self.samples
+            if s.served_as_meant
+            and row_label(s.kind, s.stream, "first chunk" if first else "whole") == label
+        ]
+        got = [v for v in vals if v is not None]
+        return float(np.percentile(got, 50)) if got else float("nan")
 
 
 @dataclass
@@ -204,7 +241,7 @@ def pipeline_latency(
     pairs: list[tuple[str, str]],
     stream_pairs: list[tuple[str, str]],
     delay_ms: int = 200,
-) -> list[Timed]:
+) -> LegRun:
     """The production pipeline and FastAPI app in-process (no Ray), behind uvicorn on a
     loopback port, driven by the openai client like the gateway leg."""
     import uvicorn
@@ -236,8 +273,13 @@ def pipeline_latency(
                     raise RuntimeError("the in-process gateway did not start")
                 time.sleep(0.02)
             client = openai_client(f"http://{LOOPBACK}:{port}/v1", "k")
-            return drive(client, "main", pairs, stream_pairs,
-                         lambda n: _wait_records(records, n))  # fmt: skip
+            samples = drive(client, "main", pairs, stream_pairs,
+                            lambda n: _wait_records(records, n))  # fmt: skip
+            _wait_records(records, len(samples))
+            logged: dict[str, list[dict[str, Any]]] = {}
+            for r in records:
+                logged.setdefault(str(r.get("request_id")), []).append(r)
+            return LegRun(samples, logged)
         finally:
             server.should_exit = True
             thread.join(timeout=15)
@@ -246,6 +288,7 @@ def pipeline_latency(
 
 __all__ = [
     "KINDS",
+    "LegRun",
     "Row",
     "Timed",
     "drive",

@@ -208,65 +208,64 @@ def latency_pairs(
     return ok[:n], ok[n : 2 * n], ok[2 * n :]
 
 
-def _cells(row: Any, miss: Any) -> str:
+def _cells(row: Any, miss: Any, logged: float) -> str:
     if row is None:
-        return f"{'-':>8}{'':>9}{'':>9}{'':>8}"
+        return f"{'-':>8}{'':>35}"
     return (f"{row.served:>4}/{row.sent:<3}{row.p50:>9.1f}{row.p95:>9.1f}"
-            f"{row.p50 / miss.p50:>8.3f}")  # fmt: skip
+            f"{row.p50 / miss.p50:>7.3f}{logged:>10.1f}")  # fmt: skip
 
 
 def report_pipeline(
     encode: Callable[[list[str]], np.ndarray], pairs: int, gateway: bool, delay_ms: int = 200
 ) -> None:
-    from bench._cache_latency import miss_of, pipeline_latency, summarise
+    from bench._cache_latency import pipeline_latency, summarise
 
     plain, streamed, warm = latency_pairs(encode, pairs)
-    local = summarise(pipeline_latency(encode, plain, streamed, delay_ms))
+    local = pipeline_latency(encode, plain, streamed, delay_ms)
     print(f"\n== cache latency, {delay_ms} ms fake upstream: in-process pipeline vs the Ray "
           "gateway, same requests (openai client over loopback HTTP) ==")  # fmt: skip
     print(f"  {pairs} plain + {pairs} streamed pairs from the TUNE half (paraphrases the second "
           f"stage accepts, cosine >= {NearDupRule().threshold:.2f}): each a (miss), a again "
           "(exact hit), b (semantic hit)")  # fmt: skip
-    run, remote, err = None, {}, ""
+    run, err = None, ""
     if gateway:
         from bench._cache_gateway import gateway_latency
         from bench._proc import BenchError
 
         try:
             run = gateway_latency(plain, streamed, warm, delay_ms)
-            remote = summarise(run.samples)
         except BenchError as exc:
             err = str(exc)[-2000:]
-    head = f"{'served':>8}{'p50 ms':>9}{'p95 ms':>9}{'/miss':>8}"
-    print(f"  {'':<34}{'in-process (uvicorn, no Ray)':<36}gateway (workbench up, Ray Serve)")
-    print(f"  {'request':<34}{head}    {head}{'logged p50':>12}")
-    for label, row in local.items():
-        g = remote.get(label)
-        logged = _logged_p50(run, label) if run is not None else float("nan")
-        print(f"  {label:<34}{_cells(row, local[miss_of(label)])}    "
-              f"{_cells(g, remote.get(miss_of(label)))}{logged:>12.1f}")  # fmt: skip
-    print("  (served: requests the cache answered with the row's status / sent; latencies of "
-          "those only; /miss: p50 over the miss row's p50 of the same measure; logged p50: "
-          "the log's latency_ms, ttft_ms for a first chunk, receipt to completion in the "
-          "ingress replica)")  # fmt: skip
+    _table(local, run)
+    ok, bad = local.log_check()
+    print(f"in-process: {ok}/{len(local.samples)} requests recorded exactly once with the "
+          f"status of their response header" + (f"; NOT: {bad[:5]}" if bad else ""))  # fmt: skip
     if run is None:
         print("gateway leg: " + (f"FAILED: {err}" if err else "skipped (--skip gateway)"))
     else:
-        _report_gateway(run, remote)
+        _report_gateway(run, summarise(run.samples))
 
 
-def _logged_p50(run: Any, label: str) -> float:
-    from bench._cache_latency import row_label
+def _table(local: Any, run: Any) -> None:
+    from bench._cache_latency import miss_of, summarise
 
-    first = label.endswith("first chunk")
-    vals = [
-        run.server_ms(s, first)
-        for s in run.samples
-        if s.served_as_meant
-        and row_label(s.kind, s.stream, "first chunk" if first else "whole") == label
-    ]
-    vals = [v for v in vals if v is not None]
-    return float(np.percentile(vals, 50)) if vals else float("nan")
+    rows, remote = summarise(local.samples), summarise(run.samples) if run else {}
+    head = f"{'served':>8}{'p50 ms':>9}{'p95 ms':>9}{'/miss':>7}{'logged':>10}"
+    print(f"  {'':<34}{'in-process (uvicorn, no Ray)':<47}gateway (workbench up, Ray Serve)")
+    print(f"  {'request':<34}{head}    {head}")
+    for label, row in rows.items():
+        g = remote.get(label)
+        gl = run.logged_p50(label) if run is not None else float("nan")
+        print(f"  {label:<34}{_cells(row, rows[miss_of(label)], local.logged_p50(label))}    "
+              f"{_cells(g, remote.get(miss_of(label)), gl)}")  # fmt: skip
+    print("  (served: requests the cache answered with the row's status / sent; latencies of "
+          "those only, as the client saw them; /miss: p50 over the miss row's p50 of the same "
+          "measure; logged: p50 of the request log's latency_ms (ttft_ms for a first chunk), "
+          "receipt to completion inside the pipeline)")  # fmt: skip
+
+
+def _p50(xs: list[float]) -> float:
+    return float(np.percentile(xs, 50)) if xs else float("nan")
 
 
 def _report_gateway(run: Any, rows: dict[str, Any]) -> None:
@@ -274,13 +273,17 @@ def _report_gateway(run: Any, rows: dict[str, Any]) -> None:
     from bench._cache_latency import miss_of
 
     ok, bad = run.log_check()
+    if run.retried:
+        print(f"gateway: {run.retried}; started on the second attempt")
     print(f"gateway: started in {run.startup_s:.0f} s; {run.warmup} warm-up requests first "
           f"(not in any row); served as: {status_counts(run.samples)}")  # fmt: skip
     print(f"  request log: {ok}/{len(run.samples)} requests logged exactly once with the "
           f"status of their response header" + (f"; NOT: {bad[:5]}" if bad else ""))  # fmt: skip
-    emb = np.percentile(run.embed_ms, [50, 95]) if run.embed_ms else [float("nan")] * 2
-    print(f"  /v1/embeddings of one new text through the gateway (ingress -> Embedder, "
-          f"MiniLM): p50 {emb[0]:.1f} ms, p95 {emb[1]:.1f} ms")  # fmt: skip
+    client = [e.total_ms for e in run.embeds]
+    logged = [v for v in (run.server_ms(e) for e in run.embeds) if v is not None]
+    print(f"  /v1/embeddings of one new text through the gateway (ingress -> Embedder replica, "
+          f"MiniLM), {len(client)} requests: p50 {_p50(client):.1f} ms as the client saw it, "
+          f"{_p50(logged):.1f} ms logged")  # fmt: skip
     for label, row in rows.items():
         if "hit" in label:
             ratio = row.p50 / rows[miss_of(label)].p50

@@ -113,3 +113,4 @@ def test_log_check_needs_one_row_with_the_header_status() -> None:
     assert ok == 1 and len(bad) == 2
     assert "header hit, log miss" in bad[0] and "logged 0 times" in bad[1]
     assert run.server_ms(a) == 0.5 and run.server_ms(b) is None
+    assert run.logged_p50("miss") == 0.5  # c has no record: left out
