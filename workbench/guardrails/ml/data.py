@@ -100,6 +100,10 @@ DATASETS: dict[str, DatasetRef] = {
         # hard negatives (benign texts with trigger words) and attacks the public train
         # data lacks (multilingual, obfuscated, tool hijack, injected documents)
         DatasetRef("injection_handmade", "injection_handmade.jsonl", "project", "train"),
+        # benign hard negatives only (issue 11, over-blocking): prompts with trigger words,
+        # questions about prompt injection, ordinary instructions to the assistant, benign
+        # role-play, technical documents (code, configs, READMEs, changelogs, e-mails)
+        DatasetRef("injection_hardneg", "injection_hardneg.jsonl", "project", "train"),
         # split column: "tune" chooses the cache threshold; "eval" (seen) and "eval2"
         # (fresh) are only measured
         DatasetRef("paraphrases", "paraphrases.jsonl", "project", "train"),
@@ -176,7 +180,7 @@ def texts_labels(name: str, purpose: Purpose) -> tuple[list[str], list[int]]:
     if name == "pii_presidio_synth":
         rows = presidio("train")
         return [r["full_text"] for r in rows], [0] * len(rows)
-    if name in ("jailbreak_handmade", "injection_handmade"):
+    if name in ("jailbreak_handmade", "injection_handmade", "injection_hardneg"):
         rows = read_jsonl(p)
         return [r["text"] for r in rows], [int(r["label"]) for r in rows]
     if name == "jailbreak_llms_train":
