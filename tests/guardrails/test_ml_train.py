@@ -89,10 +89,14 @@ def test_manifest_states_the_operating_point(name: str) -> None:
     manifest = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
     op = manifest["operating_point"]
     assert op["max_fpr"] == 0.01
-    assert op["name"] == "max_cv_f1_at_fpr<=0.01"
+    assert op["name"] == "max_cv_f1_at_fpr<=0.01_hard_fpr<=0.03"
     cv = op["cv"]
     assert cv["fp"] / (cv["fp"] + cv["tn"]) <= op["max_fpr"]
     assert cv == manifest["metrics"]["cv"]
+    # the second limit: out-of-fold FPR on the hand-made benign look-alikes alone
+    assert op["hard_max_fpr"] == 0.03
+    assert op["hard_sources"] == ["injection_hardneg", "injection_handmade", "jailbreak_handmade"]
+    assert op["hard_cv_fpr"] <= op["hard_max_fpr"]
 
 
 def test_presidio_split_by_index() -> None:

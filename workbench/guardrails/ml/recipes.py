@@ -35,6 +35,9 @@ class Source:
     limit: int | None = None
     #: texts cut to at most this many characters at a line break or space (None: whole)
     max_chars: int | None = None
+    #: sample weight of the source's fitted label-0 rows (windows and sub-windows of its
+    #: negatives, and the attack-free rows of its texts with an inserted attack)
+    neg_weight: float = 1.0
 
 
 #: The pseudo-dataset of indirect-injection rows built from the BIPIA train files
@@ -61,6 +64,10 @@ class TextRecipe:
     #: operating point: the threshold maximises CV F1 subject to this FPR on the
     #: negative train rows (None: max CV F1)
     max_fpr: float | None = None
+    #: and this FPR on the negatives of the ``hard_sources`` (benign look-alikes: trigger
+    #: words, documents) alone, so that the easy negatives cannot hide them (None: no limit)
+    hard_max_fpr: float | None = None
+    hard_sources: tuple[str, ...] = ()
     kind: str = field(default="text_head", init=False)
 
 
@@ -103,21 +110,67 @@ _WHY_EXTRA = (
 #: train data lacks (multilingual, obfuscated, tool hijack, injected documents).
 HANDMADE_INJECTION = Source("injection_handmade")
 
+#: Hand-written benign look-alikes (issue 11, over-blocking): prompts with trigger words,
+#: questions about prompt injection, ordinary instructions to the assistant, role-play,
+#: technical documents and code answers; their rows weigh twice (prompt_injection) or
+#: three times (jailbreak) a plain negative.
+HARD_NEGATIVES = "injection_hardneg"
+#: The sources whose negatives the hard FPR limit of the operating point reads.
+HARD_SOURCES = (HARD_NEGATIVES, "injection_handmade", "jailbreak_handmade")
+
+_OVERBLOCKING_PI = (
+    "issue 11, over-blocking (the heads above denied 21-45% of NotInject and 40% of "
+    "WildGuard benign prompts and flagged 40% of BIPIA code test contexts in the eval; "
+    "no eval row was used for what follows). 5-fold CV on train-role data, threshold at "
+    "max CV F1 with FPR <= 1% over all negatives (deepset recall / indirect recall / "
+    "clean BIPIA code contexts flagged / hand-made attack recall / injection_hardneg FPR):",
+    "  the recipe above, injection_hardneg unseen (scored by the full model): 0.793 / "
+    "0.936 / 0.080 / 0.575 / 0.083 (assistant tasks 20%, technical documents 17%)",
+    "  + injection_hardneg as negatives (weight 1): 0.768 / 0.936 / 0.080 / 0.425 / 0.033 "
+    "(out of fold)",
+    "  + weight 3 on injection_hardneg and on the label-0 rows of the BIPIA contexts "
+    "(clean contexts, attack-free windows and sub-windows of attacked ones): 0.764 / "
+    "0.916 / 0.020 / 0.375 / 0.033",
+    "  + weight 2 on both: 0.764 / 0.928 / 0.040 / 0.375 / 0.030 (chosen: the indirect "
+    "recall target is 0.85 and the eval sat at 0.848; clean contexts 1.6% over all three "
+    "sets)",
+    "  hard-negative FPR limit on the threshold (negatives of injection_hardneg, "
+    "injection_handmade, jailbreak_handmade), with weight 2: <= 3% does not bind (0.030); "
+    "<= 2%: deepset recall 0.685, indirect 0.864; <= 1%: 0.498 / 0.752 (too costly). "
+    "Kept at 3% as a guard against later data changes",
+)
+
+_OVERBLOCKING_JB = (
+    "issue 11, over-blocking: 5-fold CV (threshold at max CV F1 with FPR <= 1%; "
+    "jailbreak_llms_train recall / hand-made primary recall / hard negatives FPR, i.e. "
+    "negatives of injection_hardneg, injection_handmade and jailbreak_handmade):",
+    "  the recipe above: 0.900 / 0.902 / 0.042 (injection_hardneg unseen: 6.5%; trigger-"
+    "word tech questions 10%, questions about injection 12.5%, assistant tasks 16%)",
+    "  + injection_hardneg negatives, weight 1: 0.900 / 0.909 / 0.043; weight 3: 0.900 / "
+    "0.902 / 0.031 (injection_handmade benign FPR 7.1% -> 1.2%)",
+    "  weight 3 with a hard-negative FPR limit: <= 3%: 0.900 / 0.894 / 0.030 (chosen); "
+    "<= 2%: 0.863 / 0.788 / 0.019; <= 1%: 0.812 / 0.697 / 0.009 (held-out jailbreak "
+    "recall target 0.9: not kept)",
+)
+
 PROMPT_INJECTION = TextRecipe(
     name="prompt_injection",
     sources=(
         Source("prompt_injection_train"),
-        Source(INDIRECT, role="extra"),
+        Source(INDIRECT, role="extra", neg_weight=2.0),
         Source("injection_handmade", role="extra"),
         BENIGN_PROMPTS,
         COMMENTS,
         PII_SENTENCES,
+        Source(HARD_NEGATIVES, use="negatives", role="extra", neg_weight=2.0),
     ),
     ngrams=(NgramHash("char_wb", 2, 5, 2**16), NgramHash("word", 1, 2, 2**16)),
     c_grid=(30.0,),
     sub_windows=True,
     normalize=True,
     max_fpr=0.01,
+    hard_max_fpr=0.03,
+    hard_sources=HARD_SOURCES,
     notes=(
         "5-fold CV on prompt_injection_train alone (AUC / best F1 over thresholds):",
         "  LR on mean-pooled MiniLM, C 0.3..100: AUC 0.91-0.94, best F1 0.82-0.86",
@@ -154,6 +207,7 @@ PROMPT_INJECTION = TextRecipe(
         "flagged: worse, not kept",
         "deepset primary CV F1 stays at 0.87 with every variant: the frozen-MiniLM "
         "logistic head, not the data, limits it; the issue's 0.95 needs a stronger model",
+        *_OVERBLOCKING_PI,
     ),
 )
 
@@ -189,11 +243,14 @@ JAILBREAK = TextRecipe(
         PII_SENTENCES,
         Source("prompt_injection_train", use="negatives", role="extra"),
         Source("injection_handmade", use="negatives", role="extra"),
+        Source(HARD_NEGATIVES, use="negatives", role="extra", neg_weight=3.0),
     ),
     ngrams=(),
     c_grid=(3.0,),
     normalize=True,
     max_fpr=0.01,
+    hard_max_fpr=0.03,
+    hard_sources=HARD_SOURCES,
     notes=(
         "primary data: datasets/jailbreak_handmade.jsonl (hand-written for this project: 132 "
         "jailbreak attempts, 155 benign prompts of which many sound edgy)",
@@ -213,7 +270,8 @@ JAILBREAK = TextRecipe(
         "negatives, normalised variants, threshold at max CV F1 with FPR <= 1%, C fixed "
         "at 3 (the earlier grid's choice): CV AUC 0.993, F1 0.923; hand-made primary F1 "
         "0.933 (recall 0.90, benign FPR 2.6%), jailbreak_llms_train recall 0.90, "
-        "injection_handmade benign FPR 7.1% (chosen)",
+        "injection_handmade benign FPR 7.1% (chosen before the over-blocking work)",
+        *_OVERBLOCKING_JB,
     ),
 )
 
@@ -238,6 +296,8 @@ RECIPES: dict[str, TextRecipe | TokenRecipe] = {
 __all__ = [
     "BENIGN_PROMPTS",
     "HANDMADE_INJECTION",
+    "HARD_NEGATIVES",
+    "HARD_SOURCES",
     "INDIRECT",
     "COMMENTS",
     "JAILBREAK",

@@ -19,6 +19,12 @@ import numpy as np
 from workbench.guardrails.ml.encoder import MAX_TOKENS, WINDOW_STRIDE, Encoding, Featurizer
 from workbench.guardrails.ml.heads import TextHead, save_head
 from workbench.guardrails.ml.metrics import auc, binary
+from workbench.guardrails.ml.operating import (
+    hard_json,
+    op_name,
+    threshold_for,
+    threshold_rule,
+)
 from workbench.guardrails.ml.recipes import RECIPES, TextRecipe, TokenRecipe
 from workbench.guardrails.ml.train_data import TextData, WindowMatrix, gather, window_matrix
 
@@ -61,11 +67,16 @@ def encoder_info(featurizer: Featurizer) -> dict[str, Any]:
     }
 
 
-def _fit(x: Any, y: np.ndarray, c: float) -> Any:
+def _fit(x: Any, y: np.ndarray, c: float, sw: np.ndarray | None = None) -> Any:
+    """Logistic regression; unit sample weights are passed as None (the unweighted fit,
+    bit for bit)."""
     from sklearn.linear_model import LogisticRegression
 
+    if sw is not None and bool(np.all(sw == 1.0)):
+        sw = None
     with single_threaded_blas():
-        return LogisticRegression(C=c, max_iter=MAX_ITER, tol=TOL, solver="lbfgs").fit(x, y)
+        model = LogisticRegression(C=c, max_iter=MAX_ITER, tol=TOL, solver="lbfgs")
+        return model.fit(x, y, sample_weight=sw)
 
 
 def _fitted(wm: WindowMatrix) -> np.ndarray:
@@ -78,25 +89,9 @@ def _labels(d: TextData, wm: WindowMatrix) -> np.ndarray:
     return wm.wy if wm.wy is not None else d.y[wm.owner]
 
 
-def operating_threshold(
-    y: np.ndarray, scores: np.ndarray, max_fpr: float | None
-) -> tuple[float, float]:
-    """``(threshold, f1)``: max F1 over the distinct scores, among thresholds whose FPR
-    (share of negatives at or above) is at most ``max_fpr`` (any without a limit); the
-    highest threshold wins ties. The threshold sits halfway below the cut score."""
-    order = np.argsort(-scores, kind="stable")
-    s, yy = scores[order], y[order].astype(bool)
-    tp, fp = np.cumsum(yy), np.cumsum(~yy)
-    last = np.r_[s[1:] != s[:-1], True]  # the last row of each run of equal scores
-    pos, neg = max(int(yy.sum()), 1), max(int((~yy).sum()), 1)
-    f1 = 2 * tp / (tp + fp + pos)
-    ok = last & ((fp / neg <= max_fpr) if max_fpr is not None else True)
-    if not ok.any():
-        return float(s[0]) + 1e-9, 0.0
-    cand = np.flatnonzero(ok)
-    i = int(cand[np.argmax(f1[cand] - 1e-12 * np.arange(len(cand)))])
-    lower = float(s[i + 1]) if i + 1 < len(s) else 0.0
-    return (float(s[i]) + lower) / 2.0, float(f1[i])
+def _weights(wm: WindowMatrix, rows: np.ndarray) -> np.ndarray | None:
+    """The sample weights of ``rows`` (None: unweighted)."""
+    return None if wm.sw is None else wm.sw[rows]
 
 
 def _text_scores(model: Any, wm: WindowMatrix, rows: np.ndarray, n: int) -> np.ndarray:
@@ -117,7 +112,7 @@ def cross_validate(recipe: TextRecipe, d: TextData, wm: WindowMatrix, c: float) 
     skf = StratifiedKFold(n_splits=recipe.folds, shuffle=True, random_state=recipe.seed)
     for tr, te in skf.split(np.zeros((n, 1)), strata):
         rows = np.flatnonzero(np.isin(wm.owner, tr) & _fitted(wm))
-        model = _fit(wm.x[rows], _labels(d, wm)[rows], c)
+        model = _fit(wm.x[rows], _labels(d, wm)[rows], c, _weights(wm, rows))
         test_rows = np.flatnonzero(np.isin(wm.owner, te))
         oof[te] = _text_scores(model, wm, test_rows, n)[te]
     return oof
@@ -168,7 +163,7 @@ def train_text_head(recipe: TextRecipe, featurizer: Featurizer) -> tuple[TextHea
     for c in recipe.c_grid:
         oof = cross_validate(recipe, d, wm, c)
         a = auc(y, oof.tolist())
-        t, f1 = operating_threshold(d.y, oof, recipe.max_fpr)
+        t, f1 = threshold_for(recipe, d, oof)
         prim = split_metrics(d, oof, t)["primary"]
         grid.append(
             {
@@ -185,9 +180,9 @@ def train_text_head(recipe: TextRecipe, featurizer: Featurizer) -> tuple[TextHea
             best = (c, a, oof)
     assert best is not None
     c_best, _, oof = best
-    threshold, _ = operating_threshold(d.y, oof, recipe.max_fpr)
+    threshold, _ = threshold_for(recipe, d, oof)
     fitted = np.flatnonzero(_fitted(wm))
-    model = _fit(wm.x[fitted], _labels(d, wm)[fitted], c_best)
+    model = _fit(wm.x[fitted], _labels(d, wm)[fitted], c_best, _weights(wm, fitted))
     coef = np.asarray(model.coef_[0], dtype=np.float64)
     dim = featurizer.dim
     hash_part = coef[dim:]
@@ -216,7 +211,7 @@ def train_text_head(recipe: TextRecipe, featurizer: Featurizer) -> tuple[TextHea
             "hyperparameters": {"C": c_best, "max_iter": MAX_ITER, "tol": TOL},
             "selection": {
                 "C": f"max cross-validated ROC AUC over {list(recipe.c_grid)}",
-                "threshold": _threshold_rule(recipe),
+                "threshold": threshold_rule(recipe),
                 "folds": f"StratifiedKFold(n_splits={recipe.folds}, shuffle=True, "
                 f"random_state={recipe.seed}), stratified by label x role",
             },
@@ -244,30 +239,13 @@ def train_text_head(recipe: TextRecipe, featurizer: Featurizer) -> tuple[TextHea
         },
         "threshold": float(threshold),
         "operating_point": {
-            "name": _op_name(recipe),
+            "name": op_name(recipe),
             "max_fpr": recipe.max_fpr,
+            **hard_json(recipe, d, oof, threshold),
             "cv": split_metrics(d, oof, threshold),
         },
     }
     return head, manifest
-
-
-def _op_name(recipe: TextRecipe) -> str:
-    if recipe.max_fpr is None:
-        return "max_cv_f1"
-    return f"max_cv_f1_at_fpr<={recipe.max_fpr:g}"
-
-
-def _threshold_rule(recipe: TextRecipe) -> str:
-    limit = (
-        f" subject to an out-of-fold FPR <= {recipe.max_fpr:g} on the negative train rows"
-        if recipe.max_fpr is not None
-        else ""
-    )
-    return (
-        f"max cross-validated F1 over all rows{limit} (midpoint below the cut score); "
-        "score >= threshold flags; a text's score is the max over its rows"
-    )
 
 
 def _source_json(s: Any) -> dict[str, Any]:
@@ -276,6 +254,8 @@ def _source_json(s: Any) -> dict[str, Any]:
         out["limit"] = s.limit
     if s.max_chars is not None:
         out["max_chars"] = s.max_chars
+    if s.neg_weight != 1.0:
+        out["neg_weight"] = s.neg_weight
     return out
 
 

@@ -43,17 +43,20 @@ class TextData:
     files: list[dict[str, str]]
     spans: list[Span | None] | None = None  # per text: an inserted attack's span
     source: list[str] | None = None  # per text: the dataset it came from
+    neg_weight: np.ndarray | None = None  # per text: weight of its fitted label-0 rows
 
 
 @dataclass
 class WindowMatrix:
     """Window-level design matrix; ``owner[i]`` is the text of window row ``i``,
-    ``wy[i]`` its training label and ``fit[i]`` whether it is fitted."""
+    ``wy[i]`` its training label, ``fit[i]`` whether it is fitted and ``sw[i]`` its
+    sample weight."""
 
     x: Any  # ndarray or scipy CSR
     owner: np.ndarray
     wy: np.ndarray | None = None
     fit: np.ndarray | None = None
+    sw: np.ndarray | None = None
 
 
 def cut(text: str, max_chars: int | None) -> str:
@@ -95,6 +98,7 @@ def gather(recipe: TextRecipe) -> TextData:
     prim: list[bool] = []
     spans: list[Span | None] = []
     source: list[str] = []
+    weight: list[float] = []
     files: dict[str, dict[str, str]] = {}
     for src in recipe.sources:
         t, y, sp, recs = _source_rows(src, recipe.seed)
@@ -108,6 +112,7 @@ def gather(recipe: TextRecipe) -> TextData:
             prim.append(src.role == "primary")
             spans.append(span)
             source.append(src.dataset)
+            weight.append(src.neg_weight)
     has_spans = any(s is not None for s in spans)
     return TextData(
         texts,
@@ -116,6 +121,7 @@ def gather(recipe: TextRecipe) -> TextData:
         list(files.values()),
         spans if has_spans else None,
         source,
+        np.asarray(weight, dtype=np.float64),
     )
 
 
@@ -196,7 +202,10 @@ def window_matrix(
             fit.extend(fs)
     dense = np.vstack(emb).astype(np.float64)
     hashed = hash_features(recipe.ngrams, wtexts)
-    arrays = (np.asarray(owner), np.asarray(wy, dtype=np.int64), np.asarray(fit))
+    own, wy_a = np.asarray(owner), np.asarray(wy, dtype=np.int64)
+    sw = np.ones(len(own)) if td.neg_weight is None else td.neg_weight[own]
+    sw = np.where(wy_a == 0, sw, 1.0)
+    arrays = (own, wy_a, np.asarray(fit), sw)
     if hashed is None:
         return WindowMatrix(dense, *arrays)
     from scipy import sparse
