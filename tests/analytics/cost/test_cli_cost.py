@@ -14,7 +14,9 @@ from ._logs import chat, record, write
 
 
 def _log(root: Path) -> None:
-    t = datetime.now(UTC) - timedelta(hours=2)
+    now = datetime.now(UTC)
+    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    t = max(now - timedelta(hours=2), month)  # in this month: month to date counts it
     recs = [
         record(
             t + timedelta(seconds=i),
