@@ -85,6 +85,27 @@ def _from_rollup(
     return consistent(root, go)
 
 
+def _raw_cache_items(
+    window: Window, root: Path | None, rule: NearDupRule, days: float, exact: bool,
+    semantic: bool, timings: dict[str, float], encoder: Callable[[], Any], max_texts: int,
+) -> list[Suggestion]:  # fmt: skip
+    """The exact-cache (from raw rows) and semantic-cache suggestions: every distinct body
+    of the window parsed (:func:`~._traffic.keyed_groups`)."""
+    items: list[Suggestion] = []
+    t0 = time.perf_counter()
+    keyed = by_key(keyed_groups(window, root, rule))
+    timings["keys_s"] = time.perf_counter() - t0
+    if exact:
+        s = exact_repeats(keyed, days)
+        items += [s] if s else []
+    if semantic and keyed["text"].is_not_null().sum() > 1:
+        t0 = time.perf_counter()
+        s = near_duplicates(keyed, days, encoder(), rule, max_texts)
+        items += [s] if s else []
+        timings["semantic_s"] = time.perf_counter() - t0
+    return items
+
+
 def _default_encode() -> Callable[[list[str]], np.ndarray]:
     from workbench.providers.embeddings import Embedder
 
@@ -141,17 +162,10 @@ def suggest(
         s = exact_suggestion(e.usd, e.hits, e.distinct_repeated, e.examples, days)
         items += [s] if s else []
     if "exact_cache" in kinds and "exact" not in rolled or "semantic_cache" in kinds:
-        t0 = time.perf_counter()
-        keyed = by_key(keyed_groups(window, root, rule))
-        timings["keys_s"] = time.perf_counter() - t0
-        if "exact_cache" in kinds and "exact" not in rolled:
-            s = exact_repeats(keyed, days)
-            items += [s] if s else []
-        if "semantic_cache" in kinds and keyed["text"].is_not_null().sum() > 1:
-            t0 = time.perf_counter()
-            s = near_duplicates(keyed, days, encode or _default_encode(), rule, max_texts)
-            items += [s] if s else []
-            timings["semantic_s"] = time.perf_counter() - t0
+        exact = "exact_cache" in kinds and "exact" not in rolled
+        semantic = "semantic_cache" in kinds
+        items += _raw_cache_items(window, root, rule, days, exact, semantic, timings,
+                                  lambda: encode or _default_encode(), max_texts)  # fmt: skip
     if "max_tokens" in kinds:
         items += oversized_max_tokens(
             window, root, table, days, ratio=max_tokens_ratio,
