@@ -9,12 +9,20 @@
    stage; and at the previous default threshold 0.82 for comparison.
 2. Index lookup latency with ``--entries`` (100k) in one scope (faiss HNSW) and spread
    over 1,000 scopes (exact search per scope); MiniLM embedding + lookup of new texts.
-3. Miss vs exact hit vs semantic hit through the in-process pipeline (production
-   ``build_pipeline`` and FastAPI app, SQLite store, this index) before a 200 ms fake
-   upstream. The Ray gateway leg is reported as not measured (see the output).
+3. Miss vs exact hit vs semantic hit, plain and streamed (first chunk, whole stream),
+   before a 200 ms fake upstream, the same requests (tune-half paraphrases the second stage
+   accepts) sent by the openai client over loopback HTTP to two hosts side by side: the
+   in-process pipeline (production ``build_pipeline`` and FastAPI app behind uvicorn, SQLite
+   store, this index) and our real gateway (``workbench up``: Ray Serve, the Embedder
+   deployment and the CacheIndex replica; ``bench/_cache_gateway.py``). A row counts only
+   the requests served with its status (response header); every request is checked once in
+   the request log with that status. Needs Ray: run it under ``flock /tmp/ray.lock``
+   (``--skip gateway`` leaves it out).
 
 Run: ``.venv/bin/python -m bench.cache`` (``--entries 2000 --encoder hash`` for a quick
-smoke run with a bag-of-words stand-in for MiniLM: its quality figures mean nothing).
+smoke run with a bag-of-words stand-in for MiniLM: its quality figures mean nothing);
+the latency legs through the gateway: ``flock /tmp/ray.lock .venv/bin/python -m bench.cache
+--skip quality,latency``.
 """
 
 from __future__ import annotations
