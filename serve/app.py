@@ -101,12 +101,15 @@ def build_graph(cfg: GatewayConfig) -> Application:
                 num_replicas=target.num_replicas,
             ).bind(dumped, home_dir)
     scorer = GuardrailScorer.bind(home_dir) if cfg.guardrails.scorer else None
-    # The semantic cache's index embeds with the configured MiniLM Embedder replica (the
-    # embedded defaults have one). Without one, no index is deployed (no second model in
-    # memory): a policy's semantic cache is then off and its exact cache still works.
-    minilm = next((replicas[t.name] for t in cfg.models
+    # The semantic cache's index embeds with its own copy of the configured MiniLM target
+    # (the embedded defaults have one), loaded when a policy first caches semantically.
+    # Without one, no index is deployed: a policy's semantic cache is then off and its
+    # exact cache still works.
+    minilm = next((t for t in cfg.models
                    if t.provider == "embeddings" and t.name in replicas), None)  # fmt: skip
-    cache_index = CacheIndex.bind(minilm, home_dir) if minilm is not None else None
+    cache_index = (  # it embeds with its own copy of that target's engine (one hop less)
+        CacheIndex.bind(None, home_dir, target=minilm.model_dump()) if minilm else None
+    )
     return Gateway.options(
         num_replicas=cfg.gateway.ingress_replicas,
         max_ongoing_requests=cfg.gateway.max_ongoing_requests,

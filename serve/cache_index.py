@@ -4,8 +4,12 @@ Every ingress replica's pipeline gets a :class:`HandleSemanticIndex` over this
 deployment's handle, so a near duplicate stored through one replica is found through any
 other. The replica holds a :class:`~workbench.cache.semantic.LocalSemanticIndex`
 (per-scope shards, faiss HNSW for large scopes, snapshot + journal under
-``$WORKBENCH_HOME/cache/semantic``) and embeds with the MiniLM ``Embedder`` deployment's
-handle (batched with every other MiniLM caller).
+``$WORKBENCH_HOME/cache/semantic``). It embeds with its own copy of the MiniLM target's
+engine (``target``: the same provider factory as the ``Embedder`` deployment, so the same
+vectors), in a worker thread: a lookup is then one Ray hop from the ingress, not two plus
+the Embedder's batch wait (through the gateway the Embedder hop was most of a semantic
+hit's time). Concurrent lookups still share one encoder call (the index coalesces them).
+Given an ``embedder`` handle instead, it embeds through that deployment.
 
 One replica on purpose: the index is one writer's journal and lives in one process's
 memory. On a multi-node cluster it runs on one node and every ingress calls it over Ray
@@ -17,6 +21,7 @@ index them again (``LocalSemanticIndex.rebuild`` can re-index a store's entries)
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -29,16 +34,36 @@ from workbench.cache._types import Candidate
 class CacheIndex:
     """The shared semantic index (lookup, add, remove, stats)."""
 
-    def __init__(self, embedder: Any, home: str, max_entries: int = 100_000) -> None:
+    def __init__(
+        self,
+        embedder: Any,
+        home: str,
+        max_entries: int = 100_000,
+        target: dict[str, Any] | None = None,
+    ) -> None:
         os.environ.setdefault("WORKBENCH_HOME", home)
         from workbench.cache.semantic import LocalSemanticIndex
 
+        if target is None and embedder is None:
+            raise ValueError("CacheIndex needs an embeddings target or an Embedder handle")
         self._embedder = embedder
+        self._target = target
+        self._engine: Any = None  # built on first use: no model in memory until a policy
+        self._loading = asyncio.Lock()  # caches semantically
         self.index = LocalSemanticIndex(self._embed, max_entries=max_entries)
 
     async def _embed(self, texts: list[str]) -> Any:
-        # the Embedder deployment answers an EmbeddingResult (vectors + token count)
-        return await self._embedder.embed.remote(texts)
+        if self._target is None:
+            # the Embedder deployment answers an EmbeddingResult (vectors + token count)
+            return await self._embedder.embed.remote(texts)
+        from workbench.providers.replicas import build_replica_engine, embed_batches
+
+        async with self._loading:
+            if self._engine is None:
+                self._engine = await asyncio.to_thread(
+                    build_replica_engine, self._target, "embeddings"
+                )
+        return (await asyncio.to_thread(embed_batches, self._engine, [texts]))[0]
 
     async def lookup(self, scope: str, text: str, k: int = 4) -> list[Candidate]:
         """Up to ``k`` neighbours of ``text`` in ``scope``, best first."""

@@ -322,3 +322,21 @@ def test_coalescing_works_across_event_loops() -> None:
     idx = LocalSemanticIndex(BatchEmbed(), persist=False, clock=Clock())
     for i in range(2):  # a notebook's loop, then another one
         assert np.allclose(asyncio.run(idx.vector(f"loop{i}")), vec(f"loop{i}"), atol=1e-6)
+
+
+async def test_cache_index_embeds_with_its_own_minilm(wb_home: Path) -> None:
+    """Given the MiniLM target, the replica embeds in-process (no Embedder hop) with the
+    engine the Embedder deployment builds (same factory); loaded on first use only."""
+    from serve.cache_index import CacheIndex
+
+    target = {"name": "text-embedding-minilm", "provider": "embeddings"}
+    cls = CacheIndex.func_or_class  # type: ignore[attr-defined]
+    replica = cls(None, str(wb_home), target=target)
+    assert replica._engine is None
+    await replica.add("s", "How do I reset my password?", "k1", 4e9)
+    got = await replica.lookup("s", "How can I reset my password?", 1)
+    assert got[0].key == "k1" and 0.8 < got[0].similarity < 1.0
+    v = await replica.index.vector("How can I reset my password?")  # MiniLM: unit, 384-d
+    assert v.shape == (384,) and abs(float(np.linalg.norm(v)) - 1.0) < 1e-4
+    with pytest.raises(ValueError):
+        cls(None, str(wb_home))
