@@ -50,3 +50,38 @@ def test_admin_api_and_allowed_models_through_serve(gateway: Gateway) -> None:
     trail = gateway.cli("audit", "list", "--json", check=False)
     assert trail.returncode == 0, trail.stderr
     assert "key.create" in trail.stdout and created.json()["key_id"] in trail.stdout
+
+
+def test_member_keys_follow_the_member_through_serve(gateway: Gateway) -> None:
+    """A member's key works while the member is enabled; disabling the member through the
+    admin API withdraws the key on the running ingress (within the key cache's recheck)."""
+    import time
+
+    made = gateway.cli("keys", "create", "-w", "members-e2e", "--role", "admin", "--json")
+    admin = {"authorization": f"Bearer {json.loads(made.stdout)['key']}"}
+    with httpx.Client(base_url=gateway.base_url, timeout=30) as c:
+        m = c.post("/admin/v1/members", headers=admin, json={"email": "bob@example.com"})
+        assert m.status_code == 201, m.text
+        mid = m.json()["member_id"]
+        ship = {"workspace": "members-e2e", "role": "app"}
+        r = c.post(f"/admin/v1/members/{mid}/memberships", headers=admin, json=ship)
+        assert r.status_code in (200, 201), r.text
+        k = c.post("/admin/v1/keys", headers=admin,
+                   json={"workspace": "members-e2e", "role": "app", "member_id": mid})  # fmt: skip
+        assert k.status_code == 201, k.text
+        bob = {"authorization": f"Bearer {k.json()['key']}"}
+        ok = c.post("/v1/chat/completions", headers=bob, json={**CHAT, "model": "echo"})
+        assert ok.status_code == 200, ok.text
+
+        off = c.patch(f"/admin/v1/members/{mid}", headers=admin, json={"disabled": True})
+        assert off.status_code == 200, off.text
+        deadline = time.monotonic() + 10
+        while True:
+            r = c.post("/v1/chat/completions", headers=bob, json={**CHAT, "model": "echo"})
+            if r.status_code != 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert r.status_code == 401, r.text
+        rid = r.headers["x-workbench-request-id"]
+    row = gateway.wait_logged({rid})[rid]
+    assert row["http_status"] == 401 and row["workspace"] in (None, "members-e2e")
