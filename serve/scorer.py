@@ -25,17 +25,11 @@ from ray import serve
 
 from workbench.guardrails._scoring import score_sync, tag_sync
 
-#: ``fp32`` or ``int8``: the MiniLM graph the scorer runs (see the module docstring).
-PRECISION_ENV = "WORKBENCH_GUARDRAIL_PRECISION"
-DEFAULT_PRECISION = "int8"
-
-
-def _precision(value: str | None = None) -> str:
-    """``value``, else ``$WORKBENCH_GUARDRAIL_PRECISION``, else :data:`DEFAULT_PRECISION`."""
-    choice = (value or os.environ.get(PRECISION_ENV, "") or DEFAULT_PRECISION).strip().lower()
-    if choice not in ("fp32", "int8"):
-        raise ValueError(f"{PRECISION_ENV} must be fp32 or int8, got {choice!r}")
-    return choice
+# ``fp32`` or ``int8``: the MiniLM graph the scorer runs (see the module docstring); the
+# rule lives in the engine so that a replay scores the same way.
+from workbench.guardrails.ml.precision import DEFAULT_PRECISION as DEFAULT_PRECISION
+from workbench.guardrails.ml.precision import PRECISION_ENV as PRECISION_ENV
+from workbench.guardrails.ml.precision import scorer_precision as _precision
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=512)

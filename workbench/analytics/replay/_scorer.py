@@ -11,15 +11,12 @@ loads the model on first use, so a replay whose ML checks are all reused never l
 
 from __future__ import annotations
 
-import os
 import threading
 
+from workbench.guardrails.ml.precision import DEFAULT_PRECISION as DEFAULT_PRECISION
+from workbench.guardrails.ml.precision import PRECISION_ENV as PRECISION_ENV
+from workbench.guardrails.ml.precision import scorer_precision
 from workbench.guardrails.ml.scorer import LocalScorer, get_scorer
-
-#: the environment variable the scorer deployment reads (``fp32`` or ``int8``)
-PRECISION_ENV = "WORKBENCH_GUARDRAIL_PRECISION"
-#: the scorer deployment's default precision
-DEFAULT_PRECISION = "int8"
 
 _scorers: dict[str, LocalScorer] = {}
 _lock = threading.Lock()
@@ -28,10 +25,7 @@ _lock = threading.Lock()
 def production_precision() -> str:
     """``$WORKBENCH_GUARDRAIL_PRECISION``, else :data:`DEFAULT_PRECISION` (the rule of
     the gateway's scorer deployment)."""
-    choice = (os.environ.get(PRECISION_ENV, "") or DEFAULT_PRECISION).strip().lower()
-    if choice not in ("fp32", "int8"):
-        raise ValueError(f"{PRECISION_ENV} must be fp32 or int8, got {choice!r}")
-    return choice
+    return scorer_precision()
 
 
 class Int8Scorer(LocalScorer):
