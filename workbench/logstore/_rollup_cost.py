@@ -31,6 +31,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import _mirror
 from ._parquet import write_table_atomic
 from ._rollup_cost_compute import (
     COST_ROLLUP_VERSION,
@@ -88,53 +89,22 @@ def write_partition_cost(
     """Write the cost rollup of raw rows spanning any partitions, one ``name`` file per
     ``(date, hour)`` (the bulk writer's files ``requests/date=D/hour=HH/<name>``); an
     existing file is kept unless ``overwrite``."""
-    import polars as pl
-
-    if table.num_rows == 0:
-        return
-    ts = table.column("received_at").cast(pa.timestamp("us", tz="UTC"))
-    keys = pl.from_arrow(ts)
-    assert isinstance(keys, pl.Series)
-    groups: dict[tuple[str, int], list[int]] = {}
-    days, hours = keys.dt.strftime("%Y-%m-%d").to_list(), keys.dt.hour().to_list()
-    for i, key in enumerate(zip(days, hours, strict=True)):
-        groups.setdefault(key, []).append(i)
-    for (d, h), idx in groups.items():
-        dest = cost_dir(root) / partition_dir(d, int(h)) / name
-        if overwrite or not dest.exists():
-            write_table_atomic(compute_cost(table.take(pa.array(idx))), dest)
-
-
-def _visible(folder: Path) -> dict[str, Path]:
-    if not folder.is_dir():
-        return {}
-    return {
-        p.name: p for p in folder.glob("*.parquet") if not p.name.startswith(".") and p.is_file()
-    }
+    _mirror.write_by_hour(table, cost_dir(root), name, compute_cost, overwrite=overwrite)
 
 
 def sync_partition(root: Path, date: str, hour: int, *, rebuild: bool = False) -> int:
     """Make the cost partition mirror the requests partition (``rebuild``: recompute
-    every file); returns the files written. New files are written before orphans are
-    removed; a reader compares names, so it reads raw rows for the hour meanwhile."""
+    every file); returns the files written (:func:`workbench.logstore._mirror.sync`)."""
     root = Path(root)
-    rel = partition_dir(date, hour)
-    raw, rolled = _visible(root / "requests" / rel), _visible(cost_dir(root) / rel)
-    missing = sorted(raw) if rebuild else sorted(raw.keys() - rolled.keys())
-    for name in missing:
-        write_cost(root, raw[name])
-    for name in sorted(rolled.keys() - raw.keys()):
-        rolled[name].unlink(missing_ok=True)
-    return len(missing)
+    return _mirror.sync(
+        root, cost_dir(root), date, hour, lambda f: write_cost(root, f), rebuild=rebuild
+    )
 
 
 def mirrored(root: Path, date: str, hour: int, names: list[str]) -> list[Path] | None:
     """The cost files of ``(date, hour)`` when they are exactly ``names`` (the hour's
     requests files), else None."""
-    got = _visible(cost_dir(root) / partition_dir(date, hour))
-    if sorted(got) != sorted(names):
-        return None
-    return [got[n] for n in sorted(got)]
+    return _mirror.mirrored(cost_dir(root), date, hour, names)
 
 
 # -- day files -------------------------------------------------------------------------
@@ -157,7 +127,7 @@ def _day_sources(root: Path, date: str) -> dict[int, list[Path]] | None:
     """The cost files of each hour of ``date``, or None when one does not mirror."""
     out: dict[int, list[Path]] = {}
     for hour in range(24):
-        raw = _visible(Path(root) / "requests" / partition_dir(date, hour))
+        raw = _mirror.visible(Path(root) / "requests" / partition_dir(date, hour))
         if not raw:
             continue
         got = mirrored(root, date, hour, list(raw))
@@ -182,7 +152,7 @@ def roll_up_day(root: Path, date: str, *, now: datetime | None = None) -> bool:
         return False
     sources = _day_sources(root, date)
     folder = cost_day_dir(root) / f"date={date}"
-    old = _visible(folder)
+    old = _mirror.visible(folder)
     name = day_file_name({h: [p.name for p in ps] for h, ps in (sources or {}).items()})
     wrote = bool(sources) and name not in old
     if wrote and sources:

@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import _mirror
 from ._parquet import write_table_atomic
-from .schema import partition_dir
 
 if TYPE_CHECKING:
     import polars as pl
@@ -88,9 +88,7 @@ def failed_verdicts(table: pa.Table) -> pl.DataFrame:
         pl.col("guardrail_verdicts").str.contains("false", literal=True).fill_null(False)
     )
     dtype = pl.List(pl.Struct(dict.fromkeys(_FIELDS, pl.String) | {"passed": pl.Boolean}))
-    parsed = df.with_columns(
-        pl.col("guardrail_verdicts").str.json_decode(dtype).alias("v")
-    )
+    parsed = df.with_columns(pl.col("guardrail_verdicts").str.json_decode(dtype).alias("v"))
     flat = (
         parsed.select("request_id", "workspace", "v").explode("v", empty_as_null=False).unnest("v")
     )
@@ -145,51 +143,19 @@ def write_partition_verdicts(
     """Write the verdict rollup of raw rows spanning any partitions, one ``name`` file per
     ``(date, hour)`` (the bulk writer's files ``requests/date=D/hour=HH/<name>``); an
     existing file is kept unless ``overwrite``."""
-    import polars as pl
-
-    if table.num_rows == 0:
-        return
-    ts = table.column("received_at").cast(pa.timestamp("us", tz="UTC"))
-    keys = pl.from_arrow(ts)
-    assert isinstance(keys, pl.Series)
-    date = keys.dt.strftime("%Y-%m-%d").to_list()
-    hour = keys.dt.hour().to_list()
-    groups: dict[tuple[str, int], list[int]] = {}
-    for i, key in enumerate(zip(date, hour, strict=True)):
-        groups.setdefault(key, []).append(i)
-    for (d, h), idx in groups.items():
-        dest = verdict_dir(root) / partition_dir(d, int(h)) / name
-        if overwrite or not dest.exists():
-            write_table_atomic(compute_verdicts(table.take(pa.array(idx))), dest)
-
-
-def _visible(folder: Path) -> dict[str, Path]:
-    if not folder.is_dir():
-        return {}
-    return {
-        p.name: p for p in folder.glob("*.parquet") if not p.name.startswith(".") and p.is_file()
-    }
+    _mirror.write_by_hour(table, verdict_dir(root), name, compute_verdicts, overwrite=overwrite)
 
 
 def sync_partition(root: Path, date: str, hour: int, *, rebuild: bool = False) -> int:
     """Make the verdict partition mirror the requests partition (``rebuild``: recompute
-    every file); returns the files written. New files are written before orphans are
-    removed; a reader compares names, so it reads raw rows for the hour meanwhile."""
+    every file); returns the files written (:func:`workbench.logstore._mirror.sync`)."""
     root = Path(root)
-    rel = partition_dir(date, hour)
-    raw, rolled = _visible(root / "requests" / rel), _visible(verdict_dir(root) / rel)
-    missing = sorted(raw) if rebuild else sorted(raw.keys() - rolled.keys())
-    for name in missing:
-        write_verdicts(root, raw[name])
-    for name in sorted(rolled.keys() - raw.keys()):
-        rolled[name].unlink(missing_ok=True)
-    return len(missing)
+    return _mirror.sync(
+        root, verdict_dir(root), date, hour, lambda f: write_verdicts(root, f), rebuild=rebuild
+    )
 
 
 def mirrored(root: Path, date: str, hour: int, names: list[str]) -> list[Path] | None:
     """The verdict files of ``(date, hour)`` when they are exactly ``names`` (the hour's
     requests files), else None."""
-    got = _visible(verdict_dir(root) / partition_dir(date, hour))
-    if sorted(got) != sorted(names):
-        return None
-    return [got[n] for n in sorted(got)]
+    return _mirror.mirrored(verdict_dir(root), date, hour, names)

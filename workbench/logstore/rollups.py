@@ -61,6 +61,7 @@ from . import _rollup_cost as _cost
 from . import _rollup_verdicts as _verdicts
 from ._fs import ensure_dir, fsync_dir
 from ._layout import STAGING_DIR, swap
+from ._mirror import visible
 from ._parquet import write_table_atomic
 from ._rollup_compute import (
     BUCKET_BASE,
@@ -155,14 +156,6 @@ def roll_up_file(
 # -- keeping the tree a mirror of the requests tree ------------------------------------
 
 
-def _visible(folder: Path) -> dict[str, Path]:
-    if not folder.is_dir():
-        return {}
-    return {
-        p.name: p for p in folder.glob("*.parquet") if not p.name.startswith(".") and p.is_file()
-    }
-
-
 def sync_partition(root: Path, date: str, hour: int, *, rebuild: bool = False) -> int:
     """Make the minute-rollup and the verdict-rollup partitions mirror the requests
     partition (:func:`_sync_minute`, :func:`workbench.logstore._rollup_verdicts.sync_partition`);
@@ -183,7 +176,7 @@ def _sync_minute(root: Path, date: str, hour: int, *, rebuild: bool = False) -> 
     """
     root = Path(root)
     rel = partition_dir(date, hour)
-    raw, rolled = _visible(root / "requests" / rel), _visible(rollup_dir(root) / rel)
+    raw, rolled = visible(root / "requests" / rel), visible(rollup_dir(root) / rel)
     missing = sorted(raw.keys() - rolled.keys()) if not rebuild else sorted(raw)
     orphans = sorted(rolled.keys() - raw.keys()) if not rebuild else sorted(rolled)
     if not missing and not orphans:
@@ -239,9 +232,9 @@ def roll_up_hour(root: Path, date: str, hour: int) -> bool:
     """Write the hour rollup of partition ``(date, hour)`` from its minute-rollup files
     (unless the current one exists) and remove older ones; True when one was written."""
     rel = partition_dir(date, hour)
-    minute = _visible(rollup_dir(root) / rel)
+    minute = visible(rollup_dir(root) / rel)
     folder = hour_rollup_dir(root) / rel
-    old = _visible(folder)
+    old = visible(folder)
     if not minute:
         for path in old.values():
             path.unlink(missing_ok=True)
@@ -276,7 +269,7 @@ def current_hour_names(root: Path, date: str) -> dict[int, str]:
     """``{hour: the name its current hour rollup has}`` for the hours of ``date`` with data."""
     out = {}
     for hour in range(24):
-        minute = _visible(rollup_dir(root) / partition_dir(date, hour))
+        minute = visible(rollup_dir(root) / partition_dir(date, hour))
         if minute:
             out[hour] = hour_rollup_name(minute)
     return out
@@ -288,7 +281,7 @@ def roll_up_day(root: Path, date: str) -> bool:
     current one exists; the hours are rolled up first. True when one was written."""
     names = current_hour_names(root, date)
     folder = day_rollup_dir(root) / partition_dir(date, 0)
-    old = _visible(folder)
+    old = visible(folder)
     name = day_rollup_name(names)
     wrote = bool(names) and name not in old
     if wrote:
