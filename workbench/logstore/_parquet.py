@@ -50,3 +50,20 @@ def write_table_atomic(table: pa.Table, dest: Path) -> None:
         os.fsync(fh.fileno())
     os.replace(tmp, dest)
     fsync_dir(dest.parent)
+
+
+def read_columns(path: Path, names: Any) -> pa.Table:
+    """The columns of ``names`` that the Parquet file at ``path`` has (a file written
+    before a column existed simply lacks it)."""
+    present = set(pq.read_schema(path).names)
+    return pq.read_table(path, columns=[c for c in names if c in present], partitioning=None)
+
+
+def conform(table: pa.Table, types: dict[str, pa.DataType]) -> pa.Table:
+    """``table`` as exactly the columns of ``types``, cast, in that order; a missing
+    column is all nulls."""
+    cols = [
+        table.column(n).cast(t) if n in table.column_names else pa.nulls(table.num_rows, t)
+        for n, t in types.items()
+    ]
+    return pa.Table.from_arrays(cols, names=list(types))

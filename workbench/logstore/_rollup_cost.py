@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import _mirror
-from ._parquet import write_table_atomic
+from ._parquet import read_columns, write_table_atomic
 from ._rollup_cost_compute import (
     COST_ROLLUP_VERSION,
     INPUTS,
@@ -66,19 +66,12 @@ def cost_dir(root: Path) -> Path:
     return Path(root) / "rollups" / LEVEL
 
 
-def _read_inputs(requests_file: Path) -> pa.Table:
-    present = set(pq.read_schema(requests_file).names)
-    return pq.read_table(
-        requests_file, columns=[c for c in INPUTS if c in present], partitioning=None
-    )
-
-
 def write_cost(root: Path, requests_file: Path, table: pa.Table | None = None) -> None:
     """Write the cost rollup of one requests file to its mirror path (``table``: the
     file's rows when the caller has them in memory; else the file is read)."""
     root = Path(root)
     if table is None:
-        table = _read_inputs(requests_file)
+        table = read_columns(requests_file, INPUTS)
     rel = requests_file.parent.relative_to(root / "requests")
     write_table_atomic(compute_cost(table), cost_dir(root) / rel / requests_file.name)
 

@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pyarrow as pa
 
+from ._parquet import conform
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -91,11 +93,7 @@ def cost_schema() -> pa.Schema:
 def _frame(table: pa.Table) -> pl.DataFrame:
     import polars as pl
 
-    cols = [
-        table.column(n).cast(t) if n in table.column_names else pa.nulls(table.num_rows, t)
-        for n, t in INPUTS.items()
-    ]
-    df = pl.from_arrow(pa.Table.from_arrays(cols, names=list(INPUTS)))
+    df = pl.from_arrow(conform(table, INPUTS))
     assert isinstance(df, pl.DataFrame)
     return df.with_columns(
         pl.coalesce("model_served", "model_requested").alias("model"),

@@ -35,10 +35,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from . import _mirror
-from ._parquet import write_table_atomic
+from ._parquet import conform, read_columns, write_table_atomic
 
 if TYPE_CHECKING:
     import polars as pl
@@ -71,11 +70,7 @@ def verdict_schema() -> pa.Schema:
 def _inputs(table: pa.Table) -> pl.DataFrame:
     import polars as pl
 
-    cols = [
-        table.column(n).cast(t) if n in table.column_names else pa.nulls(table.num_rows, t)
-        for n, t in INPUTS.items()
-    ]
-    df = pl.from_arrow(pa.Table.from_arrays(cols, names=list(INPUTS)))
+    df = pl.from_arrow(conform(table, INPUTS))
     assert isinstance(df, pl.DataFrame)
     return df
 
@@ -129,10 +124,7 @@ def write_verdicts(root: Path, requests_file: Path, table: pa.Table | None = Non
     file's rows when the caller has them in memory; else the file is read)."""
     root = Path(root)
     if table is None:
-        present = set(pq.read_schema(requests_file).names)
-        table = pq.read_table(
-            requests_file, columns=[c for c in INPUTS if c in present], partitioning=None
-        )
+        table = read_columns(requests_file, INPUTS)
     rel = requests_file.parent.relative_to(root / "requests")
     write_table_atomic(compute_verdicts(table), verdict_dir(root) / rel / requests_file.name)
 

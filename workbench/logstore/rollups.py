@@ -62,7 +62,7 @@ from . import _rollup_verdicts as _verdicts
 from ._fs import ensure_dir, fsync_dir
 from ._layout import STAGING_DIR, swap
 from ._mirror import visible
-from ._parquet import write_table_atomic
+from ._parquet import read_columns, write_table_atomic
 from ._rollup_compute import (
     BUCKET_BASE,
     BUCKET_MIN_MS,
@@ -136,10 +136,7 @@ def roll_up_file(
         _verdicts.write_verdicts(root, requests_file, table)
         _cost.write_cost(root, requests_file, table)
     if table is None:
-        present = set(pq.read_schema(requests_file).names)
-        table = pq.read_table(
-            requests_file, columns=[c for c in INPUTS if c in present], partitioning=None
-        )
+        table = read_columns(requests_file, INPUTS)
     else:
         table = table.select([c for c in INPUTS if c in table.column_names])
     parts = compute(table)
