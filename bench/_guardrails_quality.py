@@ -110,14 +110,38 @@ def ml_entries(
 
 
 POLICY_SETS = ("xstest_safe", "notinject", "wildguard_benign")
+#: The policy validators that compare a head's score with a threshold.
+CLASSIFIER_CHECKS = ("prompt_injection", "jailbreak", "toxicity")
+
+
+def policy_with_thresholds(policy: Path, scorer: Any) -> Any:
+    """``policy`` with every classifier check's threshold pinned to ``scorer``'s heads
+    (``scorer.threshold(name)``) where the file sets none.
+
+    Without this, a check reads its threshold from the committed manifests
+    (``trained_threshold``) whatever scorer the engine was given, so the OLD heads'
+    scores would be compared with the NEW thresholds."""
+    from workbench.config._yamlsource import load_yaml_with_lines
+    from workbench.policy import parse_policy
+
+    raw, locate = load_yaml_with_lines(policy)
+    for stage in ("input", "output"):
+        for check in raw.get(stage) or []:
+            if check.get("validator") in CLASSIFIER_CHECKS:
+                params = dict(check.get("params") or {})
+                params.setdefault("threshold", float(scorer.threshold(check["validator"])))
+                check["params"] = params
+    return parse_policy(raw, path=str(policy), locate=locate)
 
 
 def policy_decisions(policy: Path, scorer: LocalScorer, limit: int | None) -> dict[str, list[str]]:
-    """The policy's decision per item, by set (NotInject split by trigger-word count)."""
+    """The policy's decision per item, by set (NotInject split by trigger-word count),
+    with the classifier thresholds of ``scorer``'s own heads (:func:`policy_with_thresholds`)."""
     from workbench.analytics.evaluation import evaluate
 
+    pinned = policy_with_thresholds(policy, scorer)
     res = evaluate(
-        policy, list(POLICY_SETS), scorer=scorer, limit=limit, positive="blocked", progress=False
+        pinned, list(POLICY_SETS), scorer=scorer, limit=limit, positive="blocked", progress=False
     )
     items = res.items
     out: dict[str, list[str]] = {}
@@ -145,4 +169,12 @@ def policy_entries(config: str, decisions: dict[str, list[str]]) -> list[dict[st
     return out
 
 
-__all__ = ["POLICY_SETS", "SharedFeaturizer", "ml_entries", "policy_decisions", "policy_entries"]
+__all__ = [
+    "CLASSIFIER_CHECKS",
+    "POLICY_SETS",
+    "SharedFeaturizer",
+    "ml_entries",
+    "policy_decisions",
+    "policy_entries",
+    "policy_with_thresholds",
+]
