@@ -5,11 +5,18 @@ deployment's handle, so a near duplicate stored through one replica is found thr
 other. The replica holds a :class:`~workbench.cache.semantic.LocalSemanticIndex`
 (per-scope shards, faiss HNSW for large scopes, snapshot + journal under
 ``$WORKBENCH_HOME/cache/semantic``). It embeds with its own copy of the MiniLM target's
-engine (``target``: the same provider factory as the ``Embedder`` deployment, so the same
-vectors), in a worker thread: a lookup is then one Ray hop from the ingress, not two plus
-the Embedder's batch wait (through the gateway the Embedder hop was most of a semantic
-hit's time). Concurrent lookups still share one encoder call (the index coalesces them).
-Given an ``embedder`` handle instead, it embeds through that deployment.
+engine (``target``: the same provider factory as the ``Embedder`` deployment), in a worker
+thread: a lookup is then one Ray hop from the ingress, not two plus the Embedder's batch
+wait (through the gateway the Embedder hop was most of a semantic hit's time). Concurrent
+lookups still share one encoder call (the index coalesces them). Given an ``embedder``
+handle instead, it embeds through that deployment (fp32).
+
+Which graph embeds (``precision``, else ``$WORKBENCH_CACHE_PRECISION``, see
+``workbench/cache/_index_encoder.py``): the engine's fp32 vectors, or for the built-in
+MiniLM its own int8 ONNX session, one text per pass (``/v1/embeddings`` stays fp32). The
+index records the graph's id with every row; rows of another graph (persisted before a
+precision change) are not searched, and are embedded again in the background once the
+cache is used.
 
 One replica on purpose: the index is one writer's journal and lives in one process's
 memory. On a multi-node cluster it runs on one node and every ingress calls it over Ray
@@ -22,7 +29,10 @@ index them again (``LocalSemanticIndex.rebuild`` can re-index a store's entries)
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import time
+from collections.abc import Callable
 from typing import Any
 
 from ray import serve
@@ -40,37 +50,55 @@ class CacheIndex:
         home: str,
         max_entries: int = 100_000,
         target: dict[str, Any] | None = None,
+        precision: str | None = None,
     ) -> None:
         os.environ.setdefault("WORKBENCH_HOME", home)
+        from workbench.cache._index_encoder import graph_id, index_precision
         from workbench.cache.semantic import LocalSemanticIndex
 
         if target is None and embedder is None:
             raise ValueError("CacheIndex needs an embeddings target or an Embedder handle")
         self._embedder = embedder
         self._target = target
-        self._engine: Any = None  # built on first use: no model in memory until a policy
+        self.precision = "fp32" if target is None else index_precision(precision)
+        encoder = "embedder-deployment:fp32" if target is None else graph_id(target, self.precision)
+        self._encode: Any = None  # built on first use: no model in memory until a policy
         self._loading = asyncio.Lock()  # caches semantically
-        self.index = LocalSemanticIndex(self._embed, max_entries=max_entries)
+        self._reembed: asyncio.Task[int] | None = None
+        self._timings = Timings.from_env()
+        self.index = LocalSemanticIndex(self._embed, max_entries=max_entries, encoder=encoder)
 
     async def _embed(self, texts: list[str]) -> Any:
         if self._target is None:
             # the Embedder deployment answers an EmbeddingResult (vectors + token count)
             return await self._embedder.embed.remote(texts)
-        from workbench.providers.replicas import build_replica_engine, embed_batches
-
         async with self._loading:
-            if self._engine is None:
-                self._engine = await asyncio.to_thread(
-                    build_replica_engine, self._target, "embeddings"
-                )
-        return (await asyncio.to_thread(embed_batches, self._engine, [texts]))[0]
+            if self._encode is None:
+                self._encode = await asyncio.to_thread(_build_encoder, self._target, self.precision)
+        asked = time.perf_counter()
+        vectors, started, ended = await asyncio.to_thread(_timed, self._encode, texts)
+        self._timings.note("embed", n=len(texts), handoff_ms=(started - asked) * 1000,
+                           encode_ms=(ended - started) * 1000,
+                           back_ms=(time.perf_counter() - ended) * 1000)  # fmt: skip
+        return vectors
+
+    def _start_reembed(self) -> None:
+        """Rows of another graph (after a precision change) are embedded again in the
+        background once a lookup or an addition shows the cache is in use."""
+        if self.index.pending and (self._reembed is None or self._reembed.done()):
+            self._reembed = asyncio.get_running_loop().create_task(self.index.reembed_pending())
 
     async def lookup(self, scope: str, text: str, k: int = 4) -> list[Candidate]:
         """Up to ``k`` neighbours of ``text`` in ``scope``, best first."""
-        return await self.index.lookup(scope, text, k)
+        t0 = time.perf_counter()
+        self._start_reembed()
+        found = await self.index.lookup(scope, text, k)
+        self._timings.note("lookup", total_ms=(time.perf_counter() - t0) * 1000, found=len(found))
+        return found
 
     async def add(self, scope: str, text: str, key: str, expires_at: float) -> None:
         """Index ``text`` as entry ``key`` until ``expires_at``."""
+        self._start_reembed()
         await self.index.add(scope, text, key, expires_at)
 
     async def remove(self, keys: list[str]) -> None:
@@ -86,6 +114,43 @@ class CacheIndex:
         index = getattr(self, "index", None)
         if index is not None:
             index.close()
+
+
+def _build_encoder(target: dict[str, Any], precision: str) -> Any:
+    """The target's engine (the Embedder deployment's factory) behind the index's graph."""
+    from workbench.cache._index_encoder import IndexEncoder, effective_precision
+    from workbench.providers.replicas import build_replica_engine
+
+    engine = build_replica_engine(target, "embeddings")
+    return IndexEncoder(engine, effective_precision(target, precision))
+
+
+def _timed(encode: Callable[[list[str]], Any], texts: list[str]) -> tuple[Any, float, float]:
+    started = time.perf_counter()
+    vectors = encode(texts)
+    return vectors, started, time.perf_counter()
+
+
+class Timings:
+    """Per-lookup timings as JSON lines in ``$WORKBENCH_CACHE_TIMINGS`` (a benchmark sets
+    it to see where a semantic hit's time goes inside this replica); off when unset."""
+
+    ENV = "WORKBENCH_CACHE_TIMINGS"
+
+    def __init__(self, path: str | None) -> None:
+        self._fh = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
+
+    @classmethod
+    def from_env(cls) -> Timings:
+        """Timings to ``$WORKBENCH_CACHE_TIMINGS``, or off."""
+        return cls(os.environ.get(cls.ENV, "").strip() or None)
+
+    def note(self, kind: str, **fields: float) -> None:
+        """Append one line (``kind``, wall time, ``fields``) and flush."""
+        if self._fh is not None:
+            line = {"kind": kind, "t": time.time(), **{k: round(v, 3) for k, v in fields.items()}}
+            self._fh.write(json.dumps(line) + "\n")
+            self._fh.flush()
 
 
 class HandleSemanticIndex:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -331,12 +332,20 @@ async def test_cache_index_embeds_with_its_own_minilm(wb_home: Path) -> None:
 
     target = {"name": "text-embedding-minilm", "provider": "embeddings"}
     cls = CacheIndex.func_or_class  # type: ignore[attr-defined]
-    replica = cls(None, str(wb_home), target=target)
-    assert replica._engine is None
+    replica = cls(None, str(wb_home), target=target, precision="int8")
+    assert replica._encode is None
     await replica.add("s", "How do I reset my password?", "k1", 4e9)
     got = await replica.lookup("s", "How can I reset my password?", 1)
     assert got[0].key == "k1" and 0.8 < got[0].similarity < 1.0
     v = await replica.index.vector("How can I reset my password?")  # MiniLM: unit, 384-d
     assert v.shape == (384,) and abs(float(np.linalg.norm(v)) - 1.0) < 1e-4
+    enc: Any = replica._encode  # built on first use
+    assert enc.precision == "int8"  # its own int8 graph; /v1/embeddings stays fp32
+    assert replica.index.encoder.endswith(":int8v1")
+    texts = ["How can I reset my password?", "A much longer text that shares the pass, padded."]
+    alone, batched = enc(texts[:1])[0], enc(texts)[0]
+    assert np.array_equal(alone, batched)  # one text per pass: its vector is its own
+    fp32 = enc.engine.encode(texts[:1])[0]  # the Embedder's (fp32) vector
+    assert 0.98 < float(alone @ fp32) < 0.99999
     with pytest.raises(ValueError):
         cls(None, str(wb_home))

@@ -4,10 +4,13 @@
 expiry times as one JSON document); it is written aside (``snapshot.npz.tmp``), fsynced
 and renamed over the old one, so it is always a whole snapshot. ``<dir>/journal.jsonl``
 gets one line per change since that snapshot (``add`` with the vector in base64, ``rm``),
-flushed as it is written. Loading applies the journal on top of the snapshot; a torn
-last line (a crash mid-write) is ignored, so a crash loses at most the change being
-written, and a power loss at most what the OS had not written yet. Replaying a journal
-that the snapshot already contains is harmless (each change sets a key's final state).
+flushed as it is written. Every row carries the id of the graph that made its vector
+(``x`` in a journal line, per row in the snapshot; "" when unnamed, and for files written
+before ids were recorded), so the index can tell vectors of another graph apart.
+Loading applies the journal on top of the snapshot; a torn last line (a crash mid-write)
+is ignored, so a crash loses at most the change being written, and a power loss at most
+what the OS had not written yet. Replaying a journal that the snapshot already contains
+is harmless (each change sets a key's final state).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import numpy as np
 
 SNAPSHOT = "snapshot.npz"
 JOURNAL = "journal.jsonl"
-FORMAT = 1
+FORMAT = 2  # 2: per-row encoder ids (format 1 files load with encoder "")
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Row:
     text: str
     expires_at: float
     vector: np.ndarray
+    encoder: str = ""  # the graph that made ``vector`` (see workbench.cache._index_encoder)
 
 
 def _encode_vec(v: np.ndarray) -> str:
@@ -67,15 +71,18 @@ class Journal:
                 meta = json.loads(bytes(data["meta"]).decode("utf-8"))
                 vecs = data["vectors"]
             if meta.get("dim") == self.dim:
-                for i, (key, scope, text, exp) in enumerate(meta["rows"]):
-                    rows[key] = Row(key, scope, text, float(exp), vecs[i])
+                encoders = list(meta.get("encoders") or [""])
+                for i, (key, scope, text, exp, *enc) in enumerate(meta["rows"]):
+                    x = encoders[int(enc[0])] if enc else ""
+                    rows[key] = Row(key, scope, text, float(exp), vecs[i], x)
         self.records = 0
         for rec in self._records():
             self.records += 1
             if rec.get("op") == "add":
                 vec = _decode_vec(rec["v"])
                 if vec.shape == (self.dim,):
-                    rows[rec["k"]] = Row(rec["k"], rec["s"], rec["t"], float(rec["e"]), vec)
+                    x = str(rec.get("x", ""))
+                    rows[rec["k"]] = Row(rec["k"], rec["s"], rec["t"], float(rec["e"]), vec, x)
             elif rec.get("op") == "rm":
                 for key in rec.get("keys", []):
                     rows.pop(key, None)
@@ -112,16 +119,11 @@ class Journal:
 
     def add(self, row: Row) -> None:
         """Journal an added (or replaced) row."""
-        self._append(
-            {
-                "op": "add",
-                "k": row.key,
-                "s": row.scope,
-                "t": row.text,
-                "e": row.expires_at,
-                "v": _encode_vec(row.vector),
-            }
-        )
+        rec = {"op": "add", "k": row.key, "s": row.scope, "t": row.text, "e": row.expires_at,
+               "v": _encode_vec(row.vector)}  # fmt: skip
+        if row.encoder:
+            rec["x"] = row.encoder
+        self._append(rec)
 
     def remove(self, keys: list[str]) -> None:
         """Journal removed keys."""
@@ -135,10 +137,13 @@ class Journal:
             if rows
             else np.zeros((0, self.dim), dtype=np.float32)
         )
+        encoders = list(dict.fromkeys(r.encoder for r in rows)) or [""]
+        at = {x: i for i, x in enumerate(encoders)}
         meta = {
             "format": FORMAT,
             "dim": self.dim,
-            "rows": [[r.key, r.scope, r.text, r.expires_at] for r in rows],
+            "encoders": encoders,
+            "rows": [[r.key, r.scope, r.text, r.expires_at, at[r.encoder]] for r in rows],
         }
         blob = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), np.uint8)
         tmp = self.dir / (SNAPSHOT + ".tmp")

@@ -18,6 +18,12 @@ in-process (a notebook, a test, or the one Ray Serve replica of
   returning an ``(n, dim)`` array or an ``EmbeddingResult`` (the Ray Embedder's answer).
   Lookups that arrive while an embedding is in flight are embedded together in the next
   call (one batch per event loop; ``coalesce=False`` turns this off).
+- **One graph per index.** ``encoder`` names the graph ``embed`` runs
+  (``_index_encoder.graph_id``); every persisted row records it. Rows of another graph
+  (or unnamed, from before ids were recorded) are never searched: with
+  ``on_mismatch="rebuild"`` they wait in :attr:`pending` until :meth:`reembed_pending`
+  embeds their texts again with this index's graph; with ``"refuse"`` opening raises
+  :class:`EncoderMismatchError`.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.cache._index_batcher import Batcher
 from workbench.cache._index_journal import Journal, Row
 from workbench.cache._index_shard import ANN_MIN_ROWS, Shard
 from workbench.cache._types import Candidate, Entry
@@ -42,7 +49,10 @@ EmbedFn = Callable[[list[str]], "np.ndarray | Awaitable[Any] | Any"]
 DIM = 384
 _EMBED_MEMO = 1024  # texts whose vector is kept (a miss's lookup, then its add)
 _PURGE_EVERY = 1000  # additions between sweeps for expired rows
-_MAX_BATCH = 64  # texts per coalesced embedding call
+
+
+class EncoderMismatchError(RuntimeError):
+    """The index directory holds vectors of another graph than this index embeds with."""
 
 
 def default_directory() -> Path:
@@ -57,43 +67,6 @@ def _as_matrix(result: Any, n: int, dim: int) -> np.ndarray:
     mat = np.asarray(vectors, dtype=np.float32).reshape(n, dim)
     norms = np.linalg.norm(mat, axis=1, keepdims=True)
     return mat / np.where(norms > 0, norms, 1.0)
-
-
-class _Batcher:
-    """Coalesces concurrent single-text embeddings on one event loop into batches."""
-
-    def __init__(self, embed_many: Callable[[list[str]], Awaitable[np.ndarray]]) -> None:
-        self._embed_many = embed_many
-        self._waiting: list[tuple[str, asyncio.Future[np.ndarray]]] = []
-        self._drainer: asyncio.Task[None] | None = None
-        self.calls = 0  # embedding calls made (tests, benchmarks)
-
-    async def vector(self, text: str) -> np.ndarray:
-        fut: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
-        self._waiting.append((text, fut))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.get_running_loop().create_task(self._drain())
-        return await fut
-
-    async def _drain(self) -> None:
-        while self._waiting:
-            batch = self._waiting[:_MAX_BATCH]
-            del self._waiting[:_MAX_BATCH]
-            texts = list(dict.fromkeys(t for t, _ in batch))
-            self.calls += 1
-            try:
-                vecs = await self._embed_many(texts)
-            except BaseException as exc:  # every waiter gets the error, none hangs
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                continue
-            by_text = dict(zip(texts, vecs, strict=True))
-            for text, fut in batch:
-                if not fut.done():
-                    fut.set_result(by_text[text])
 
 
 class LocalSemanticIndex:
@@ -111,12 +84,20 @@ class LocalSemanticIndex:
         ann_min_rows: int = ANN_MIN_ROWS,
         clock: Callable[[], float] = time.time,
         coalesce: bool = True,
+        encoder: str = "",
+        on_mismatch: str = "rebuild",
     ) -> None:
         """Open (or create) the index; ``persist=False`` keeps it in memory only;
-        ``coalesce=False`` embeds every concurrent lookup on its own."""
+        ``coalesce=False`` embeds every concurrent lookup on its own; ``encoder``: the id
+        of the graph ``embed`` runs, ``on_mismatch``: ``rebuild`` or ``refuse`` persisted
+        rows of another graph (module docstring)."""
+        if on_mismatch not in ("rebuild", "refuse"):
+            raise ValueError(f"on_mismatch must be 'rebuild' or 'refuse', got {on_mismatch!r}")
         self._embed = embed
+        self.encoder, self.on_mismatch = encoder, on_mismatch
+        self.pending: dict[str, Row] = {}  # persisted rows of another graph, to re-embed
         self.coalesce = coalesce
-        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batcher] = (
+        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Batcher] = (
             weakref.WeakKeyDictionary()
         )
         self.dim, self.max_entries, self.snapshot_every = dim, max_entries, snapshot_every
@@ -185,11 +166,11 @@ class LocalSemanticIndex:
                 self._memo.popitem(last=False)
         return vec
 
-    def _batcher(self) -> _Batcher:
+    def _batcher(self) -> Batcher:
         loop = asyncio.get_running_loop()
         batcher = self._batchers.get(loop)
         if batcher is None:
-            batcher = self._batchers[loop] = _Batcher(self.embed_many)
+            batcher = self._batchers[loop] = Batcher(self.embed_many)
         return batcher
 
     # ------------------------------------------------------------------ sync core
@@ -207,6 +188,7 @@ class LocalSemanticIndex:
     ) -> None:
         """:meth:`add` with the vector already computed."""
         with self._lock:
+            self.pending.pop(key, None)  # a stale row of this key is superseded
             old = self._order.pop(key, None)
             if old is not None and old != scope:
                 self._drop(old, key)
@@ -217,7 +199,7 @@ class LocalSemanticIndex:
             shard.add(key, text, expires_at, vec)
             self._order[key] = scope
             if self._journal is not None:
-                self._journal.add(Row(key, scope, text, expires_at, vec))
+                self._journal.add(Row(key, scope, text, expires_at, vec, self.encoder))
             self._enforce_bounds()
             self._maybe_snapshot()
 
@@ -256,6 +238,8 @@ class LocalSemanticIndex:
                 if scope is not None:
                     self._drop(scope, key)
                     gone.append(key)
+                elif self.pending.pop(key, None) is not None:
+                    gone.append(key)
             if self._journal is not None and gone:
                 self._journal.remove(gone)
                 self._maybe_snapshot()
@@ -290,8 +274,19 @@ class LocalSemanticIndex:
         now = self._clock()
         by_scope: dict[str, list[Row]] = {}
         for row in rows:
-            if row.expires_at > now:
+            if row.expires_at <= now:
+                continue
+            if row.encoder != self.encoder:
+                self.pending[row.key] = row
+            else:
                 by_scope.setdefault(row.scope, []).append(row)
+        if self.pending and self.on_mismatch == "refuse":
+            found = sorted({r.encoder or "(unnamed)" for r in self.pending.values()})
+            raise EncoderMismatchError(
+                f"the semantic index holds {len(self.pending)} vectors of {', '.join(found)}, "
+                f"not of {self.encoder or '(unnamed)'}: rebuild it (on_mismatch='rebuild' "
+                "re-embeds their texts) or clear it"
+            )
         for scope, group in by_scope.items():
             shard = Shard(self.dim, self.ann_min_rows, self._lock)
             shard.load(
@@ -314,17 +309,39 @@ class LocalSemanticIndex:
             if self._journal is None:
                 return
             rows = [
-                Row(key, scope, text, exp, vec)
+                Row(key, scope, text, exp, vec, self.encoder)
                 for scope, shard in self._shards.items()
                 for key, text, exp, vec in shard.items()
             ]
-            self._journal.snapshot(rows)
+            self._journal.snapshot(rows + list(self.pending.values()))
 
     def close(self) -> None:
         """Snapshot and close the journal."""
         self.save()
         if self._journal is not None:
             self._journal.close()
+
+    async def reembed_pending(self, batch: int = 16) -> int:
+        """Embed the texts of :attr:`pending` rows (another graph's) with this index's
+        graph and index them, ``batch`` at a time, yielding in between; returns how many.
+        A row removed or replaced meanwhile is left alone; on an error the rest stay
+        pending (and persisted)."""
+        done = 0
+        while True:
+            with self._lock:
+                now = self._clock()
+                for key in [k for k, r in self.pending.items() if r.expires_at <= now]:
+                    del self.pending[key]
+                chunk = list(self.pending.values())[:batch]
+            if not chunk:
+                return done
+            vecs = await self.embed_many([r.text for r in chunk])
+            with self._lock:
+                for row, vec in zip(chunk, vecs, strict=True):
+                    if self.pending.get(row.key) is row:
+                        self.add_vector(row.scope, row.text, row.key, row.expires_at, vec)
+                        done += 1
+            await asyncio.sleep(0)
 
     async def rebuild(self, entries: Iterable[Entry], batch: int = 256) -> int:
         """Index every live entry of a store that has a ``text`` (after a lost index)."""
@@ -361,11 +378,13 @@ class LocalSemanticIndex:
                 "evicted": self.evicted,
                 "max_entries": self.max_entries,
                 "persisted": self._journal is not None,
+                "encoder": self.encoder,
+                "pending_reembed": len(self.pending),
             }
 
     def clear(self) -> int:
-        """Forget everything; returns how many entries were indexed."""
-        return self.remove_keys(list(self._order))
+        """Forget everything (pending rows too); returns how many entries were indexed."""
+        return self.remove_keys([*self._order, *self.pending])
 
 
-__all__ = ["DIM", "EmbedFn", "LocalSemanticIndex", "default_directory"]
+__all__ = ["DIM", "EmbedFn", "EncoderMismatchError", "LocalSemanticIndex", "default_directory"]
