@@ -8,6 +8,8 @@ set to bound memory. :func:`policy_entries` runs ``policies/default.yaml``'s inp
 through the real guardrail engine (:func:`workbench.analytics.evaluation.evaluate`, each
 text as a user message) on XSTest safe, NotInject and WildGuard benign: "denied" is a
 deny/fallback/retry decision, "touched" any decision but allow (PII redaction, flags).
+Each configuration's policy runs with its own heads' thresholds
+(:func:`policy_with_thresholds`), not the committed manifests'.
 """
 
 from __future__ import annotations

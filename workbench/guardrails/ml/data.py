@@ -104,6 +104,10 @@ DATASETS: dict[str, DatasetRef] = {
         # questions about prompt injection, ordinary instructions to the assistant, benign
         # role-play, technical documents (code, configs, READMEs, changelogs, e-mails)
         DatasetRef("injection_hardneg", "injection_hardneg.jsonl", "project", "train"),
+        # benign plain instructions to the assistant (issue 11, over-blocking): write,
+        # list, translate, reply with, format as JSON, agent tool tasks, operator system
+        # prompts, often behind an id prefix ("Request 12:"); from a seeded generator
+        DatasetRef("benign_instructions", "benign_instructions.jsonl", "project", "train"),
         # split column: "tune" chooses the cache threshold; "eval" (seen) and "eval2"
         # (fresh) are only measured
         DatasetRef("paraphrases", "paraphrases.jsonl", "project", "train"),
@@ -162,6 +166,15 @@ def file_record(name: str, purpose: Purpose) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------------- readers
+#: The project's hand-made JSON-lines sets (``text``, ``label`` per row).
+_HANDMADE = (
+    "jailbreak_handmade",
+    "injection_handmade",
+    "injection_hardneg",
+    "benign_instructions",
+)
+
+
 def texts_labels(name: str, purpose: Purpose) -> tuple[list[str], list[int]]:
     """``(texts, labels)`` of a binary text set (1 = the class the check flags).
 
@@ -180,7 +193,7 @@ def texts_labels(name: str, purpose: Purpose) -> tuple[list[str], list[int]]:
     if name == "pii_presidio_synth":
         rows = presidio("train")
         return [r["full_text"] for r in rows], [0] * len(rows)
-    if name in ("jailbreak_handmade", "injection_handmade", "injection_hardneg"):
+    if name in _HANDMADE:
         rows = read_jsonl(p)
         return [r["text"] for r in rows], [int(r["label"]) for r in rows]
     if name == "jailbreak_llms_train":
