@@ -7,18 +7,27 @@ published with ``workbench policy publish``. Every request is then looked up in 
 request log (``workbench logs query``): it must be there once, with the status its
 response header gave. The log's own ``latency_ms`` (receipt to completion inside the
 ingress replica) is read for each, and ``/v1/embeddings`` requests of new texts time the
-ingress -> Embedder hop with MiniLM, so the report can say where a hit's time goes.
+ingress -> Embedder hop with MiniLM. The ``CacheIndex`` replica writes its own timings of
+each lookup and each encoder call (``$WORKBENCH_CACHE_TIMINGS``); each line is matched to
+the request in flight when it was written (requests are sent one at a time), so the
+report can say where a semantic hit's time goes.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from bench import _gateway
 from bench._cache_latency import LegRun, Timed, drive, openai_client
@@ -42,6 +51,20 @@ class GatewayRun(LegRun):
     warmup: int = 0  # requests sent before the measured ones (not in any row)
     embeds: list[Timed] = field(default_factory=list)  # /v1/embeddings of one new text
     retried: str = ""  # why the first start failed, when it did
+    inner: list[dict[str, Any]] = field(default_factory=list)  # the CacheIndex's timings
+    precision: str = "fp32"  # the CacheIndex's graph
+
+    def inner_p50(self, label: str, kind: str, measure: str) -> float:
+        """p50 of one CacheIndex timing (``kind`` lookup or embed) over the requests of a
+        row (plain rows only) that were served as meant."""
+        vals = []
+        for s in self.samples:
+            if s.stream or s.kind != label or not s.served_as_meant:
+                continue
+            end = s.sent_at + s.total_ms / 1000
+            vals += [x[measure] for x in self.inner
+                     if x["kind"] == kind and s.sent_at <= x["t"] <= end]  # fmt: skip
+        return float(np.percentile(vals, 50)) if vals else float("nan")
 
 
 def _models(upstream_url: str) -> list[dict[str, Any]]:
@@ -92,21 +115,49 @@ def _embed_hop(client: Any, texts: list[str]) -> list[Timed]:
     return out
 
 
+@contextmanager
+def _env(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in the environment while the gateway starts (its processes inherit it)."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _read_timings(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def gateway_latency(
     pairs: list[tuple[str, str]],
     stream_pairs: list[tuple[str, str]],
     warm_pairs: list[tuple[str, str]],
     delay_ms: int = 200,
     wb: str | None = None,
+    precision: str = "fp32",
 ) -> GatewayRun:
     """Start the fake upstream and ``workbench up``, publish the cache policy, warm up on
     ``warm_pairs`` (plain and streamed; not measured), then :func:`drive` ``pairs`` and
     ``stream_pairs``, time ``/v1/embeddings`` and read every request back from the log."""
     from bench._hosts import RayHost
     from bench.fake_upstream import FakeUpstreamThread
+    from workbench.cache._index_encoder import PRECISION_ENV
+    from workbench.providers._onnx import onnx_cache_dir
 
     work = Path(tempfile.mkdtemp(prefix="bench-cache-gateway-"))
-    with FakeUpstreamThread(delay_ms=delay_ms) as up:
+    timings = work / "cache_index_timings.jsonl"
+    env = {PRECISION_ENV: precision, "WORKBENCH_CACHE_TIMINGS": str(timings),
+           # the graphs this process already exported / quantised (named by weights hash)
+           "WORKBENCH_ONNX_CACHE": str(onnx_cache_dir())}  # fmt: skip
+    with FakeUpstreamThread(delay_ms=delay_ms) as up, _env(env):
         try:  # on a busy machine Ray's node can time out at start-up: one more try, said
             host = RayHost(_models(up.base_url), POLICY, work / "try1")
             retried = ""
@@ -132,7 +183,7 @@ def gateway_latency(
             for r in rows:
                 logged.setdefault(str(r.get("request_id")), []).append(r)
             run = GatewayRun(samples, logged, host.gw.startup_s, sent + len(warm_pairs), embeds,
-                             retried)  # fmt: skip
+                             retried, _read_timings(timings), precision)  # fmt: skip
         finally:
             host.stop()
     if not retried:

@@ -97,6 +97,7 @@ class Timed:
     total_ms: float  # the whole answer (a stream: its last chunk)
     first_ms: float  # a stream's first chunk (the whole answer when not streamed)
     request_id: str
+    sent_at: float = 0.0  # wall clock when sent (to match the CacheIndex's timings)
 
     @property
     def served_as_meant(self) -> bool:
@@ -185,6 +186,7 @@ def _one(client: Any, model: str, kind: str, text: str, stream: bool) -> Timed:
     body: dict[str, Any] = {"model": model, "temperature": 0, "max_tokens": 16,
                             "messages": [{"role": "user", "content": text}]}  # fmt: skip
     create = client.chat.completions.with_raw_response.create
+    sent_at = time.time()
     t0 = time.perf_counter()
     if not stream:
         raw = create(**body)
@@ -198,7 +200,7 @@ def _one(client: Any, model: str, kind: str, text: str, stream: bool) -> Timed:
         total = (time.perf_counter() - t0) * 1000
     status = raw.headers.get("x-workbench-cache", "?")
     rid = raw.headers.get("x-workbench-request-id", "")
-    return Timed(kind, stream, status, total, total if first is None else first, rid)
+    return Timed(kind, stream, status, total, total if first is None else first, rid, sent_at)
 
 
 def openai_client(base_url: str, api_key: str | None) -> Any:

