@@ -5,7 +5,11 @@ replica or the guardrail scorer that is not running, or a log shipper whose back
 stuck. The deployments' states come from Serve's controller (``serve.status()``), polled
 off the event loop every ``interval_s`` while someone asks for /health (the poller stops
 after ``idle_polls`` intervals without a request, and the next one restarts it); the
-report itself is a cheap read.
+report itself is a cheap read. ``idle_polls`` is 1: ``serve.status()`` is a controller
+round trip whose reply is parsed in a worker thread that holds the GIL for several ms, so
+a probe asked once (a readiness check, a load balancer's probe every few seconds) costs one
+poll, not a poll every ``interval_s`` for the next 12 s on the path of the requests that
+follow it.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ class HealthProbe:
         scorer: bool,
         routing: Any = None,
         interval_s: float = 2.0,
-        idle_polls: int = 6,
+        idle_polls: int = 1,
     ) -> None:
         self.shipper, self.policies, self.scorer = shipper, policies, scorer
         self.routing = routing
