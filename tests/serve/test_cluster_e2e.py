@@ -6,19 +6,16 @@ and a policy made with the CLI afterwards, traffic through the ingress replicas 
 nodes, the worker node killed mid-load. Both nodes' proxies would bind the one
 `gateway.host:port`, so only the head runs an HTTP proxy (`--proxy-location HeadOnly`)
 and it spreads requests over both ingress replicas
-(`RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING=0`). Run under `flock /tmp/ray.lock`.
+(`RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING=0`). The cluster helpers live in
+`bench/_cluster.py` (the scale-out benches share them). Run under `flock /tmp/ray.lock`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,150 +23,10 @@ from typing import Any
 
 import pytest
 
+from bench._cluster import LoopbackCluster, free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKBENCH = [sys.executable, "-m", "workbench.cli"]
-RAY = str(Path(sys.executable).with_name("ray"))
-ADDRESS_FILE = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def session_pids(sid: int) -> list[int]:
-    """Every process of session ``sid``."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.getsid(int(entry)) == sid:
-                    pids.append(int(entry))
-            except OSError:
-                continue
-    return pids
-
-
-def kill_session(sid: int, grace_s: float = 0.0) -> None:
-    """SIGTERM (when ``grace_s``) then SIGKILL every process of session ``sid``."""
-    if grace_s:
-        for pid in session_pids(sid):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except OSError:
-                pass
-        deadline = time.time() + grace_s
-        while session_pids(sid) and time.time() < deadline:
-            time.sleep(0.2)
-    for pid in session_pids(sid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-class LoopbackCluster:
-    """Head + one worker on 127.0.0.1."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.temp = tempfile.mkdtemp(prefix="wbc-", dir="/tmp")  # short: unix sockets
-        self.port = free_port()
-        self.address = f"127.0.0.2:{self.port}"
-        self.env = {
-            **env,
-            # Multi-node needs this on; it makes Ray rewrite 127.0.0.1 (not 127.0.0.2/.3)
-            # to the machine's routable address, so the nodes use 127.0.0.2 and 127.0.0.3.
-            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1",
-            "RAY_USAGE_STATS_ENABLED": "0",
-            "RAY_AUTH_MODE": "token",
-            "RAY_AUTH_TOKEN": secrets.token_hex(32),
-            "RAY_ADDRESS": self.address,
-            # the raylet's wait for its agents' port files (15-30 s) is too short on a busy
-            # 2-core machine, where they take 20-45 s to import
-            "RAY_raylet_start_wait_time_s": "120",
-            "RAY_agent_register_timeout_ms": "120000",
-        }
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self._saved = ADDRESS_FILE.read_text() if ADDRESS_FILE.exists() else None
-
-    def _start(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        common = ["--num-cpus=2", "--block", "--include-log-monitor=false"]
-        # Fixed agent ports: with port 0 the raylet waits a fixed 30 s for the agents to
-        # write their port files, which a busy 2-core machine misses.
-        agents = ("dashboard-agent-listen", "dashboard-agent-grpc", "runtime-env-agent",
-                  "metrics-export")  # fmt: skip
-        common += [f"--{a}-port={free_port()}" for a in agents] + ["--disable-usage-stats"]
-        log = open(Path(self.temp) / f"{name}.out", "wb")  # noqa: SIM115 - the child's
-        self.procs[name] = subprocess.Popen(
-            [RAY, "start", *args, *common],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def _raylet_logs(self) -> set[Path]:
-        return set(Path(self.temp).glob("session_2*/logs/raylet*.out"))
-
-    def _raylet_failed(self, before: set[Path]) -> bool:
-        """Did a raylet started by this attempt (a log not in ``before``) abort?"""
-        new = self._raylet_logs() - before
-        return any("Check failed" in p.read_text(errors="replace") for p in new)
-
-    def _started(self, name: str, timeout: float = 120) -> bool:
-        """Wait for ``ray start``'s success line; False when it exited or its raylet died
-        (a start-up timeout: on a busy 2-core machine the raylet's fixed ~15 s wait for
-        its agents' port files can run out)."""
-        before = self._raylet_logs()
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if "Ray runtime started" in self.output(name):
-                return True
-            if self.procs[name].poll() is not None or self._raylet_failed(before):
-                return False
-            time.sleep(0.2)
-        raise RuntimeError(f"ray {name} did not start in {timeout}s: {self.output(name)[-2000:]}")
-
-    def _start_until_up(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        for _ in range(5):
-            self._start(name, args, env)
-            if self._started(name):
-                return
-            kill_session(self.procs[name].pid)
-        raise RuntimeError(f"ray {name} did not start: {self.output(name)[-3000:]}")
-
-    def start(self) -> None:
-        """Start the head, then the worker (each tried up to five times)."""
-        head = ["--head", "--node-ip-address=127.0.0.2", f"--port={self.port}"]
-        head += [f"--temp-dir={self.temp}", "--include-dashboard=false"]
-        head += [f"--ray-client-server-port={free_port()}", '--resources={"workbench_head": 1}']
-        self._start_until_up("head", head, self.env)
-        worker = [f"--address={self.address}", "--node-ip-address=127.0.0.3"]
-        self._start_until_up("worker", worker, self.env)
-
-    def _check_alive(self, name: str) -> None:
-        proc = self.procs[name]
-        if proc.poll() is not None:
-            raise RuntimeError(f"ray {name} exited: {self.output(name)[-3000:]}")
-
-    def output(self, name: str) -> str:
-        return (Path(self.temp) / f"{name}.out").read_text(errors="replace")
-
-    def kill_worker(self) -> None:
-        """The worker node dies at once (SIGKILL to every process of it)."""
-        kill_session(self.procs["worker"].pid)
-
-    def stop(self) -> None:
-        """Stop both nodes and restore ``ray_current_cluster``."""
-        for name in ("worker", "head"):
-            if name in self.procs:
-                kill_session(self.procs[name].pid, grace_s=3.0)
-                self.procs[name].wait(timeout=10)
-        if self._saved is None:
-            ADDRESS_FILE.unlink(missing_ok=True)
-        else:
-            ADDRESS_FILE.write_text(self._saved)
 
 
 GATEWAY_YAML = """
