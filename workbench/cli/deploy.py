@@ -186,6 +186,15 @@ def _write(path: Path, data: Any, header: str) -> None:
     help="Autoscale the ingress between MIN and MAX replicas instead.",
 )
 @click.option(
+    "--autoscale-option",
+    "autoscale_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="With --autoscale: a Serve autoscaling_config number, e.g. target_ongoing_requests=8, "
+    "upscale_delay_s=5, downscale_delay_s=30, look_back_period_s=10, metrics_interval_s=2 "
+    "(repeatable; defaults: target 32, Ray's for the rest).",
+)
+@click.option(
     "--head-resource",
     default="workbench_head",
     show_default=True,
@@ -239,7 +248,7 @@ def deploy(**opts: Any) -> None:
         proxy_location=opts["proxy_location"],
         host=host,
         port=opts["port"],
-        autoscaling=_autoscale(opts["autoscale"]),
+        autoscaling=_autoscale(opts["autoscale"], opts["autoscale_options"]),
     )
     ray = None
     env = job_env(gw.fast_proxy, host)
@@ -269,8 +278,23 @@ def deploy(**opts: Any) -> None:
     click.echo(f"gateway running: http://{host}:{port}/v1 on every node ({layout.proxy_location})")
 
 
-def _autoscale(spec: str | None) -> dict[str, Any] | None:
+#: The numeric fields of Serve's ``autoscaling_config`` that ``--autoscale-option`` sets.
+AUTOSCALE_KEYS = (
+    "target_ongoing_requests",
+    "initial_replicas",
+    "upscale_delay_s",
+    "downscale_delay_s",
+    "look_back_period_s",
+    "metrics_interval_s",
+    "upscaling_factor",
+    "downscaling_factor",
+)
+
+
+def _autoscale(spec: str | None, options: tuple[str, ...] = ()) -> dict[str, Any] | None:
     if not spec:
+        if options:
+            raise click.BadParameter("needs --autoscale MIN:MAX", param_hint="--autoscale-option")
         return None
     try:
         low, high = (int(x) for x in spec.split(":"))
@@ -278,4 +302,26 @@ def _autoscale(spec: str | None) -> dict[str, Any] | None:
         raise click.BadParameter("expected MIN:MAX", param_hint="--autoscale") from None
     if not 1 <= low <= high:
         raise click.BadParameter("need 1 <= MIN <= MAX", param_hint="--autoscale")
-    return {"min_replicas": low, "max_replicas": high, "target_ongoing_requests": 32}
+    conf: dict[str, Any] = {
+        "min_replicas": low,
+        "max_replicas": high,
+        "target_ongoing_requests": 32,
+    }
+    for item in options:
+        key, _, raw = item.partition("=")
+        key = key.strip()
+        if key not in AUTOSCALE_KEYS:
+            raise click.BadParameter(
+                f"{key!r} is not one of {', '.join(AUTOSCALE_KEYS)}",
+                param_hint="--autoscale-option",
+            )
+        try:
+            value = float(raw)
+        except ValueError:
+            raise click.BadParameter(
+                f"{item!r}: not a number", param_hint="--autoscale-option"
+            ) from None
+        if value <= 0:
+            raise click.BadParameter(f"{item!r}: must be > 0", param_hint="--autoscale-option")
+        conf[key] = int(value) if key == "initial_replicas" else value
+    return conf
