@@ -163,6 +163,9 @@ class RuleSet:
     def __init__(self, rules: Iterable[Rule], generation: int = 0) -> None:
         self.rules = {r.id: r for r in rules}
         self.generation = generation
+        #: the kinds of the rules in force (a request's worst-case tokens and cost are
+        #: estimated only when a tokens or budget rule exists)
+        self.kinds = frozenset(r.kind for r in self.rules.values())
         self._by_scope: dict[str, list[Rule]] = {}
         for r in self.rules.values():
             self._by_scope.setdefault(r.scope, []).append(r)

@@ -68,7 +68,9 @@ class LimitsStage:
         ctx = ex.ctx
         subjects = {"key": ctx.key_id, "user": ctx.user, "workspace": ctx.workspace,
                     "model": ctx.model_requested}  # fmt: skip
-        tokens, cost = self.worst_case(ex)
+        tokens, cost = 0, 0
+        if not self.limiter.rules.kinds.isdisjoint(("tokens", "budget")):
+            tokens, cost = self.worst_case(ex)
         needs = {"requests": 1, "concurrent": 1, "tokens": tokens, "budget": cost}
         try:
             adm = await self.limiter.admit(subjects, ctx.workspace, needs)
