@@ -26,16 +26,27 @@
 
 Run: ``.venv/bin/python -m bench.replay`` (defaults: 2,000 unique, 100,000 rows, 10,000
 baseline rows, one worker per CPU core, before = ``BASELINE``). ``--before none``: the
-after legs only. The 1-minute load average is printed before and after each leg.
+after legs only. The 1-minute load average is printed before and after each leg, and
+each leg's CPU time (this process and its reaped workers: ``cpu s``, and per replayed
+row), which moves far less with the machine's load than the seconds.
+
+Profiling: ``--log-home DIR`` keeps the logged traffic in ``DIR`` (written on the first
+run, reused by the next ones: same rows for every run); ``--profile DIR`` runs each leg
+under cProfile (timed by the main thread's CPU time, so the machine's load does not
+skew it) and writes ``DIR/<leg>-<before|after>.prof`` (the CPU figures of a profiled run
+include the profiler's overhead). An in-process profile of 10,000 rows:
+``--legs cheap1 --rows 10000 --baseline-rows 10000 --log-home H --profile P``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -212,24 +223,31 @@ def _run_leg(args: argparse.Namespace) -> None:
     if rows_from != "all":
         frame = frame.head(args.unique if rows_from == "unique" else args.baseline_rows)
     n = args.workers if workers == "N" else int(workers)
+    policy = candidate()
     load = os.getloadavg()[0]
+    # this thread's CPU time: neither the machine's load nor the encoder's threads count
+    profiler = cProfile.Profile(time.thread_time) if args.profile else None
+    cpu0 = _cpu_s()
     t0 = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
     res = replay(
-        frame,
-        candidate(),
-        reuse=reuse,
-        progress=False,
-        concurrency=64,
-        workers=n,
-        prescore=prescore,
+        frame, policy, reuse=reuse, progress=False, concurrency=64, workers=n, prescore=prescore
     )
+    if profiler is not None:
+        profiler.disable()
     wall = time.perf_counter() - t0
+    cpu = _cpu_s() - cpu0
+    if profiler is not None:
+        profiler.dump_stats(args.profile)
     res.frame.select(SAME).write_parquet(args.out)
     s = res.summary()
     leg = {
         "rows": s["replayed"],
         "seconds": wall,
         "req_s": s["replayed"] / wall,
+        "cpu_s": cpu,
+        "cpu_ms_row": 1000.0 * cpu / max(1, s["replayed"]),
         "changed": s["changed"],
         "workers": res.stats.get("workers"),
         "start": res.stats.get("start", "forkserver" if res.stats.get("workers", 1) > 1 else "-"),
@@ -239,6 +257,15 @@ def _run_leg(args: argparse.Namespace) -> None:
         "tree": str(Path(workbench.__file__).parents[1]),
     }
     print("LEG " + json.dumps(leg), flush=True)
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its reaped children (the replay's workers)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 #: runs this file's main() by path: neither the repository nor bench/ on sys.path, so the
@@ -255,6 +282,9 @@ def _leg(python: Path, name: str, args: argparse.Namespace, out: Path) -> dict[s
     cmd = [str(python), "-c", _RUNNER.format(path=str(Path(__file__).resolve()))]
     cmd += ["--run-leg", name, "--out", str(out), "--unique", str(args.unique)]
     cmd += ["--baseline-rows", str(args.baseline_rows), "--workers", str(args.workers)]
+    if args.profile:
+        side = "before" if out.stem.endswith("-before") else "after"
+        cmd += ["--profile", str(Path(args.profile).resolve() / f"{name}-{side}.prof")]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run(cmd, cwd=out.parent, env=env, capture_output=True, text=True, check=False)
     lines = [x for x in done.stdout.splitlines() if x.startswith("LEG ")]
@@ -276,12 +306,30 @@ def _differ(a: Path, b: Path) -> int:
     return int((~same).sum())
 
 
+def _logged_rows() -> int:
+    """Rows already in the log of ``$WORKBENCH_HOME`` (0: none)."""
+    from workbench.home import logs_dir
+
+    if not any(logs_dir().rglob("*.parquet")):
+        return 0
+    from workbench.logstore import query
+
+    return int(query("SELECT count(*) AS n FROM requests")["n"][0])
+
+
 def _write_log(args: argparse.Namespace) -> None:
-    """The logged traffic (see the module docstring), scored like production."""
+    """The logged traffic (see the module docstring), scored like production; kept
+    when ``--log-home`` already holds ``--rows`` rows of it."""
     from workbench.analytics.replay._scorer import production_precision, replay_scorer
     from workbench.guardrails.ml.scorer import get_scorer
     from workbench.logstore import LogWriter
 
+    have = _logged_rows() if args.log_home else 0
+    if have:
+        if have != args.rows:
+            raise SystemExit(f"--log-home holds {have} rows, not --rows {args.rows}")
+        print(f"logged traffic: {have} rows reused from {os.environ['WORKBENCH_HOME']}")
+        return
     get_scorer().warmup()  # the fp32 graph in the ONNX cache, as the old code expects it
     scorer = replay_scorer()
     scorer.warmup()  # the production graph (int8 by default) made once, before any leg
@@ -302,15 +350,17 @@ def _write_log(args: argparse.Namespace) -> None:
 
 def _print(results: list[dict[str, Any]]) -> None:
     head = f"{'leg':<9}{'rows':>8}{'before s':>10}{'req/s':>9}{'after s':>9}{'req/s':>9}"
-    print(f"\n{head}{'x':>7}{'changed':>9}{'differ':>8}   load avg (before; after)")
+    cpu = f"{'cpu ms/row (before; after)':>28}"
+    print(f"\n{head}{'x':>7}{cpu}{'changed':>9}{'differ':>8}   load avg (before; after)")
     for r in results:
         a, b = r["after"], r.get("before")
         bs, br = (f"{b['seconds']:>10.1f}", f"{b['req_s']:>9.0f}") if b else (" " * 10, " " * 9)
         x = f"{b['seconds'] / a['seconds']:>6.2f}x" if b else " " * 7
+        per_row = "; ".join(f"{g['cpu_ms_row']:.3f}" for g in (b, a) if g and "cpu_ms_row" in g)
         loads = "; ".join(f"{g['load'][0]:.1f}-{g['load'][1]:.1f}" for g in (b, a) if g)
         print(
             f"{r['leg']:<9}{a['rows']:>8}{bs}{br}{a['seconds']:>9.1f}{a['req_s']:>9.0f}{x}"
-            f"{a['changed']:>9}{r['differ']:>8}   {loads}"
+            f"{per_row:>28}{a['changed']:>9}{r['differ']:>8}   {loads}"
         )
     for r in results:
         for side in ("before", "after"):
@@ -330,6 +380,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--legs", default="cheap,ml", help=f"comma-separated, of {sorted(LEGS)}")
     ap.add_argument("--before", default=BASELINE, help="commit of the before legs, or none")
+    ap.add_argument("--log-home", help="keep (or reuse) the logged traffic in this dir")
+    ap.add_argument("--profile", help="run each leg under cProfile; .prof files go here")
     ap.add_argument("--run-leg", choices=sorted(LEGS), help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -340,7 +392,11 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown legs {unknown}; have {sorted(LEGS)}")
     work = Path(tempfile.mkdtemp(prefix="bench-replay-"))
+    if args.log_home:
+        os.environ["WORKBENCH_HOME"] = str(Path(args.log_home).resolve())
     os.environ.setdefault("WORKBENCH_HOME", str(work / "home"))
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
     print(f"load average at start: {os.getloadavg()}", flush=True)
     _write_log(args)
     import contextlib

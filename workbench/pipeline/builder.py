@@ -22,7 +22,7 @@ from workbench.gateway import metrics, responses
 from workbench.governance.permissions import CALL_MODELS
 from workbench.governance.proxies import client_ip, parse_networks
 from workbench.guardrails.engine import GuardrailEngine
-from workbench.pipeline.context import RequestContext
+from workbench.pipeline.context import RequestContext, new_request_id
 from workbench.pipeline.recorder import Submit
 from workbench.pipeline.runner import Pipeline
 from workbench.pipeline.stages import seams
@@ -162,9 +162,9 @@ class GatewayPipeline:
             endpoint=incoming.endpoint,
             method=incoming.method,
             store_bodies=self.cfg.gateway.store_bodies,
+            # a given id: no uuid4 (an urandom call) made only to be replaced
+            request_id=incoming.request_id or new_request_id(),
         )
-        if incoming.request_id:
-            ctx.request_id = incoming.request_id
         h = incoming.headers
         ctx.trace_id = h.get("x-trace-id") or h.get("traceparent")
         ctx.user_agent = h.get("user-agent")

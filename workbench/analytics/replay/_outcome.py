@@ -87,13 +87,14 @@ def _routing_fallback(attempts: list[Any]) -> bool:
 
 def outcome_of(row: Mapping[str, Any]) -> Outcome:
     """Classify a log row or a record (both have the log schema's fields)."""
-    verdicts = [v for v in _loads(row.get("guardrail_verdicts")) if isinstance(v, dict)]
-    failed = {
-        (str(v.get("check")), _ACTION_KIND.get(str(v.get("action")), "flag"))
-        for v in verdicts
-        if v.get("passed") is False
-    }
-    guard_ms = sum(float(v.get("latency_ms") or 0.0) for v in verdicts)
+    failed: set[tuple[str, str]] = set()
+    guard_ms = 0.0
+    for v in _loads(row.get("guardrail_verdicts")):  # one pass (a replay reads two a row)
+        if not isinstance(v, dict):
+            continue
+        guard_ms += float(v.get("latency_ms") or 0.0)
+        if v.get("passed") is False:
+            failed.add((str(v.get("check")), _ACTION_KIND.get(str(v.get("action")), "flag")))
     attempts = _loads(row.get("routing_attempts"))
     out = Outcome(
         kind="allow",

@@ -94,9 +94,15 @@ def _v1_answer(row: Mapping[str, Any]) -> str | None:
         return None
 
 
-def tape_of(row: Mapping[str, Any]) -> Tape:
-    """The answers and caller of one logged request."""
-    events = events_of(row.get("upstream_outputs"), row.get("routing_attempts"))
+def tape_of(
+    row: Mapping[str, Any], outputs: list[Any] | None = None, attempts: list[Any] | None = None
+) -> Tape:
+    """The answers and caller of one logged request (``outputs``/``attempts``: the row's
+    ``upstream_outputs``/``routing_attempts`` already parsed, else read from the row)."""
+    events = events_of(
+        row.get("upstream_outputs") if outputs is None else outputs,
+        row.get("routing_attempts") if attempts is None else attempts,
+    )
     notes: set[str] = set()
     if not row.get("upstream_outputs"):
         text = _v1_answer(row)
@@ -153,13 +159,21 @@ def build(
 class Replayer:
     """Replays rows one by one (call concurrently); collects the new records."""
 
-    def __init__(self, memo: Any = None, whole_checks: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        memo: Any = None,
+        whole_checks: frozenset[str] = frozenset(),
+        used: frozenset[str] | None = None,
+    ) -> None:
         """``memo``: the verdict memo (None: no reuse); ``whole_checks``: the config
         hashes a logged stream's whole-text result may be inferred for
-        (:func:`~workbench.analytics.replay._stream_seed.eligible_checks`)."""
+        (:func:`~workbench.analytics.replay._stream_seed.eligible_checks`); ``used``: the
+        config hashes the candidate's checks look up (None: all), the only logged
+        verdicts worth seeding the memo with."""
         self.pipeline: GatewayPipeline | None = None  # set once built (it needs submit)
         self.memo = memo
         self.whole_checks = whole_checks
+        self.used = used
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     def submit(self, record: dict[str, Any]) -> None:
@@ -177,15 +191,24 @@ class Replayer:
         body, notes = _body_of(row)
         if body is None:
             return Skipped(rid, "no request body logged")
-        tape = tape_of(row)
+        # each logged JSON column parsed once
+        outputs = _loads(row.get("upstream_outputs"))
+        attempts = _loads(row.get("routing_attempts"))
         verdicts = _loads(row.get("guardrail_verdicts"))
-        old = outcome_of({**row, "guardrail_verdicts": verdicts})
+        tape = tape_of(row, outputs, attempts)
+        old = outcome_of({**row, "guardrail_verdicts": verdicts, "routing_attempts": attempts})
         own = None
         if self.memo is not None:
-            hashed = [v for v in verdicts if isinstance(v, dict) and "config_hash" in v]
+            used = self.used
+            hashed = [
+                v
+                for v in verdicts
+                if isinstance(v, dict)
+                and "config_hash" in v
+                and (used is None or v["config_hash"] in used)
+            ]
             self.memo.seed(hashed)
             if row.get("stream"):
-                outputs = _loads(row.get("upstream_outputs"))
                 for cfg, key in whole_text_seeds(row, verdicts, outputs, self.whole_checks):
                     self.memo.put(cfg, key, [], logged=True)
             if row.get("request_masked"):

@@ -9,11 +9,12 @@ from typing import Any
 
 from workbench._time import parse_time
 from workbench.analytics.replay._batching import BatchingScorer
+from workbench.analytics.replay._gc import quiet_gc
 from workbench.analytics.replay._prescore import prescore
 from workbench.analytics.replay._result import ReplayResult
 from workbench.analytics.replay._runner import Replayed, Replayer, Skipped, build, run_all
 from workbench.analytics.replay._source import Filters, load_rows
-from workbench.analytics.replay._stream_seed import eligible_checks
+from workbench.analytics.replay._stream_seed import eligible_checks, used_checks
 from workbench.config.gateway import GatewayConfig
 from workbench.guardrails._memo import VerdictMemo
 from workbench.guardrails.engine import GuardrailEngine
@@ -93,7 +94,7 @@ class Session:
     ) -> tuple[list[Replayed], list[Skipped], float]:
         """Replay ``rows`` in this process (the pipeline is built on the first call)."""
         if self._replayer is None:
-            replayer = Replayer(self.memo, eligible_checks(self.engine))
+            replayer = Replayer(self.memo, eligible_checks(self.engine), used_checks(self.engine))
             replayer.pipeline = build(
                 self.cfg, self.engine, self._prices(), self._hosted(), replayer.submit
             )
@@ -136,13 +137,21 @@ class Session:
         workers: int | None = None,
     ) -> ReplayResult:
         """Replay the selected rows (in ``workers`` processes, or in this one); the result
-        with its figures."""
+        with its figures. The start-up heap is kept out of the collector's passes
+        meanwhile, as in a worker (:func:`~workbench.analytics.replay._gc.quiet_gc`): the
+        rows replayed here or the per-request rows merged from the workers, and the
+        result built from them, would otherwise cost many full passes over it."""
         filters = Filters(parse_time(since), parse_time(until), workspace, model, limit)
         frame = load_rows(source, filters, root)
         heavy = self.batching is not None and self.memo is None
         n = pick_workers(workers, frame.height, heavy) if self.shardable() else 1
-        if n > 1:
-            return await self._sharded(frame, n, progress)
+        with quiet_gc():
+            if n > 1:
+                return await self._sharded(frame, n, progress)
+            return await self._here(frame, progress)
+
+    async def _here(self, frame: Any, progress: bool) -> ReplayResult:
+        """The rows replayed in this process."""
         bar = _bar(frame.height, progress)
         update = bar.update if bar is not None else None
         try:

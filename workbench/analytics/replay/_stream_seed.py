@@ -35,6 +35,18 @@ def eligible_checks(engine: Any) -> frozenset[str]:
     )
 
 
+def used_checks(engine: Any) -> frozenset[str]:
+    """Config hashes of the checks of ``engine`` whose results a memo may serve (every
+    stage, log-only ones included; io-bound checks are never reused): a logged verdict
+    of any other configuration is never looked up, so not worth seeding."""
+    return frozenset(
+        c.config_hash
+        for checks in engine.stages.values()
+        for c in checks
+        if not getattr(c.validator, "io_bound", False)
+    )
+
+
 def _raw_answer(row: Mapping[str, Any], outputs: list[Any]) -> str | None:
     """The streamed raw answer, when the client received exactly it."""
     answers = [o for o in outputs if isinstance(o, dict)]

@@ -54,6 +54,9 @@ Event = Answer | Failure
 
 
 def _loads(text: Any) -> list[Any]:
+    """A logged JSON list column (already parsed: as it is; ``[]`` when absent)."""
+    if isinstance(text, list):
+        return text
     if not isinstance(text, str) or not text:
         return []
     try:
@@ -75,7 +78,8 @@ def _answer(d: dict[str, Any]) -> Answer:
 
 def events_of(upstream_outputs: Any, routing_attempts: Any) -> list[Event]:
     """The logged attempts in order: failures from ``routing_attempts``, answers from
-    ``upstream_outputs`` (an attempt that got an answer consumes the next one)."""
+    ``upstream_outputs`` (an attempt that got an answer consumes the next one). Either
+    column as logged (JSON text) or already parsed."""
     outputs = [_answer(o) for o in _loads(upstream_outputs) if isinstance(o, dict)]
     events: list[Event] = []
     taken = 0

@@ -32,11 +32,10 @@ if TYPE_CHECKING:
 
     from workbench.analytics.replay._session import Session
 
+from workbench.analytics.replay._gc import GC_THRESHOLDS
+
 _STATE: dict[str, Any] = {}  # in a worker process: its session and event loop
 _FORKED: dict[str, Any] = {}  # set just before forking workers: the rows they inherit
-
-#: the collector's thresholds in a worker (the default is 700, 10, 10)
-GC_THRESHOLDS = (10_000, 10, 10)
 
 _COUNTERS = {
     "reuse": ("hits", "misses", "seeded"),
