@@ -32,7 +32,7 @@ import numpy as np
 #: ``WORKBENCH_CACHE_PRECISION``: the graph the semantic cache embeds with.
 PRECISION_ENV = "WORKBENCH_CACHE_PRECISION"
 #: The precision when nothing chooses one (see docs/cache-semantic.md for the figures).
-DEFAULT_PRECISION = "fp32"
+DEFAULT_PRECISION = "int8"
 PRECISIONS = ("fp32", "int8")
 
 
