@@ -116,6 +116,7 @@ class GuardrailEngine:
             policy_hash = _hash(policy)
         self.policy_hash = policy_hash
         self.stages: dict[str, list[CompiledCheck]] = {"input": [], "output": []}
+        self._modes: dict[tuple[str, bool], tuple[int, list[CompiledCheck]]] = {}
         for stage in ("input", "output"):
             for c in getattr(policy, stage, None) or []:
                 spec = reg.get(c.validator)
@@ -140,8 +141,14 @@ class GuardrailEngine:
                 )
 
     def checks(self, stage: str, *, log_only: bool = False) -> list[CompiledCheck]:
-        """The checks of a stage, enforcing ones or log-only ones."""
-        return [c for c in self.stages[stage] if (c.mode == "log_only") == log_only]
+        """The checks of a stage, enforcing ones or log-only ones (a new list each call;
+        the selection is made once per stage and kind, several times a request otherwise)."""
+        checks = self.stages[stage]
+        got = self._modes.get((stage, log_only))
+        if got is None or got[0] != len(checks):  # (re)made when the stage's checks change
+            got = (len(checks), [c for c in checks if (c.mode == "log_only") == log_only])
+            self._modes[(stage, log_only)] = got
+        return list(got[1])
 
     async def _scores(
         self, checks: list[CompiledCheck], texts: list[str], roles: Sequence[str] | None = None
@@ -346,7 +353,18 @@ def _verdict(
 ) -> Verdict:
     """The verdict of one check; a sensitive check's matches become masks, and its
     message and span reasons are scrubbed of them."""
-    passed = not failed
+    if not failed:  # passed: no spans, score, message or masks (most verdicts)
+        return Verdict(
+            check=c.name,
+            validator=c.validator_name,
+            stage=stage,
+            passed=True,
+            action="none",
+            latency_ms=latency,
+            mode=c.mode,
+            window=window,
+        )
+    passed = False
     spans = [s for i, r in failed for s in _spans(r, i)]
     score = None
     for _, r in failed:
