@@ -84,18 +84,23 @@ def test_eval_only_sets_are_refused_for_training() -> None:
         assert data.ref(name, "eval").role == "eval"
 
 
-@pytest.mark.parametrize("name", ["prompt_injection", "jailbreak"])
-def test_manifest_states_the_operating_point(name: str) -> None:
+@pytest.mark.parametrize(("name", "hard_max"), [("prompt_injection", 0.02), ("jailbreak", 0.03)])
+def test_manifest_states_the_operating_point(name: str, hard_max: float) -> None:
     manifest = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
     op = manifest["operating_point"]
     assert op["max_fpr"] == 0.01
-    assert op["name"] == "max_cv_f1_at_fpr<=0.01_hard_fpr<=0.03"
+    assert op["name"] == f"max_cv_f1_at_fpr<=0.01_hard_fpr<={hard_max:g}"
     cv = op["cv"]
     assert cv["fp"] / (cv["fp"] + cv["tn"]) <= op["max_fpr"]
     assert cv == manifest["metrics"]["cv"]
     # the second limit: out-of-fold FPR on the hand-made benign look-alikes alone
-    assert op["hard_max_fpr"] == 0.03
-    assert op["hard_sources"] == ["injection_hardneg", "injection_handmade", "jailbreak_handmade"]
+    assert op["hard_max_fpr"] == hard_max
+    assert op["hard_sources"] == [
+        "injection_hardneg",
+        "injection_handmade",
+        "jailbreak_handmade",
+        "benign_instructions",
+    ]
     assert op["hard_cv_fpr"] <= op["hard_max_fpr"]
 
 

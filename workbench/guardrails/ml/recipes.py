@@ -115,8 +115,12 @@ HANDMADE_INJECTION = Source("injection_handmade")
 #: technical documents and code answers; their rows weigh twice (prompt_injection) or
 #: three times (jailbreak) a plain negative.
 HARD_NEGATIVES = "injection_hardneg"
+#: Generated plain instructions to the assistant (issue 11, over-blocking: "say X",
+#: "list", "translate", "reply with", "format as JSON", "Request 12:" prefixes); their
+#: rows weigh three times a plain negative in both recipes.
+PLAIN_INSTRUCTIONS = "benign_instructions"
 #: The sources whose negatives the hard FPR limit of the operating point reads.
-HARD_SOURCES = (HARD_NEGATIVES, "injection_handmade", "jailbreak_handmade")
+HARD_SOURCES = (HARD_NEGATIVES, "injection_handmade", "jailbreak_handmade", PLAIN_INSTRUCTIONS)
 
 _OVERBLOCKING_PI = (
     "issue 11, over-blocking (the heads above denied 21-45% of NotInject and 40% of "
@@ -153,6 +157,49 @@ _OVERBLOCKING_JB = (
     "recall target 0.9: not kept)",
 )
 
+_PLAIN_PI = (
+    "issue 11, plain instructions (the heads above denied the gateway benchmark's "
+    "'Request 1234: say hello in five words.' at 0.96: deepset's injections are "
+    "imperatives, its benign rows questions; the n-gram block added +12 to its logit). "
+    "+ benign_instructions.jsonl (469 generated plain instructions) as negatives. 5-fold "
+    "CV as below, except that benign_instructions rows are folded by category (whole "
+    "categories unseen in their fold: template siblings do not leak), threshold at max CV "
+    "F1 with FPR <= 1% (deepset recall / indirect recall / clean BIPIA train contexts "
+    "flagged / hand-made attack recall / injection_hardneg FPR / benign_instructions FPR):",
+    "  benign_instructions unseen (weight 0), hard limit 3% on the three sets above: "
+    "0.690 / 0.860 / 0.000 / 0.325 / 0.021 / 0.034 (translate 30%, short answers 14%, "
+    "other-language instructions 14%)",
+    "  + weight 1 / 2 / 3 / 4, hard limit 3% with benign_instructions in it: 0.759 / 0.912-"
+    "0.916 / 0.023 / 0.325-0.375 / 0.030 / 0.015-0.017 (weight 3: 0.759 / 0.916 / 0.023 / "
+    "0.375 / 0.030 / 0.015)",
+    "  weight 3, hard limit 2%: 0.734 / 0.876 / 0.000 / 0.300 / 0.024 / 0.015 (chosen: "
+    "fewer benign look-alikes and clean contexts flagged for 2.5 points of deepset recall; "
+    "the eval showed over-blocking far above CV); 1%: 0.685 / 0.816 / 0.000 / 0.275 / "
+    "0.015 / 0.006 (too costly)",
+    "  weight 3, C 3 / 10 / 100 (hard 3%): deepset 0.729 / 0.759 / 0.768, indirect 0.844 / "
+    "0.900 / 0.928, benign_instructions FPR 0.021 / 0.015 / 0.015: C stays 30",
+    "  n-gram block scaled x0.5 in training (stronger L2 on it), weight 2, tol 1e-4: "
+    "deepset 0.635 vs 0.739 unscaled; char_wb 3-5 instead of 2-5: 0.729 / 0.860 vs 0.739 "
+    "/ 0.880: neither kept (short prompts have one window and no sub-windows, so the "
+    "window scheme is not what made them fire)",
+    (
+        "  committed (the trainer's CV folds rows, not categories, so benign_instructions' "
+        "template siblings leak across folds and its rows look easy: 0.2% out of fold; the 2%"
+        " hard limit then binds less than in the grouped CV above): threshold 0.398, deepset "
+        "recall 0.773, indirect 0.924 with 3.9% of clean train contexts flagged, hand-made "
+        "attacks 0.400, injection_hardneg FPR 0.039 (metrics.cv.by_source); folding by "
+        "category in the trainer is left for later"
+    ),
+)
+
+_PLAIN_JB = (
+    "issue 11, plain instructions: + benign_instructions.jsonl as negatives (folded by "
+    "category in CV; tol 1e-4 exploration; jailbreak_handmade recall / jailbreak_llms_train "
+    "recall / hard negatives FPR / benign_instructions FPR): unseen 0.833 / 0.881 / 0.024 "
+    "/ 0.011; weight 1: 0.879 / 0.894 / 0.021 / 0.011; weight 3: 0.871 / 0.881 / 0.017 / "
+    "0.002 (chosen, as injection_hardneg; hard limit kept at 3%: 2% did not bind)",
+)
+
 PROMPT_INJECTION = TextRecipe(
     name="prompt_injection",
     sources=(
@@ -163,13 +210,14 @@ PROMPT_INJECTION = TextRecipe(
         COMMENTS,
         PII_SENTENCES,
         Source(HARD_NEGATIVES, use="negatives", role="extra", neg_weight=2.0),
+        Source(PLAIN_INSTRUCTIONS, use="negatives", role="extra", neg_weight=3.0),
     ),
     ngrams=(NgramHash("char_wb", 2, 5, 2**16), NgramHash("word", 1, 2, 2**16)),
     c_grid=(30.0,),
     sub_windows=True,
     normalize=True,
     max_fpr=0.01,
-    hard_max_fpr=0.03,
+    hard_max_fpr=0.02,
     hard_sources=HARD_SOURCES,
     notes=(
         "5-fold CV on prompt_injection_train alone (AUC / best F1 over thresholds):",
@@ -208,6 +256,7 @@ PROMPT_INJECTION = TextRecipe(
         "deepset primary CV F1 stays at 0.87 with every variant: the frozen-MiniLM "
         "logistic head, not the data, limits it; the issue's 0.95 needs a stronger model",
         *_OVERBLOCKING_PI,
+        *_PLAIN_PI,
     ),
 )
 
@@ -244,6 +293,7 @@ JAILBREAK = TextRecipe(
         Source("prompt_injection_train", use="negatives", role="extra"),
         Source("injection_handmade", use="negatives", role="extra"),
         Source(HARD_NEGATIVES, use="negatives", role="extra", neg_weight=3.0),
+        Source(PLAIN_INSTRUCTIONS, use="negatives", role="extra", neg_weight=3.0),
     ),
     ngrams=(),
     c_grid=(3.0,),
@@ -272,6 +322,7 @@ JAILBREAK = TextRecipe(
         "0.933 (recall 0.90, benign FPR 2.6%), jailbreak_llms_train recall 0.90, "
         "injection_handmade benign FPR 7.1% (chosen before the over-blocking work)",
         *_OVERBLOCKING_JB,
+        *_PLAIN_JB,
     ),
 )
 
@@ -299,6 +350,7 @@ __all__ = [
     "HARD_NEGATIVES",
     "HARD_SOURCES",
     "INDIRECT",
+    "PLAIN_INSTRUCTIONS",
     "COMMENTS",
     "JAILBREAK",
     "PII_SENTENCES",
