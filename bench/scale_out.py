@@ -94,10 +94,12 @@ def _legs(replicas: int, base: str, key: str, levels: list[int], a: argparse.Nam
     legs = []
     for c in levels:
         tag = f"bench-r{replicas}-c{c}"
-        result, cpu = _load(base, key, c, a, tag, cluster)
+        result, cpu = _load(base + "/v1", key, c, a, tag, cluster)
         legs.append(Leg(replicas, tag, result, cpu))
         print(f"  {replicas} replica(s) c={c}: {result.rps:.1f} req/s, p50 {result.p50_ms:.1f} "
               f"ms, p99 {result.p99_ms:.1f} ms, errors {result.errors}", flush=True)  # fmt: skip
+        for sample in result.error_samples[:2]:
+            print(f"    error: {sample}", flush=True)
     return legs
 
 
