@@ -1,6 +1,6 @@
 """Issue 12's autoscaling demonstration: ramp the load, watch Serve scale the ingress.
 
-``python -m bench.autoscale [--steps 1:20,4:20,16:45,4:30,1:25] [--max 4]`` (under
+``python -m bench.autoscale [--steps 1:10,4:20,16:90,4:30,1:30] [--max 4]`` (under
 ``flock /tmp/ray.lock``; it starts and stops its own one-node Ray cluster):
 
 1. a fake upstream (20 ms) and a one-node cluster on loopback (:mod:`bench._cluster`);
@@ -66,7 +66,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m bench.autoscale", description=__doc__.split("\n")[0]
     )
-    p.add_argument("--steps", default="1:20,4:20,16:45,4:30,1:25", help="C:SECONDS,...")
+    p.add_argument("--steps", default="1:10,4:20,16:90,4:30,1:30", help="C:SECONDS,...")
     p.add_argument("--max", type=int, default=4, help="most ingress replicas")
     p.add_argument("--window", type=float, default=5.0, help="timeline window, seconds")
     p.add_argument("--delay-ms", type=float, default=20.0, help="fake upstream delay")
