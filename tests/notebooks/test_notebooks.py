@@ -52,10 +52,10 @@ def test_getting_started(wb_home: Path, tmp_path: Path) -> None:
 def test_anomaly_investigation(wb_home: Path, tmp_path: Path) -> None:
     summary, nb = run("anomaly_investigation", wb_home, tmp_path)
     assert summary["created_demo"] is True
-    # the injected spike (acme-support, x8, from 6 h ago for 3 h) is found where it was
+    # the injected spike (data-science, x8, from 6 h ago for 3 h) is found where it was
     # injected; the most severe anomaly is investigated (with demo traffic ending now, that
     # can be another series, e.g. a small model's p95 pooled over the spike's hours)
-    spike = "requests of workspace=acme-support"
+    spike = "requests of workspace=data-science"
     assert spike in summary["found"]
     start = datetime.fromisoformat(summary["starts"][spike])
     now = datetime.now(UTC)
