@@ -116,7 +116,6 @@ class GuardrailEngine:
             policy_hash = _hash(policy)
         self.policy_hash = policy_hash
         self.stages: dict[str, list[CompiledCheck]] = {"input": [], "output": []}
-        self._modes: dict[tuple[str, bool], tuple[int, list[CompiledCheck]]] = {}
         for stage in ("input", "output"):
             for c in getattr(policy, stage, None) or []:
                 spec = reg.get(c.validator)
@@ -139,16 +138,16 @@ class GuardrailEngine:
                         reads_request=reads_request(validator),
                     )
                 )
+        # each stage's enforcing and log-only checks, selected once (read per request)
+        self._modes = {
+            (stage, log_only): [c for c in checks if (c.mode == "log_only") == log_only]
+            for stage, checks in self.stages.items()
+            for log_only in (False, True)
+        }
 
     def checks(self, stage: str, *, log_only: bool = False) -> list[CompiledCheck]:
-        """The checks of a stage, enforcing ones or log-only ones (a new list each call;
-        the selection is made once per stage and kind, several times a request otherwise)."""
-        checks = self.stages[stage]
-        got = self._modes.get((stage, log_only))
-        if got is None or got[0] != len(checks):  # (re)made when the stage's checks change
-            got = (len(checks), [c for c in checks if (c.mode == "log_only") == log_only])
-            self._modes[(stage, log_only)] = got
-        return list(got[1])
+        """The checks of a stage, enforcing ones or log-only ones (a new list each call)."""
+        return list(self._modes[(stage, log_only)])
 
     async def _scores(
         self, checks: list[CompiledCheck], texts: list[str], roles: Sequence[str] | None = None
