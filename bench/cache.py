@@ -38,6 +38,7 @@ import hashlib
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -338,8 +339,11 @@ def _where_time_goes(run: Any, rows: dict[str, Any]) -> None:
           f"the semantic lookup {extra:.1f}")  # fmt: skip
     print(f"    semantic lookup {extra:.1f} = inside the CacheIndex replica {look:.1f} (MiniLM "
           f"encode {enc:.1f}, into/out of its worker thread {hand:.1f} + {back:.1f}, search "
-          f"and the rest {look - enc - hand - back:.1f}) + the Ray hop and the ingress's "
-          f"side (second stage, the entry's read) {extra - look:.1f}")  # fmt: skip
+          f"and the rest {look - enc - hand - back:.1f}) + the way there and back (the "
+          f"loopback lane or the Ray hop) and the ingress's side (second stage, the entry's "
+          f"read) {extra - look:.1f}")  # fmt: skip
+    ways = Counter(str(x.get("via", "handle")) for x in run.inner if x["kind"] == "lookup")
+    print(f"    lookups answered by the CacheIndex, by the way they came: {dict(ways)}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

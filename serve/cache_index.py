@@ -7,7 +7,10 @@ other. The replica holds a :class:`~workbench.cache.semantic.LocalSemanticIndex`
 ``$WORKBENCH_HOME/cache/semantic``). It embeds with its own copy of the MiniLM target's
 engine (``target``: the same provider factory as the ``Embedder`` deployment), in a worker
 thread: a lookup is then one Ray hop from the ingress, not two plus the Embedder's batch
-wait (through the gateway the Embedder hop was most of a semantic hit's time). Concurrent
+wait (through the gateway the Embedder hop was most of a semantic hit's time), and from
+an ingress on the same node not even that: it takes the replica's loopback lane
+(``serve/cache_lane.py``: one socket round trip, token-checked), the handle being the
+fallback and the way from other nodes. Concurrent
 lookups still share one encoder call (the index coalesces them). Given an ``embedder``
 handle instead, it embeds through that deployment (fp32).
 
@@ -37,6 +40,7 @@ from typing import Any
 
 from ray import serve
 
+from serve.cache_lane import LaneClient, LaneError, LaneServer
 from workbench.cache._types import Candidate
 
 
@@ -67,6 +71,7 @@ class CacheIndex:
         self._reembed: asyncio.Task[int] | None = None
         self._timings = Timings.from_env()
         self.index = LocalSemanticIndex(self._embed, max_entries=max_entries, encoder=encoder)
+        self._lane = LaneServer(self._lane_lookup)
 
     async def _embed(self, texts: list[str]) -> Any:
         if self._target is None:
@@ -88,13 +93,25 @@ class CacheIndex:
         if self.index.pending and (self._reembed is None or self._reembed.done()):
             self._reembed = asyncio.get_running_loop().create_task(self.index.reembed_pending())
 
-    async def lookup(self, scope: str, text: str, k: int = 4) -> list[Candidate]:
+    async def lookup(
+        self, scope: str, text: str, k: int = 4, via: str = "handle"
+    ) -> list[Candidate]:
         """Up to ``k`` neighbours of ``text`` in ``scope``, best first."""
         t0 = time.perf_counter()
         self._start_reembed()
         found = await self.index.lookup(scope, text, k)
-        self._timings.note("lookup", total_ms=(time.perf_counter() - t0) * 1000, found=len(found))
+        self._timings.note("lookup", total_ms=(time.perf_counter() - t0) * 1000,
+                           found=len(found), via=via)  # fmt: skip
         return found
+
+    async def _lane_lookup(self, scope: str, text: str, k: int) -> list[Candidate]:
+        return await self.lookup(scope, text, k, via="lane")
+
+    async def lane(self) -> dict[str, Any]:
+        """Where an ingress on this node can look up without a Ray hop (see
+        ``serve/cache_lane.py``): this node's id, the loopback port and the token."""
+        port = await self._lane.start()
+        return {"node": node_id(), "port": port, "token": self._lane.token}
 
     async def add(self, scope: str, text: str, key: str, expires_at: float) -> None:
         """Index ``text`` as entry ``key`` until ``expires_at``."""
@@ -111,9 +128,19 @@ class CacheIndex:
 
     def __del__(self) -> None:
         # Serve calls this on a graceful shutdown: write a snapshot, close the journal
+        lane = getattr(self, "_lane", None)
+        if lane is not None:
+            lane.close()
         index = getattr(self, "index", None)
         if index is not None:
             index.close()
+
+
+def node_id() -> str | None:
+    """This process's Ray node id (None outside Ray: one process, one "node")."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
 
 
 def _build_encoder(target: dict[str, Any], precision: str) -> Any:
@@ -145,25 +172,71 @@ class Timings:
         """Timings to ``$WORKBENCH_CACHE_TIMINGS``, or off."""
         return cls(os.environ.get(cls.ENV, "").strip() or None)
 
-    def note(self, kind: str, **fields: float) -> None:
-        """Append one line (``kind``, wall time, ``fields``) and flush."""
+    def note(self, kind: str, **fields: float | str) -> None:
+        """Append one line (``kind``, wall time, ``fields``: numbers rounded) and flush."""
         if self._fh is not None:
-            line = {"kind": kind, "t": time.time(), **{k: round(v, 3) for k, v in fields.items()}}
+            values = {k: v if isinstance(v, str) else round(v, 3) for k, v in fields.items()}
+            line = {"kind": kind, "t": time.time(), **values}
             self._fh.write(json.dumps(line) + "\n")
             self._fh.flush()
 
 
-class HandleSemanticIndex:
-    """:class:`~workbench.cache._types.SemanticIndex` over the ``CacheIndex`` handle."""
+#: ``WORKBENCH_CACHE_LANE=off``: semantic lookups always take the handle (a benchmark's
+#: side-by-side; the lane is on by default).
+LANE_ENV = "WORKBENCH_CACHE_LANE"
 
-    def __init__(self, handle: Any) -> None:
-        """Wrap a ``DeploymentHandle`` of :class:`CacheIndex`."""
+
+class HandleSemanticIndex:
+    """:class:`~workbench.cache._types.SemanticIndex` over the ``CacheIndex`` handle.
+
+    Lookups take the replica's loopback lane when it runs on this node (one socket round
+    trip instead of a Ray hop; ``serve/cache_lane.py``), else the handle. When the lane
+    fails (the replica restarted elsewhere, a timeout) the lookup goes over the handle and
+    a new lane is asked for after ``LANE_RETRY_S``."""
+
+    LANE_RETRY_S = 5.0
+
+    def __init__(self, handle: Any, lane: bool = True) -> None:
+        """Wrap a ``DeploymentHandle`` of :class:`CacheIndex` (``lane``: try the direct lane)."""
         self._handle = handle
+        self._use_lane = lane
+        self._lane: LaneClient | None = None
+        self._lane_after = 0.0  # monotonic time before which no lane is asked for
+        self.lane_lookups = 0  # lookups answered over the lane (tests, benchmarks)
 
     async def lookup(self, scope: str, text: str, k: int = 4) -> list[Candidate]:
         """Up to ``k`` neighbours of ``text`` in ``scope``, best first."""
+        lane = await self._lane_client()
+        if lane is not None:
+            try:
+                found = await lane.lookup(scope, text, k)
+                self.lane_lookups += 1
+                return found
+            except LaneError:
+                self._drop_lane()
         result: list[Candidate] = await self._handle.lookup.remote(scope, text, k)
         return result
+
+    async def _lane_client(self) -> LaneClient | None:
+        if self._lane is not None and not self._lane.broken:
+            return self._lane
+        if not self._use_lane or time.monotonic() < self._lane_after:
+            return None
+        self._lane_after = time.monotonic() + self.LANE_RETRY_S
+        try:
+            info = await self._handle.lane.remote()
+        except Exception:  # an older replica, or it is restarting: the handle it is
+            return None
+        if info.get("node") != node_id():
+            return None  # the replica is on another node: its loopback is not ours
+        self._lane = LaneClient(int(info["port"]), str(info["token"]))
+        return self._lane
+
+    def _drop_lane(self) -> None:
+        if self._lane is not None:
+            self._lane.close()
+        self._lane = None
+        self._lane_after = time.monotonic() + self.LANE_RETRY_S
 
     async def add(self, scope: str, text: str, key: str, expires_at: float) -> None:
         """Index ``text`` as entry ``key`` until ``expires_at``."""
@@ -180,4 +253,4 @@ class HandleSemanticIndex:
         return result
 
 
-__all__ = ["CacheIndex", "HandleSemanticIndex"]
+__all__ = ["LANE_ENV", "CacheIndex", "HandleSemanticIndex"]

@@ -233,9 +233,10 @@ class Gateway:
         store is the node's SQLite file, opened by the pipeline (see workbench.cache.store)."""
         if self.cache_index is None:
             return None
-        from serve.cache_index import HandleSemanticIndex
+        from serve.cache_index import LANE_ENV, HandleSemanticIndex
 
-        return HandleSemanticIndex(self.cache_index)
+        lane = os.environ.get(LANE_ENV, "on").strip().lower() not in ("0", "off", "false", "no")
+        return HandleSemanticIndex(self.cache_index, lane=lane)
 
     def __serve_build_asgi_app__(self) -> Any:
         return self._asgi

@@ -111,3 +111,54 @@ def test_a_stream_is_served_from_cache(client, gateway, published):
     row2 = gateway.wait_logged({rid2})[rid2]
     assert row2["cache_status"] == "hit" and row2["stream"] is True
     assert row2["cost_saved_usd"] == pytest.approx(row1["cost_usd"])
+
+
+SEMANTIC_POLICY = """
+id: cache-semantic-test
+applies_to: {workspaces: ["tests"], models: ["cache-sem-route"]}
+routing:
+  routes:
+    cache-sem-route: {mode: fallback, targets: [gpt-4o-mini]}
+cache: {enabled: true, ttl_s: 600, semantic: {enabled: true}}
+"""
+
+
+@pytest.fixture(scope="module")
+def semantic_published(gateway, tmp_path_factory):
+    path = tmp_path_factory.mktemp("pol") / "cache-semantic-test.yaml"
+    path.write_text(SEMANTIC_POLICY)
+    out = gateway.cli("policy", "publish", str(path), "-m", "semantic cache test policy")
+    assert out.returncode == 0, out.stderr
+    gateway.wait_policy_live("cache-semantic-test", timeout=20.0)
+
+
+def _ask_sem(client, text: str):
+    return client.chat.completions.with_raw_response.create(
+        model="cache-sem-route", messages=[{"role": "user", "content": text}], temperature=0
+    )
+
+
+def test_a_paraphrase_is_a_semantic_hit_through_the_cache_index(
+    client, gateway, semantic_published
+):
+    """The CacheIndex deployment (MiniLM in its replica, reached from the ingress over its
+    loopback lane on this one node) serves a reworded question, and refuses the same
+    wording with another order number (the second stage)."""
+    before = _upstream_chats(gateway)
+    raw1 = _ask_sem(client, "What is the refund status of my order 48213?")
+    assert raw1.headers["x-workbench-cache"] == "miss"
+    rid1 = raw1.headers["x-workbench-request-id"]
+    row1 = gateway.wait_logged({rid1})[rid1]  # logged once stored and indexed
+    raw2 = _ask_sem(client, "What's the refund status for my order 48213?")
+    assert raw2.headers["x-workbench-cache"] == "semantic_hit"
+    assert 0.65 <= float(raw2.headers["x-workbench-cache-similarity"]) < 1.0
+    assert raw2.parse().choices[0].message.content == raw1.parse().choices[0].message.content
+    rid2 = raw2.headers["x-workbench-request-id"]
+    row2 = gateway.wait_logged({rid2})[rid2]
+    assert row2["cache_status"] == "semantic_hit" and row2["cache_key"] == row1["cache_key"]
+    assert row2["cache_similarity"] == pytest.approx(
+        float(raw2.headers["x-workbench-cache-similarity"]), abs=1e-3
+    )
+    raw3 = _ask_sem(client, "What is the refund status of my order 48214?")
+    assert raw3.headers["x-workbench-cache"] == "miss"  # another number: never served
+    assert _upstream_chats(gateway) == before + 2
