@@ -78,13 +78,16 @@ def fake_upstream(workdir: Path, delay_ms: float) -> Iterator[int]:
         proc.stop()
 
 
-def write_gateway_config(workdir: Path, port: int, upstream_port: int) -> Path:
-    """``workdir/gw.yaml``: one remote model (the fake upstream), no ML scorer."""
+def write_gateway_config(
+    workdir: Path, port: int, upstream_port: int, fast_proxy: bool = True
+) -> Path:
+    """``workdir/gw.yaml``: one remote model (the fake upstream), no ML scorer;
+    ``fast_proxy`` as users run it (HAProxy, the default) unless told otherwise."""
     cfg = {
         "gateway": {
             "host": LOOPBACK,
             "port": port,
-            "fast_proxy": False,
+            "fast_proxy": fast_proxy,
             "max_ongoing_requests": 256,
         },  # fmt: skip
         "guardrails": {"scorer": False},

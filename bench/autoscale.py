@@ -194,7 +194,9 @@ def _run(a: argparse.Namespace, workdir: Path, steps: list[Step]) -> dict[str, A
         "autoscaling_config: min 1, max", a.max, ", ".join(f"{k}={v}" for k, v in options.items())
     )
     with _scale.fake_upstream(workdir, a.delay_ms) as up_port:
-        _scale.write_gateway_config(workdir, port, up_port)
+        # Serve's Python proxy, as when its recorded runs were made (with HAProxy on the
+        # head only, replicas started on the worker would get no direct traffic)
+        _scale.write_gateway_config(workdir, port, up_port, fast_proxy=False)
         cluster = LoopbackCluster(_scale.cluster_env(home), workers=0)
         watcher = None
         try:

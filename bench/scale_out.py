@@ -17,9 +17,16 @@
    request, 1 vs 2 replicas side by side, the scaling ratio, and where each replica ran.
 
 Only the head runs an HTTP proxy (``--proxy-location HeadOnly``: both nodes would bind the
-same loopback port); it spreads requests over every ingress replica
-(``RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING=0``). Both nodes share this machine's cores,
-so the ratio shows the mechanics, not the scaling a second machine would give.
+same loopback port). Both nodes share this machine's cores, so the ratio shows the
+mechanics, not the scaling a second machine would give.
+
+What a leg measures depends on where its replicas are (see bench/README.md, "scale-out"):
+with ``gateway.fast_proxy`` on (the default, ``--fast-proxy on``) the head's HAProxy sends
+requests straight to an ingress replica on the head; when the only replica is on the
+worker, each request instead goes through Serve's Python proxy actor and a Ray call to the
+replica, which then pulls the request body back from the proxy (about 5 ms of CPU in the
+proxy and 5 in the replica per request on this machine). ``--fast-proxy off`` sends every
+request that way.
 """
 
 from __future__ import annotations
@@ -60,6 +67,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--requests", type=int, default=400, help="counted requests per level")
     p.add_argument("--warmup", type=int, default=None, help="default max(10, 2 x c)")
     p.add_argument("--delay-ms", type=float, default=20.0, help="fake upstream delay")
+    p.add_argument("--fast-proxy", choices=["on", "off"], default="on",
+                   help="gateway.fast_proxy (default on, as users run it; off: Serve's "
+                   "Python proxy for every request)")  # fmt: skip
     p.add_argument("--json-out", type=Path, default=None)
     p.add_argument("--keep-tmp", action="store_true", help="keep configs, logs, Ray's temp")
     return p.parse_args(argv)
@@ -148,7 +158,7 @@ def _run(a: argparse.Namespace, workdir: Path) -> tuple[list[Leg], dict[int, lis
     legs: list[Leg] = []
     placements: dict[int, list[str]] = {}
     with _scale.fake_upstream(workdir, a.delay_ms) as up_port:
-        _scale.write_gateway_config(workdir, port, up_port)
+        _scale.write_gateway_config(workdir, port, up_port, fast_proxy=a.fast_proxy == "on")
         cluster = LoopbackCluster(_scale.cluster_env(home))
         try:
             t0 = time.monotonic()
