@@ -79,10 +79,15 @@ def fake_upstream(workdir: Path, delay_ms: float) -> Iterator[int]:
 
 
 def write_gateway_config(
-    workdir: Path, port: int, upstream_port: int, fast_proxy: bool = True
+    workdir: Path,
+    port: int,
+    upstream_port: int,
+    fast_proxy: bool = True,
+    ack_before_response: bool | None = None,
 ) -> Path:
     """``workdir/gw.yaml``: one remote model (the fake upstream), no ML scorer;
-    ``fast_proxy`` as users run it (HAProxy, the default) unless told otherwise."""
+    ``fast_proxy`` as users run it (HAProxy, the default) unless told otherwise, and
+    ``logging.ack_before_response`` (None: the default, on under ``workbench deploy``)."""
     cfg = {
         "gateway": {
             "host": LOOPBACK,
@@ -91,7 +96,7 @@ def write_gateway_config(
             "max_ongoing_requests": 256,
         },  # fmt: skip
         "guardrails": {"scorer": False},
-        "logging": {"flush_interval_s": 0.5},
+        "logging": {"flush_interval_s": 0.5, "ack_before_response": ack_before_response},
         "models": [
             {
                 "name": MODEL,

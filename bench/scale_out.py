@@ -70,6 +70,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fast-proxy", choices=["on", "off"], default="on",
                    help="gateway.fast_proxy (default on, as users run it; off: Serve's "
                    "Python proxy for every request)")  # fmt: skip
+    p.add_argument("--ack", choices=["default", "on", "off"], default="default",
+                   help="logging.ack_before_response (default: the config's default, on "
+                   "under workbench deploy)")  # fmt: skip
     p.add_argument("--json-out", type=Path, default=None)
     p.add_argument("--keep-tmp", action="store_true", help="keep configs, logs, Ray's temp")
     return p.parse_args(argv)
@@ -158,7 +161,10 @@ def _run(a: argparse.Namespace, workdir: Path) -> tuple[list[Leg], dict[int, lis
     legs: list[Leg] = []
     placements: dict[int, list[str]] = {}
     with _scale.fake_upstream(workdir, a.delay_ms) as up_port:
-        _scale.write_gateway_config(workdir, port, up_port, fast_proxy=a.fast_proxy == "on")
+        ack = {"default": None, "on": True, "off": False}[a.ack]
+        _scale.write_gateway_config(
+            workdir, port, up_port, fast_proxy=a.fast_proxy == "on", ack_before_response=ack
+        )
         cluster = LoopbackCluster(_scale.cluster_env(home))
         try:
             t0 = time.monotonic()

@@ -113,6 +113,15 @@ class HandleScorer:
             raise _wrap(exc) from exc
 
 
+def _ack_records(cfg: Any) -> bool:
+    """Whether answers wait for their record's acknowledgement (``logging.
+    ack_before_response``; unset: on a cluster, where a node can be lost)."""
+    from workbench.config.deploy import HEAD_RESOURCE_ENV
+
+    chosen = cfg.logging.ack_before_response
+    return bool(os.environ.get(HEAD_RESOURCE_ENV)) if chosen is None else bool(chosen)
+
+
 @serve.deployment(
     ray_actor_options={"num_cpus": 0},
     max_ongoing_requests=256,
@@ -185,11 +194,17 @@ class Gateway:
             batch_max=cfg.logging.batch_max_records,
             interval_s=cfg.logging.batch_interval_s,
             dead_letter_root=log_root,
+            ack_timeout_s=cfg.logging.ack_timeout_s,
         )
 
-        def submit(record: dict[str, Any]) -> None:
-            self.shipper.submit(record)
+        self.ack_records = _ack_records(cfg)
+
+        def submit(record: dict[str, Any]) -> Any:
+            ack = self.shipper.submit_acked(record) if self.ack_records else None
+            if ack is None:
+                self.shipper.submit(record)
             LOG_BACKLOG.set(self.shipper.backlog)
+            return ack
 
         self.policies = PolicyRuntime(
             PolicyStore(),
@@ -212,6 +227,7 @@ class Gateway:
             limiter=self.limiter,
             draining=lambda: self.draining,
             semantic_index=self._semantic_index(),
+            ack_records=self.ack_records,
         )
         app = create_app(self.pipeline, health=self._health, draining=lambda: self.draining)
         app = self._track_inflight(app)

@@ -84,7 +84,6 @@ def _chat(client: Any, text: str) -> tuple[int, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.two_node  # 2-4 min here: outside the suite's 20-minute budget (pytest -m two_node)
 def test_two_node_cluster_deploy_key_policy_and_worker_loss(tmp_path: Path) -> None:
     import openai
 
@@ -124,7 +123,8 @@ def test_two_node_cluster_deploy_key_policy_and_worker_loss(tmp_path: Path) -> N
         assert [status for status, _ in answers] == [200] * N_REQUESTS
         ids = {rid for _, rid in answers}
         assert len(ids) == N_REQUESTS
-        # 4. every answered request logged once (the LogSink is on the head, not lost)
+        # 4. every answered request logged once (acknowledged by the head's LogSink before
+        #    its answer left the worker)
         from workbench.logstore import query
 
         deadline, rows = time.time() + 30, []
@@ -138,6 +138,12 @@ def test_two_node_cluster_deploy_key_policy_and_worker_loss(tmp_path: Path) -> N
         assert len(logged) == len(set(logged)), "a request was logged twice"
         assert ids <= set(logged), f"{len(ids - set(logged))} answered requests not logged"
         ok = {r["request_id"] for r in rows if r["http_status"] == 200}
-        assert ok == ids  # no answer the client did not get, none it got missing
+        assert ids <= ok  # every answer the client got is logged as answered
+        # On a cluster an answer is sent only once the LogSink acknowledged its record
+        # (logging.ack_before_response), so none is lost with its node. The one window
+        # left is the other way: an answer already logged and on its way back through the
+        # head's proxy when the worker dies; the client gets an error and retries (a new
+        # request id), the log keeps the 200. At most the requests in flight then.
+        assert len(ok - ids) <= 8, ok - ids
     finally:
         cluster.stop()

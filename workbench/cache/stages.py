@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from typing import Any
 
 from workbench.cache._plan import Plan, flagged, make_plan, opt_out, settings_of
@@ -247,32 +247,36 @@ class CacheRecorder(Recorder):
     """The pipeline's recorder with the cache's commit in front: a clean answer is
     stored first, then the record is written (see the module docstring)."""
 
-    def __init__(self, submit: Submit, cache: CacheStages, *, observe: bool = True) -> None:
-        super().__init__(submit, observe=observe)
+    def __init__(
+        self, submit: Submit, cache: CacheStages, *, observe: bool = True, acked: bool = False
+    ) -> None:
+        super().__init__(submit, observe=observe, acked=acked)
         self.cache = cache
 
-    def __call__(self, ex: Exchange) -> None:
+    def __call__(self, ex: Exchange) -> Awaitable[None] | None:
+        """Store a clean answer, then record; with ``acked``, the awaitable of both."""
         if ex.ctx.pending:  # the base class waits for them, then calls us again
-            super().__call__(ex)
-            return
+            return super().__call__(ex)
         job = self.cache.commit(ex)
         if job is None:
-            super().__call__(ex)
-            return
+            return super().__call__(ex)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop (a stream collected late): record, store nothing
             job.close()
-            super().__call__(ex)
-            return
+            return super().__call__(ex)
 
         async def store_then_record() -> None:
             try:
                 await job
             finally:
-                Recorder.__call__(self, ex)
+                ack = Recorder.__call__(self, ex)
+                if ack is not None:
+                    await ack
 
-        self.cache.track(loop.create_task(store_then_record()))
+        task = loop.create_task(store_then_record())
+        self.cache.track(task)
+        return task if self.acked else None
 
 
 __all__ = ["HEADER", "SIMILARITY_HEADER", "CacheRecorder", "CacheStages"]

@@ -124,6 +124,11 @@ class LoggingSettings(_Strict):
     batch_interval_s: float = Field(0.05, gt=0)
     compact_interval_s: float = Field(300.0, gt=0)  # how often closed hours are merged
     compact_grace_s: float = Field(900.0, ge=0)  # an hour is closed this long after it ends
+    # A non-streamed answer waits for its record's acknowledgement by the LogSink (at most
+    # ack_timeout_s) before it is sent, so a node lost right after answering loses no
+    # record. None: on when deployed to a cluster (`workbench deploy`), off on one machine.
+    ack_before_response: bool | None = None
+    ack_timeout_s: float = Field(2.0, gt=0)
 
 
 class GuardrailSettings(_Strict):

@@ -84,13 +84,21 @@ def to_response(reply: Reply) -> Response:
 
 class _SentResponse(Response):
     """A response that tells the pipeline when it has been sent (or failed to be), so
-    the request is recorded after the client has its answer."""
+    the request is recorded after the client has its answer; or, when the pipeline
+    records first (``sent.record_first``: a cluster gateway), records and awaits the
+    record's acknowledgement before sending, so no answer goes out unlogged."""
 
-    def __init__(self, sent: Callable[[], None], *args: Any, **kwargs: Any) -> None:
+    def __init__(self, sent: Callable[[], Any], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._sent = sent
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if getattr(self._sent, "record_first", False):
+            ack = self._sent()
+            if ack is not None:
+                await ack
+            await super().__call__(scope, receive, send)
+            return
         try:
             await super().__call__(scope, receive, send)
         finally:

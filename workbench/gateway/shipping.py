@@ -15,6 +15,12 @@ Failures come in two kinds (:func:`is_permanent_error`):
   of times and then written to a local dead-letter file, so one poison record can never
   stall the log.
 
+:meth:`LogShipper.submit_acked` queues a record and gives a future that resolves once the
+sink acknowledged it (or it was dead-lettered or dropped, or ``ack_timeout_s`` passed: a
+request never waits on a sink that is down for longer than that); while anyone waits, a
+batch goes out at once instead of after ``interval_s`` (records that arrive during a send
+go in the next one: a group commit).
+
 :meth:`LogShipper.health` reports the backlog, the age of the oldest unacknowledged
 record and whether the log is stalled, for ``/health``.
 """
@@ -34,6 +40,13 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 SendFn = Callable[[list[dict[str, Any]]], Awaitable[Any]]
+#: A buffered record: (monotonic submit time, record, the future of submit_acked or None).
+Entry = tuple[float, dict[str, Any], "asyncio.Future[None] | None"]
+
+
+def _resolve(ack: asyncio.Future[None] | None) -> None:
+    if ack is not None and not ack.done():
+        ack.set_result(None)
 
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,  # includes UnicodeError and the sink's validation errors
@@ -73,6 +86,7 @@ class LogShipper:
         stall_after_s: float = 30.0,
         dead_letter_root: Path | None = None,
         is_permanent: Callable[[BaseException], bool] = is_permanent_error,
+        ack_timeout_s: float = 2.0,
     ) -> None:
         self._send = send
         self.batch_max = batch_max
@@ -82,7 +96,9 @@ class LogShipper:
         self.stall_after_s = stall_after_s
         self._dead_root = dead_letter_root
         self._is_permanent = is_permanent
-        self._buf: list[tuple[float, dict[str, Any]]] = []  # (monotonic submit time, record)
+        self.ack_timeout_s = ack_timeout_s
+        self._buf: list[Entry] = []
+        self._waiters = 0  # records in the buffer whose acknowledgement someone awaits
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._window = batch_max  # shrinks while a permanent failure is being isolated
@@ -102,6 +118,20 @@ class LogShipper:
 
     def submit(self, record: dict[str, Any]) -> None:
         """Queue one record (never blocks, never raises)."""
+        self._queue(record, None)
+
+    def submit_acked(self, record: dict[str, Any]) -> asyncio.Future[None]:
+        """Queue one record; a future that resolves when the sink acknowledged it (or it
+        was dead-lettered or dropped, or after ``ack_timeout_s``). Never raises."""
+        loop = asyncio.get_running_loop()
+        ack: asyncio.Future[None] = loop.create_future()
+        if self._queue(record, ack):
+            self._waiters += 1
+            self._wake.set()  # no batch build-up while someone waits
+            loop.call_later(self.ack_timeout_s, _resolve, ack)
+        return ack
+
+    def _queue(self, record: dict[str, Any], ack: asyncio.Future[None] | None) -> bool:
         if len(self._buf) >= self.max_buffer:
             self.dropped += 1
             log.error(
@@ -109,12 +139,21 @@ class LogShipper:
                 self.max_buffer,
                 record.get("request_id"),
             )
-            return
-        self._buf.append((time.monotonic(), record))
+            _resolve(ack)
+            return False
+        self._buf.append((time.monotonic(), record, ack))
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
         if len(self._buf) >= self.batch_max:
             self._wake.set()
+        return True
+
+    def _release(self, entries: list[Entry]) -> None:
+        """Resolve the acknowledgements of records that left the buffer."""
+        for _, _, ack in entries:
+            if ack is not None:
+                self._waiters -= 1
+                _resolve(ack)
 
     def health(self) -> dict[str, Any]:
         """Counters for ``/health``; ``stalled`` when records wait past ``stall_after_s``."""
@@ -146,10 +185,11 @@ class LogShipper:
             if not self._buf:
                 await self._wait()
                 continue
-            if len(self._buf) < self.batch_max and self._window == self.batch_max:
+            if (len(self._buf) < self.batch_max and self._window == self.batch_max
+                    and not self._waiters):  # fmt: skip
                 await self._wait()  # let a batch build up for at most one interval
             n = min(len(self._buf), self._window)
-            batch = [rec for _, rec in self._buf[:n]]
+            batch = [rec for _, rec, _ in self._buf[:n]]
             try:
                 result = await self._send(batch)
             except asyncio.CancelledError:
@@ -175,6 +215,7 @@ class LogShipper:
             self._acked(n, result)
 
     def _acked(self, n: int, result: Any) -> None:
+        self._release(self._buf[:n])
         del self._buf[:n]
         self.sent += n
         self.consecutive_failures = 0
@@ -192,10 +233,11 @@ class LogShipper:
         self._strikes += 1
         if self._strikes < self.permanent_retries:
             return False
-        _, record = self._buf.pop(0)
+        entry = self._buf.pop(0)
         self._strikes = 0
         self._window = self.batch_max
-        await self._dead_letter(record, exc)
+        await self._dead_letter(entry[1], exc)
+        self._release([entry])
         return True
 
     async def _dead_letter(self, record: dict[str, Any], exc: BaseException) -> None:

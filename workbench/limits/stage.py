@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from workbench.limits.client import LimitDenied, Limiter
@@ -143,8 +143,8 @@ class LimitsStage:
     def recording(self, record: Recorder) -> Recorder:
         """``record`` preceded by the settlement (the pipeline's one end of a request)."""
 
-        def settle_then_record(ex: Exchange) -> None:
+        def settle_then_record(ex: Exchange) -> Awaitable[None] | None:
             self.settle(ex)
-            record(ex)
+            return record(ex)
 
         return settle_then_record

@@ -151,9 +151,12 @@ class GatewayPipeline:
             limits.recording(record) if limits is not None else record,
             self.start,
             draining,
+            record.acked,
         )
-        self.models = Pipeline([authenticate(require), self._models], record, self.start, draining)
-        self.unknown = Pipeline([self._unknown], record, self.start, draining)
+        self.models = Pipeline(
+            [authenticate(require), self._models], record, self.start, draining, record.acked
+        )
+        self.unknown = Pipeline([self._unknown], record, self.start, draining, record.acked)
         metrics.set_known_models(self.model_names())
 
     def start(self, incoming: Incoming) -> Exchange:
@@ -229,6 +232,7 @@ def build_pipeline(
     cache_store: EntryStore | None = None,
     semantic_index: SemanticIndex | None = None,
     limiter: Limiter | None = None,
+    ack_records: bool = False,
 ) -> GatewayPipeline:
     """The production pipeline for ``cfg``.
 
@@ -241,7 +245,10 @@ def build_pipeline(
     (default: the node's SQLite file, :class:`~workbench.cache.store.SqliteEntryStore`,
     opened only when a policy caches); ``semantic_index``: the near-duplicate index
     (None: semantic caching off whatever the policies say). ``limiter``: budgets and rate
-    limits (:class:`~workbench.limits.Limiter`; None: no limits stage).
+    limits (:class:`~workbench.limits.Limiter`; None: no limits stage). ``ack_records``:
+    ``submit_record`` returns the record's acknowledgement, and a non-streamed reply is
+    recorded and acknowledged before it is sent (a cluster gateway: see
+    :mod:`workbench.pipeline.recorder`).
     """
     targets = make_targets(cfg, hosted or {})
     state = routing_state if routing_state is not None else LocalRoutingState()
@@ -257,7 +264,7 @@ def build_pipeline(
         targets,
         routers,
         auth,
-        CacheRecorder(submit_record, cache, observe=observe_metrics),
+        CacheRecorder(submit_record, cache, observe=observe_metrics, acked=ack_records),
         engine_for,
         prices,
         draining,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from workbench.errors import ServiceUnavailableError, WorkbenchError
@@ -25,7 +25,8 @@ from workbench.pipeline.types import Exchange, Incoming, Reply, Stage
 
 log = logging.getLogger(__name__)
 
-Recorder = Callable[[Exchange], None]
+#: Records an exchange; may return the record's acknowledgement to await.
+Recorder = Callable[[Exchange], Awaitable[None] | None]
 
 
 def error_reply(ex: Exchange, err: WorkbenchError) -> Reply:
@@ -73,11 +74,13 @@ class Pipeline:
         record: Recorder,
         start: Callable[[Incoming], Exchange],
         draining: Callable[[], bool] = lambda: False,
+        record_first: bool = False,
     ) -> None:
         self.stages = list(stages)
         self.record = record
         self.start = start
         self.draining = draining
+        self.record_first = record_first  # a host records a reply before sending it
 
     async def run(self, incoming: Incoming) -> Reply:
         """Take one request through the chain; always returns a reply."""
@@ -98,7 +101,7 @@ class Pipeline:
         if reply.stream is not None:
             reply.stream = LoggedStream(reply.stream, ex, self.record, self.draining)
         elif incoming.defer_record:
-            reply.sent = RecordOnce(ex, self.record, self.draining)
+            reply.sent = RecordOnce(ex, self.record, self.draining, self.record_first)
         else:
             self.record(ex)
         return reply
@@ -113,23 +116,35 @@ class Pipeline:
 
 class RecordOnce:
     """Records a non-streamed request when called, once: the host calls it after the
-    reply went out, so building and shipping the record is off the client's wait. A
+    reply went out, so building and shipping the record is off the client's wait (or,
+    when :attr:`record_first`, before sending, awaiting the record's acknowledgement). A
     reply dropped unsent (the task cut before the host got to send it) is recorded when
     this is garbage-collected, as what the client saw: nothing (499, or the 503 of a
     shutdown)."""
 
-    __slots__ = ("ex", "_record", "_draining", "done")
+    __slots__ = ("ex", "_record", "_draining", "done", "record_first")
 
-    def __init__(self, ex: Exchange, record: Recorder, draining: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        ex: Exchange,
+        record: Recorder,
+        draining: Callable[[], bool],
+        record_first: bool = False,
+    ) -> None:
         self.ex = ex
         self._record = record
         self._draining = draining
         self.done = False
+        #: the host records (and awaits the acknowledgement) before sending the reply
+        #: rather than after (see :mod:`workbench.pipeline.recorder`)
+        self.record_first = record_first
 
-    def __call__(self) -> None:
-        if not self.done:
-            self.done = True
-            self._record(self.ex)
+    def __call__(self) -> Awaitable[None] | None:
+        """Record the exchange (once); the acknowledgement to await, if any."""
+        if self.done:
+            return None
+        self.done = True
+        return self._record(self.ex)
 
     def __del__(self) -> None:
         if not self.done:

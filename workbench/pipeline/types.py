@@ -62,7 +62,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     # set when the request asked to defer its record: call once the reply went out
     # (idempotent; also fires if the reply is dropped unsent and garbage-collected)
-    sent: Callable[[], None] | None = None
+    sent: Callable[[], Any] | None = None
 
 
 @dataclass
