@@ -84,6 +84,7 @@ def write_gateway_config(
     upstream_port: int,
     fast_proxy: bool = True,
     ack_before_response: bool | None = None,
+    extra_models: list[dict[str, Any]] | None = None,
 ) -> Path:
     """``workdir/gw.yaml``: one remote model (the fake upstream), no ML scorer;
     ``fast_proxy`` as users run it (HAProxy, the default) unless told otherwise, and
@@ -104,7 +105,8 @@ def write_gateway_config(
                 "base_url": f"http://{LOOPBACK}:{upstream_port}/v1",
                 "model": "fake-model",
                 "api_key_env": UPSTREAM_KEY_ENV,
-            }
+            },
+            *(extra_models or []),
         ],
     }
     path = workdir / "gw.yaml"

@@ -16,8 +16,10 @@
 5. per step and per ``--window`` seconds: concurrency, replicas, requests/s, p50/p99;
    then every request sent checked in the log exactly once.
 
-No local model is deployed (the upstream is remote), so only the ingress scales here;
-the gateway config has no autoscaling for model replicas (``num_replicas`` only).
+``--scale model`` scales a model's replicas instead: the ingress stays at one replica and
+the load goes to the project's tiny local model (``provider: local``, ``model: tiny``)
+whose deployment has ``models[].autoscaling`` (min 1, max ``--max``, the same target and
+delays); the tables then follow that deployment (``model-tiny-local``).
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m bench.autoscale", description=__doc__.split("\n")[0]
     )
     p.add_argument("--steps", default="1:10,4:20,16:90,4:30,1:30", help="C:SECONDS,...")
-    p.add_argument("--max", type=int, default=4, help="most ingress replicas")
+    p.add_argument("--max", type=int, default=4, help="most replicas of what scales")
+    p.add_argument("--scale", choices=["ingress", "model"], default="ingress",
+                   help="what scales: the ingress, or a local model's replicas")  # fmt: skip
     p.add_argument("--window", type=float, default=5.0, help="timeline window, seconds")
     p.add_argument("--delay-ms", type=float, default=20.0, help="fake upstream delay")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
@@ -87,7 +91,7 @@ def _steps(spec: str) -> list[Step]:
     return out
 
 
-async def ramp(url: str, key: str, steps: list[Step], start: float) -> int:
+async def ramp(url: str, key: str, steps: list[Step], start: float, model: str) -> int:
     """Run the steps back to back; the number of requests sent (numbered 1..N)."""
     seq = 0
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
@@ -97,7 +101,7 @@ async def ramp(url: str, key: str, steps: list[Step], start: float) -> int:
         while time.monotonic() < end:
             seq += 1
             text = f"Request {seq}: say hello in five words."
-            body = {"model": _scale.MODEL, "max_tokens": 16, "user": TAG,
+            body = {"model": model, "max_tokens": 16, "user": TAG,
                     "messages": [{"role": "user", "content": text}]}  # fmt: skip
             t = time.monotonic()
             try:
@@ -131,21 +135,28 @@ def _stats(lat: list[float], seconds: float) -> str:
     return f"{rps:>7.1f} {percentile(lat, 50):>7.1f} {percentile(lat, 99):>7.1f}"
 
 
-def _replicas_between(samples: list[tuple[float, dict[str, Any]]], t0: float, t1: float) -> str:
-    """``running/target`` of the ingress at the last watch sample in [t0, t1)."""
+def _replicas_between(
+    samples: list[tuple[float, dict[str, Any]]], t0: float, t1: float, dep: str
+) -> str:
+    """``running/target`` of ``dep`` at the last watch sample in [t0, t1)."""
     inside = [s for t, s in samples if t0 <= t < t1]
     if not inside:
         return "-"
-    ing = inside[-1].get(_scale.INGRESS) or {}
-    return f"{len(_scale.running(inside[-1]))}/{ing.get('target')}"
+    ing = inside[-1].get(dep) or {}
+    return f"{len(_scale.running(inside[-1], dep))}/{ing.get('target')}"
 
 
-def report(steps: list[Step], samples: list[tuple[float, dict[str, Any]]], window: float) -> None:
-    """Per step, then per window: concurrency, ingress replicas, req/s, p50/p99."""
+def report(
+    steps: list[Step],
+    samples: list[tuple[float, dict[str, Any]]],
+    window: float,
+    dep: str = _scale.INGRESS,
+) -> None:
+    """Per step, then per window: concurrency, ``dep``'s replicas, req/s, p50/p99."""
     print(f"\n{'step':>4} {'c':>3} {'secs':>5} {'ok':>6} {'err':>4} {'req/s':>7} {'p50':>7} "
-          f"{'p99':>7}  ingress running (min..max during step, at end)")  # fmt: skip
+          f"{'p99':>7}  {dep} running (min..max during step, at end)")  # fmt: skip
     for i, st in enumerate(steps, 1):
-        counts = [len(_scale.running(s)) for t, s in samples if st.t0 <= t < st.t1]
+        counts = [len(_scale.running(s, dep)) for t, s in samples if st.t0 <= t < st.t1]
         span = f"{min(counts)}..{max(counts)}, {counts[-1]}" if counts else "-"
         lat = [ms for _, ms in st.done]
         print(f"{i:>4} {st.concurrency:>3} {st.t1 - st.t0:>5.0f} {len(lat):>6} {len(st.errors):>4} "
@@ -158,12 +169,14 @@ def report(steps: list[Step], samples: list[tuple[float, dict[str, Any]]], windo
         t1 = min(t + window, end)
         lat = [ms for st in steps for te, ms in st.done if t <= te < t1]
         c = next((st.concurrency for st in steps if st.t0 <= t < st.t1), 0)
-        print(f"{t:>5.0f} {c:>3} {_replicas_between(samples, t, t1):>9} {_stats(lat, t1 - t)}")
+        print(f"{t:>5.0f} {c:>3} {_replicas_between(samples, t, t1, dep):>9} "
+              f"{_stats(lat, t1 - t)}")  # fmt: skip
         t = t1
-    print("\ningress as the controller reported it, at each change (t s: target, replica states)")
+    print(f"\n{dep} as the controller reported it, at each change (t s: target, replica "
+          "states)")  # fmt: skip
     prev = None
     for t, snap in samples:
-        ing = snap.get(_scale.INGRESS) or {}
+        ing = snap.get(dep) or {}
         states = sorted(str(state) for state, _ in ing.get("replicas") or [])
         key = (ing.get("target"), tuple(states), ing.get("status"))
         if key != prev:
@@ -174,15 +187,31 @@ def report(steps: list[Step], samples: list[tuple[float, dict[str, Any]]], windo
         print(f"client errors: {len(errors)}, e.g. {errors[0]}")
 
 
+LOCAL = "tiny-local"  # the local model --scale model puts the load on
+
+
 def _deploy_options(a: argparse.Namespace) -> tuple[dict[str, str], list[str]]:
     options = {k: str(v) for k, v in OPTIONS.items()}
     for item in a.option:
         k, _, v = item.partition("=")
         options[k.strip()] = v.strip()
+    if a.scale == "model":  # the ingress stays at one replica
+        return options, []
     args = ["--autoscale", f"1:{a.max}", "--max-ingress-per-node", str(a.max)]
     for k, v in options.items():
         args += ["--autoscale-option", f"{k}={v}"]
     return options, args
+
+
+def _local_model(a: argparse.Namespace, options: dict[str, str]) -> list[dict[str, Any]]:
+    """The tiny local model with ``models[].autoscaling`` (``--scale model``), else none."""
+    if a.scale != "model":
+        return []
+    keys = ("target_ongoing_requests", "upscale_delay_s", "downscale_delay_s",
+            "look_back_period_s")  # fmt: skip
+    scaling = {k: float(options[k]) for k in keys if k in options}
+    return [{"name": LOCAL, "provider": "local", "model": "tiny",
+             "autoscaling": {"min_replicas": 1, "max_replicas": a.max, **scaling}}]  # fmt: skip
 
 
 def _run(a: argparse.Namespace, workdir: Path, steps: list[Step]) -> dict[str, Any]:
@@ -196,7 +225,9 @@ def _run(a: argparse.Namespace, workdir: Path, steps: list[Step]) -> dict[str, A
     with _scale.fake_upstream(workdir, a.delay_ms) as up_port:
         # Serve's Python proxy, as when its recorded runs were made (with HAProxy on the
         # head only, replicas started on the worker would get no direct traffic)
-        _scale.write_gateway_config(workdir, port, up_port, fast_proxy=False)
+        _scale.write_gateway_config(
+            workdir, port, up_port, fast_proxy=False, extra_models=_local_model(a, options)
+        )
         cluster = LoopbackCluster(_scale.cluster_env(home), workers=0)
         watcher = None
         try:
@@ -212,7 +243,8 @@ def _run(a: argparse.Namespace, workdir: Path, steps: list[Step]) -> dict[str, A
             while not watcher.samples and time.monotonic() < deadline:
                 time.sleep(0.2)
             start, start_wall = time.monotonic(), time.time()
-            sent = asyncio.run(ramp(base + "/v1/chat/completions", key, steps, start))
+            model = LOCAL if a.scale == "model" else _scale.MODEL
+            sent = asyncio.run(ramp(base + "/v1/chat/completions", key, steps, start, model))
             time.sleep(1.5)  # the last step's final sample
             watcher.stop()
             samples = [(t - start_wall, s) for t, s in watcher.samples]
@@ -230,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     a = _parse(argv)
     steps = _steps(a.steps)
     install_uvloop()
-    print(f"autoscale bench: ingress 1..{a.max} replicas on one loopback node, steps "
+    what = "ingress" if a.scale == "ingress" else f"model {LOCAL}"
+    print(f"autoscale bench: {what} 1..{a.max} replicas on one loopback node, steps "
           f"{a.steps}; load average {load_average()}", flush=True)  # fmt: skip
     workdir = Path(tempfile.mkdtemp(prefix="autoscale-"))
     try:
@@ -242,12 +275,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not a.keep_tmp:
             shutil.rmtree(workdir, ignore_errors=True)
-    report(steps, out["samples"], a.window)
+    report(steps, out["samples"], a.window,
+           _scale.INGRESS if a.scale == "ingress" else f"model-{LOCAL}")  # fmt: skip
     (chk,) = out["checks"]
     print(f"\nlog check: sent {chk.sent}, logged once {chk.logged_once}, twice {chk.twice}, "
           f"missing {chk.missing}: {'ok' if chk.ok else 'FAILED'}")  # fmt: skip
     print(f"load average after: {load_average()}")
-    print("NOTE: one machine, 2 shared cores: more ingress replicas cannot add CPU here; "
+    print("NOTE: one machine, 2 shared cores: more replicas cannot add CPU here; "
           "this shows Serve's autoscaler following the load, not extra capacity.")  # fmt: skip
     if a.json_out:
         data = {"options": out["options"], "samples": out["samples"],

@@ -21,7 +21,7 @@ from serve.logsink import LogSink
 from serve.replica import ModelReplica
 from serve.scorer import GuardrailScorer
 from workbench.config.deploy import HEAD_RESOURCE_ENV
-from workbench.config.gateway import GatewayConfig, load_config
+from workbench.config.gateway import GatewayConfig, ModelTarget, load_config
 from workbench.home import home, logs_dir
 from workbench.providers import registry
 
@@ -99,14 +99,14 @@ def build_graph(cfg: GatewayConfig) -> Application:
             gpus = _gpus(target.num_gpus)
             replicas[target.name] = ModelReplica.options(
                 name=f"model-{target.name}",
-                num_replicas=target.num_replicas,
+                **replica_count(target),
                 ray_actor_options={"num_cpus": 0, "num_gpus": gpus},
                 logging_config=SERVE_LOGGING,
             ).bind(dumped, home_dir)
         else:
             replicas[target.name] = Embedder.options(
                 name=f"embed-{target.name}",
-                num_replicas=target.num_replicas,
+                **replica_count(target),
                 logging_config=SERVE_LOGGING,
             ).bind(dumped, home_dir)
     scorer = (
@@ -134,6 +134,15 @@ def build_graph(cfg: GatewayConfig) -> Application:
     ).bind(cfg.model_dump(), home_dir, sink, replicas, scorer, cache_index)
 
 
+def replica_count(target: ModelTarget) -> dict[str, Any]:
+    """A model deployment's replica options: ``num_replicas``, or Serve autoscaling
+    between the target's bounds (``models[].autoscaling``)."""
+    scale = target.autoscaling
+    if scale is None:
+        return {"num_replicas": target.num_replicas}
+    return {"num_replicas": "auto", "autoscaling_config": scale.model_dump()}
+
+
 def build_app(args: dict[str, Any]) -> Application:
     """Serve's application builder: ``args`` may name ``config`` (a gateway YAML) and
     ``home`` (the head's WORKBENCH_HOME; ``workbench deploy`` writes both as absolute
@@ -153,4 +162,4 @@ def build_app(args: dict[str, Any]) -> Application:
     return build_graph(cfg)
 
 
-__all__ = ["build_app", "build_graph", "resolve_local_models", "serve"]
+__all__ = ["build_app", "build_graph", "replica_count", "resolve_local_models", "serve"]

@@ -28,3 +28,31 @@ def test_up_with_a_bad_config_fails_fast_with_file_and_line(wb_home, tmp_path):
     assert r.returncode == 2
     assert f"{bad}:4:" in r.stderr and "unknown key" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_model_replicas_autoscale_between_the_targets_bounds():
+    """``models[].autoscaling`` becomes the model deployment's Serve autoscaling config
+    (num_replicas "auto"); without it, the fixed ``num_replicas``."""
+    import pytest
+
+    from serve.app import replica_count
+    from serve.replica import ModelReplica
+
+    cfg = parse_config({"models": [
+        {"name": "fixed", "provider": "local", "model": "tiny", "num_replicas": 2},
+        {"name": "scaled", "provider": "local", "model": "tiny",
+         "autoscaling": {"min_replicas": 1, "max_replicas": 4, "target_ongoing_requests": 3,
+                         "upscale_delay_s": 2, "downscale_delay_s": 10}},
+    ]})  # fmt: skip
+    fixed, scaled = cfg.models
+    assert replica_count(fixed) == {"num_replicas": 2}
+    dep = ModelReplica.options(name="model-scaled", **replica_count(scaled))
+    auto = dep._deployment_config.autoscaling_config
+    assert (auto.min_replicas, auto.max_replicas) == (1, 4)
+    assert auto.target_ongoing_requests == 3
+    assert (auto.upscale_delay_s, auto.downscale_delay_s) == (2, 10)
+    from workbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="exceeds max_replicas"):
+        parse_config({"models": [{"name": "x", "provider": "local", "model": "tiny",
+                                  "autoscaling": {"min_replicas": 5, "max_replicas": 2}}]})

@@ -41,6 +41,27 @@ class Timeouts(_Strict):
     call stage. None: no limit beyond ``read`` between bytes."""
 
 
+class ReplicaAutoscaling(_Strict):
+    """Serve autoscaling of a model's replicas (local models, embedders): between
+    ``min_replicas`` and ``max_replicas``, aiming at ``target_ongoing_requests`` per replica,
+    after the load held for the up/down delays."""
+
+    min_replicas: int = Field(1, ge=0)
+    max_replicas: int = Field(ge=1)
+    target_ongoing_requests: float = Field(2.0, gt=0)
+    upscale_delay_s: float = Field(30.0, ge=0)
+    downscale_delay_s: float = Field(600.0, ge=0)
+    look_back_period_s: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ReplicaAutoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) exceeds max_replicas ({self.max_replicas})"
+            )
+        return self
+
+
 class ModelTarget(_Strict):
     """One name clients may send, and where it goes."""
 
@@ -56,6 +77,7 @@ class ModelTarget(_Strict):
     max_batch_size: int = Field(8, ge=1, le=256)
     batch_wait_timeout_s: float = Field(0.01, ge=0, le=5)
     num_replicas: int = Field(1, ge=1)
+    autoscaling: ReplicaAutoscaling | None = None  # set: replaces num_replicas
     num_gpus: float | None = Field(None, ge=0)
     max_new_tokens_default: int = Field(256, ge=1, le=1 << 20)
     # openai-compatible
