@@ -75,6 +75,38 @@ def _health_by_state(base: str, want_policy: str | None, timeout: float) -> dict
     return seen
 
 
+SECOND_WRITER = """
+import json, sys
+from pathlib import Path
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+@ray.remote(num_cpus=0)
+def open_writer(root):
+    from workbench.logstore import LogWriter, WriterLockedError
+    try:
+        LogWriter(Path(root)).close()
+        return "opened"
+    except WriterLockedError as exc:
+        return "refused: " + str(exc)
+
+ray.init(logging_level="ERROR", log_to_driver=False)
+worker = next(n["NodeID"] for n in ray.nodes()
+              if n["Alive"] and n["NodeManagerAddress"] == "127.0.0.3")
+strategy = NodeAffinitySchedulingStrategy(worker, soft=False)
+print(json.dumps(ray.get(open_writer.options(scheduling_strategy=strategy).remote(sys.argv[1]))))
+"""
+
+
+def _second_writer_on_the_worker(env: dict[str, str], log_root: Path) -> str:
+    """Try to open a second log writer on the worker node, on the log root the head's
+    LogSink writes (the design is one writer per log root: a second one must refuse)."""
+    proc = subprocess.run([sys.executable, "-c", SECOND_WRITER, str(log_root)], env=env,
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return str(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
 def _chat(client: Any, text: str) -> tuple[int, str]:
     """One chat call with the OpenAI SDK's normal retries; (status, request id)."""
     raw = client.chat.completions.with_raw_response.create(
@@ -112,7 +144,11 @@ def test_two_node_cluster_deploy_key_policy_and_worker_loss(tmp_path: Path) -> N
         for _ in range(6):  # the new policy, enforced whichever node answers
             with pytest.raises(openai.BadRequestError):
                 _chat(client, "say forbidden-word please")
-        # 3. load through both nodes; the worker node is killed a third of the way in
+        # 3. one writer per log root: a second writer on the other node is refused while
+        #    the head's LogSink holds the root (both nodes see the same directory)
+        refused = _second_writer_on_the_worker(cluster.env, home / "logs")
+        assert refused.startswith("refused: another LogWriter"), refused
+        # 4. load through both nodes; the worker node is killed a third of the way in
         answers: list[tuple[int, str]] = []
         with ThreadPoolExecutor(8) as pool:
             futures = [pool.submit(_chat, client, f"hello {i}") for i in range(N_REQUESTS)]
@@ -123,7 +159,7 @@ def test_two_node_cluster_deploy_key_policy_and_worker_loss(tmp_path: Path) -> N
         assert [status for status, _ in answers] == [200] * N_REQUESTS
         ids = {rid for _, rid in answers}
         assert len(ids) == N_REQUESTS
-        # 4. every answered request logged once (acknowledged by the head's LogSink before
+        # 5. every answered request logged once (acknowledged by the head's LogSink before
         #    its answer left the worker)
         from workbench.logstore import query
 
