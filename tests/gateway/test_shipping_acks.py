@@ -133,3 +133,38 @@ async def test_record_first_the_answer_waits_for_its_record(acked: bool) -> None
     assert resp.status_code == 200 and len(records) == 1
     assert records[0]["request_id"] == resp.headers["x-workbench-request-id"]
     assert records[0]["http_status"] == 200
+
+
+async def test_record_first_a_stream_is_recorded_complete_before_its_done_line() -> None:
+    """A streamed answer: the record (text, usage) is submitted and acknowledged before
+    ``data: [DONE]`` goes out; the stream then ends normally."""
+    from tests.pipeline.conftest import gateway_config
+    from workbench.gateway.app import create_app
+    from workbench.pipeline import build_pipeline
+
+    records: list[dict[str, Any]] = []
+    acks: list[asyncio.Future[None]] = []
+
+    def submit(record: dict[str, Any]) -> asyncio.Future[None]:
+        records.append(record)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        acks.append(fut)
+        return fut
+
+    cfg = gateway_config("http://127.0.0.1:9/v1")
+    gp = build_pipeline(cfg, submit_record=submit, ack_records=True)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(gp)), base_url="http://gw"
+    ) as client:
+        body = {"model": "echo", "stream": True, "stream_options": {"include_usage": True},
+                "messages": [{"role": "user", "content": "hello there"}]}  # fmt: skip
+        call = asyncio.ensure_future(client.post("/v1/chat/completions", json=body))
+        await asyncio.sleep(0.3)
+        assert len(records) == 1 and not call.done()  # recorded, [DONE] held back
+        rec = records[0]
+        assert rec["stream"] is True and rec["http_status"] == 200
+        assert rec["response_body"] and rec["completion_tokens"]
+        acks[0].set_result(None)
+        resp = await asyncio.wait_for(call, timeout=5)
+    assert resp.status_code == 200 and resp.text.rstrip().endswith("data: [DONE]")
+    assert len(records) == 1

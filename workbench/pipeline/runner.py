@@ -99,7 +99,9 @@ class Pipeline:
             log.exception("request %s failed in the pipeline", ex.ctx.request_id)
             reply = error_reply(ex, WorkbenchError("internal error; see the gateway log"))
         if reply.stream is not None:
-            reply.stream = LoggedStream(reply.stream, ex, self.record, self.draining)
+            reply.stream = LoggedStream(
+                reply.stream, ex, self.record, self.draining, self.record_first
+            )
         elif incoming.defer_record:
             reply.sent = RecordOnce(ex, self.record, self.draining, self.record_first)
         else:
@@ -166,11 +168,13 @@ class LoggedStream:
         ex: Exchange,
         record: Recorder,
         draining: Callable[[], bool],
+        record_first: bool = False,
     ) -> None:
         self.inner = inner
         self.ex = ex
         self._record = record
         self._draining = draining
+        self.record_first = record_first  # record (and await the ack) before [DONE]
         self.done = False
 
     def __aiter__(self) -> LoggedStream:
@@ -178,15 +182,30 @@ class LoggedStream:
 
     async def __anext__(self) -> bytes:
         if self.done:
+            await self._close_inner()  # recorded at [DONE]: let the inner stream end
             raise StopAsyncIteration
         try:
-            return await self.inner.__anext__()
+            chunk = await self.inner.__anext__()
         except StopAsyncIteration:
             self._finish()
             raise
         except BaseException:
             self._interrupted()
             raise
+        if self.record_first and chunk == responses.SSE_DONE:
+            ack = self._finish()  # the exchange is complete before [DONE] (stream.py)
+            if ack is not None:
+                await ack
+        return chunk
+
+    async def _close_inner(self) -> None:
+        aclose: Any = getattr(self.inner, "aclose", None)
+        if aclose is not None:
+            self.inner = _Ended()
+            try:
+                await aclose()
+            except Exception:
+                log.exception("closing stream %s", self.ex.ctx.request_id)
 
     def _interrupted(self) -> None:
         if self.done:
@@ -199,22 +218,29 @@ class LoggedStream:
                 ctx.http_status = 499
         self._finish()
 
-    def _finish(self) -> None:
-        if not self.done:
-            self.done = True
-            self._record(self.ex)
+    def _finish(self) -> Awaitable[None] | None:
+        if self.done:
+            return None
+        self.done = True
+        return self._record(self.ex)
 
     async def aclose(self) -> None:
         """Close early (the server stopped sending)."""
-        if not self.done:
-            aclose: Any = getattr(self.inner, "aclose", None)
-            if aclose is not None:
-                try:
-                    await aclose()
-                except Exception:
-                    log.exception("closing stream %s", self.ex.ctx.request_id)
+        was_done = self.done
+        await self._close_inner()
+        if not was_done:
             self._interrupted()
 
     def __del__(self) -> None:
         if not self.done:
             self._interrupted()
+
+
+class _Ended:
+    """An inner stream that has been closed."""
+
+    def __aiter__(self) -> _Ended:
+        return self
+
+    async def __anext__(self) -> bytes:
+        raise StopAsyncIteration

@@ -87,7 +87,11 @@ def _keep_raw(ex: Exchange, raw: list[str], final: Any) -> None:
 async def sse_body(
     ex: Exchange, rid: str, chat: bool, price: Callable[[Exchange], None]
 ) -> AsyncIterator[bytes]:
-    """The SSE byte stream of one streamed answer."""
+    """The SSE byte stream of one streamed answer.
+
+    On success the exchange is complete (body, verdicts, usage, cost; the upstream stream
+    closed) before the final ``[DONE]`` is yielded, so a host that records before sending
+    the end of the stream (``LoggedStream``'s ``record_first``) records all of it."""
     from workbench.pipeline.stages.respond import apply_usage
 
     ctx = ex.ctx
@@ -99,6 +103,22 @@ async def sse_body(
     final = None
     include_usage = bool(ex.body.stream_options and ex.body.stream_options.include_usage)
     t0 = time.perf_counter()
+    settled = False
+
+    async def settle() -> None:
+        nonlocal settled
+        if settled:
+            return
+        settled = True
+        ctx.upstream_s += time.perf_counter() - t0
+        ctx.response_body = "".join(parts)
+        _keep_raw(ex, raw, final)
+        if windows is not None and guard is not None:
+            guard.record_stream(windows)
+        if guard is not None and ctx.error is None:
+            guard.log_only_output(ctx.response_body)
+        await _close_upstream(ex)
+
     try:
         if chat:
             yield chunks.first()
@@ -120,6 +140,7 @@ async def sse_body(
         yield chunks.finish(ctx.finish_reason)
         if include_usage:
             yield chunks.usage(ctx.prompt_tokens or 0, ctx.completion_tokens or 0)
+        await settle()
         yield responses.SSE_DONE
     except WorkbenchError as err:
         _failed_midway(ex, err)
@@ -130,16 +151,13 @@ async def sse_body(
         _failed_midway(ex, bug)
         yield responses.error_event(bug.to_body())
     finally:
-        ctx.upstream_s += time.perf_counter() - t0
-        ctx.response_body = "".join(parts)
-        _keep_raw(ex, raw, final)
-        if windows is not None and guard is not None:
-            guard.record_stream(windows)
-        if guard is not None and ctx.error is None:
-            guard.log_only_output(ctx.response_body)
-        aclose = getattr(ex.stream.rest, "aclose", None) if ex.stream else None
-        if aclose is not None:
-            try:
-                await aclose()
-            except Exception:
-                log.debug("closing upstream stream of %s failed", ctx.request_id)
+        await settle()
+
+
+async def _close_upstream(ex: Exchange) -> None:
+    aclose = getattr(ex.stream.rest, "aclose", None) if ex.stream else None
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:
+            log.debug("closing upstream stream of %s failed", ex.ctx.request_id)
