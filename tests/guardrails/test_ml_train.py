@@ -2,8 +2,8 @@
 
 Fails (never skips) without the shared datasets. Retrains the text heads from their
 recipes into a temp folder and compares with the committed ``weights/``: the data
-hashes must match the manifests and the weights must be equal up to float noise (a
-different CPU may round differently).
+hashes must match the manifests, and the model must be the same up to what another CPU's
+float rounding moves (see the test's docstring for the measured size of that).
 """
 
 from __future__ import annotations
@@ -40,21 +40,40 @@ def test_data_hashes_match_manifest(name: str) -> None:
 
 @pytest.mark.parametrize("name", CHECKS)
 def test_retraining_reproduces_committed_weights(retrained: Path, name: str) -> None:
+    """Same data, same recipe, the same model up to the CPU's float rounding.
+
+    Another CPU's kernels perturb MiniLM's embeddings by ~1e-6, which L-BFGS carries into
+    the coefficients (measured on an AMD EPYC against the committed prompt_injection head:
+    relative L2 difference 0.3%, largest 0.02 on coefficients up to 6.7), and the
+    operating point then picks the best CV F1 among near ties: the threshold moved 0.398 ->
+    0.438 with CV F1 0.8651 vs 0.8649. So the weights are compared relatively, and the
+    threshold by what it achieves (CV F1, AUC, the operating point's limits held)."""
     committed = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
     fresh = json.loads((retrained / f"{name}.json").read_text())
     assert fresh["data"] == committed["data"]
     assert fresh["recipe"]["hyperparameters"] == committed["recipe"]["hyperparameters"]
-    assert fresh["threshold"] == pytest.approx(committed["threshold"], abs=1e-4)
+    op_a, op_b = committed["operating_point"], fresh["operating_point"]
+    assert op_b["name"] == op_a["name"]
+    assert op_b["cv"]["f1"] == pytest.approx(op_a["cv"]["f1"], abs=0.005)
+    assert op_b["cv"]["auc"] == pytest.approx(op_a["cv"]["auc"], abs=0.002)
+    if op_b.get("max_fpr") is not None:
+        assert op_b["cv"]["fpr"] <= op_b["max_fpr"] + 1e-12
+    if op_b.get("hard_max_fpr") is not None:
+        assert op_b["hard_cv_fpr"] <= op_b["hard_max_fpr"] + 1e-12
+    assert abs(fresh["threshold"] - committed["threshold"]) <= 0.1
     with (
         np.load(WEIGHTS_DIR / f"{name}.npz") as a,
         np.load(retrained / f"{name}.npz") as b,
     ):
         assert sorted(a.files) == sorted(b.files)
         np.testing.assert_array_equal(a["hash_index"], b["hash_index"])
-        for key in ("emb_coef", "intercept", "hash_value"):
-            # Same machine: bit-identical. Embeddings perturbed by 1e-6 (another CPU's
-            # float rounding) move the coefficients (magnitude ~0.01-5) by up to 2e-5.
-            np.testing.assert_allclose(b[key], a[key], rtol=1e-3, atol=1e-4, err_msg=key)
+        for key in ("emb_coef", "hash_value"):
+            scale = float(np.linalg.norm(a[key]))
+            diff = float(np.linalg.norm(b[key] - a[key])) / scale if scale else 0.0
+            if not scale:  # an empty or all-zero part: equal up to float noise
+                np.testing.assert_allclose(b[key], a[key], atol=1e-4, err_msg=key)
+            assert diff <= 0.02, f"{key}: relative L2 difference {diff:.4f}"
+        np.testing.assert_allclose(b["intercept"], a["intercept"], atol=0.1, err_msg="intercept")
 
 
 EVAL_ONLY = {
