@@ -98,31 +98,41 @@ async def test_a_full_buffer_releases_at_once() -> None:
     sink.gate.set()
 
 
+class AckingGateway:
+    """The production pipeline and FastAPI app over an in-process httpx client, whose
+    records are kept and (``acked``) each given an acknowledgement the test resolves."""
+
+    def __init__(self, acked: bool) -> None:
+        from tests.pipeline.conftest import gateway_config
+        from workbench.gateway.app import create_app
+        from workbench.pipeline import build_pipeline
+
+        self.acked = acked
+        self.records: list[dict[str, Any]] = []
+        self.acks: list[asyncio.Future[None]] = []
+        gp = build_pipeline(gateway_config("http://127.0.0.1:9/v1"),
+                            submit_record=self.submit, ack_records=acked)  # fmt: skip
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(gp)), base_url="http://gw"
+        )
+
+    def submit(self, record: dict[str, Any]) -> asyncio.Future[None] | None:
+        self.records.append(record)
+        if not self.acked:
+            return None
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.acks.append(fut)
+        return fut
+
+
 @pytest.mark.parametrize("acked", [True, False])
 async def test_record_first_the_answer_waits_for_its_record(acked: bool) -> None:
     """Through the production pipeline and the FastAPI app: with ``ack_records`` the
     record is submitted before the reply is sent and the reply waits for its ack;
     without, the record is submitted after the reply went out."""
-    from tests.pipeline.conftest import gateway_config
-    from workbench.gateway.app import create_app
-    from workbench.pipeline import build_pipeline
-
-    records: list[dict[str, Any]] = []
-    acks: list[asyncio.Future[None]] = []
-
-    def submit(record: dict[str, Any]) -> asyncio.Future[None] | None:
-        records.append(record)
-        if not acked:
-            return None
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        acks.append(fut)
-        return fut
-
-    cfg = gateway_config("http://127.0.0.1:9/v1")
-    gp = build_pipeline(cfg, submit_record=submit, ack_records=acked)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(gp)), base_url="http://gw"
-    ) as client:
+    gw = AckingGateway(acked)
+    records, acks = gw.records, gw.acks
+    async with gw.client as client:
         body = {"model": "echo", "messages": [{"role": "user", "content": "hi"}]}
         call = asyncio.ensure_future(client.post("/v1/chat/completions", json=body))
         await asyncio.sleep(0.3)
@@ -138,24 +148,9 @@ async def test_record_first_the_answer_waits_for_its_record(acked: bool) -> None
 async def test_record_first_a_stream_is_recorded_complete_before_its_done_line() -> None:
     """A streamed answer: the record (text, usage) is submitted and acknowledged before
     ``data: [DONE]`` goes out; the stream then ends normally."""
-    from tests.pipeline.conftest import gateway_config
-    from workbench.gateway.app import create_app
-    from workbench.pipeline import build_pipeline
-
-    records: list[dict[str, Any]] = []
-    acks: list[asyncio.Future[None]] = []
-
-    def submit(record: dict[str, Any]) -> asyncio.Future[None]:
-        records.append(record)
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        acks.append(fut)
-        return fut
-
-    cfg = gateway_config("http://127.0.0.1:9/v1")
-    gp = build_pipeline(cfg, submit_record=submit, ack_records=True)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(gp)), base_url="http://gw"
-    ) as client:
+    gw = AckingGateway(acked=True)
+    records, acks = gw.records, gw.acks
+    async with gw.client as client:
         body = {"model": "echo", "stream": True, "stream_options": {"include_usage": True},
                 "messages": [{"role": "user", "content": "hello there"}]}  # fmt: skip
         call = asyncio.ensure_future(client.post("/v1/chat/completions", json=body))

@@ -23,14 +23,19 @@ cache: {enabled: true, ttl_s: 600}
 """
 
 
+def _publish(gateway, tmp_path_factory, policy_id: str, text: str) -> dict:
+    """Publish ``text`` as ``policy_id``, wait until it is live; its ``policy show``."""
+    path = tmp_path_factory.mktemp("pol") / f"{policy_id}.yaml"
+    path.write_text(text)
+    out = gateway.cli("policy", "publish", str(path), "-m", f"{policy_id} policy")
+    assert out.returncode == 0, out.stderr
+    gateway.wait_policy_live(policy_id, timeout=20.0)
+    return json.loads(gateway.cli("policy", "show", policy_id, "--json").stdout)
+
+
 @pytest.fixture(scope="module")
 def published(gateway, tmp_path_factory):
-    path = tmp_path_factory.mktemp("pol") / "cache-test.yaml"
-    path.write_text(POLICY)
-    out = gateway.cli("policy", "publish", str(path), "-m", "cache test policy")
-    assert out.returncode == 0, out.stderr
-    gateway.wait_policy_live("cache-test", timeout=20.0)
-    return json.loads(gateway.cli("policy", "show", "cache-test", "--json").stdout)
+    return _publish(gateway, tmp_path_factory, "cache-test", POLICY)
 
 
 @pytest.fixture(scope="module")
@@ -125,11 +130,7 @@ cache: {enabled: true, ttl_s: 600, semantic: {enabled: true}}
 
 @pytest.fixture(scope="module")
 def semantic_published(gateway, tmp_path_factory):
-    path = tmp_path_factory.mktemp("pol") / "cache-semantic-test.yaml"
-    path.write_text(SEMANTIC_POLICY)
-    out = gateway.cli("policy", "publish", str(path), "-m", "semantic cache test policy")
-    assert out.returncode == 0, out.stderr
-    gateway.wait_policy_live("cache-semantic-test", timeout=20.0)
+    return _publish(gateway, tmp_path_factory, "cache-semantic-test", SEMANTIC_POLICY)
 
 
 def _ask_sem(client, text: str):
